@@ -1,0 +1,358 @@
+"""Keras layers for the attention mechanisms the app teaches.
+
+`BahdanauAttention` is the seed's additive `Attention` layer (W1, W2, V), `SelfAttention` its
+Query/Key/Value pipeline, `RNNWithAttention` its SimpleRNN read by additive attention, and
+`dense_network` its stack of dense layers. Each attention layer has a `compute_steps` method that
+returns every intermediate tensor of one forward pass; `call` returns a subset of the same dict,
+so what a trace shows is exactly what the layer computed.
+
+Shape letters: B batch, T time steps (tokens), F features, H hidden size, U units,
+N heads, D = U // N head size.
+"""
+
+import warnings
+
+import keras
+from keras import ops
+
+# Keras warns about a softmax over an axis of size 1. Here that is a one-token sequence, which the
+# app allows: its single weight is 1 by definition, so the warning would only alarm users.
+warnings.filterwarnings("ignore", message="You are using a softmax over axis", category=UserWarning)
+
+# Masked logits are set to this before the softmax. exp() of it underflows to exactly 0 in
+# float32, whereas -inf would turn a row with no valid position into NaN.
+_MASKED_LOGIT = -1e9
+
+_SERIALIZATION_PACKAGE = "attention_core"
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value!r}")
+    return value
+
+
+def _seeded_initializers(seed, count):
+    """`count` Glorot-uniform initializers with distinct seeds derived from `seed` (or unseeded).
+
+    A seeded Keras initializer returns the same values on every call, so sibling Dense layers
+    sharing one would get identical kernels: each gets its own seed instead.
+    """
+    if seed is None:
+        return ["glorot_uniform"] * count
+    return [keras.initializers.GlorotUniform(seed=seed + i) for i in range(count)]
+
+
+def masked_softmax(logits, mask, axis):
+    """Softmax of `logits` over `axis`, where positions with `mask` False get weight exactly 0.
+
+    `mask` is None (nothing masked) or a bool tensor broadcastable to `logits`. A slice with no
+    valid position gets all-zero weights rather than softmax's uniform guess over padding,
+    as Keras's own `Softmax` layer does.
+    """
+    if mask is None:
+        return ops.softmax(logits, axis=axis)
+    logits = ops.where(mask, logits, _MASKED_LOGIT)
+    return ops.where(mask, ops.softmax(logits, axis=axis), 0.0)
+
+
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class BahdanauAttention(keras.layers.Layer):
+    """Additive (Bahdanau) attention: how much each time step of `features` matters to `hidden`.
+
+    This is the seed's `Attention` layer, with its attribute names. The computation:
+
+    1. `features_projection = W1(features)`                       (B, T, U)
+    2. `hidden_with_time_axis = expand_dims(hidden, 1)`           (B, 1, H)
+    3. `hidden_projection = W2(hidden_with_time_axis)`            (B, 1, U)
+    4. `score = tanh(features_projection + hidden_projection)`    (B, T, U), W2's term broadcast over T
+    5. `logits = V(score)`                                        (B, T, 1)
+    6. `attention_weights = softmax(logits, axis=1)`              (B, T, 1), over time
+    7. `weighted_features = attention_weights * features`         (B, T, F)
+    8. `context_vector = sum(weighted_features, axis=1)`          (B, F)
+
+    Args:
+        units: positive int U, the width of W1 and W2.
+        seed: optional int making the initial kernels reproducible.
+
+    Call arguments:
+        features: (B, T, F) float tensor, e.g. an RNN's hidden states over time.
+        hidden: (B, H) float tensor, e.g. the RNN's final state.
+        mask: optional (B, T) bool tensor, True for valid time steps. Masked steps get
+            weight exactly 0; a sequence with no valid step gets a zero context vector.
+
+    Returns:
+        `(context_vector, attention_weights)` of shapes (B, F) and (B, T, 1).
+    """
+
+    def __init__(self, units, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_positive_int("units", units)
+        self.seed = seed
+        w1_init, w2_init, v_init = _seeded_initializers(seed, 3)
+        # Sublayers are created here so the seed's names exist at once; their weights in build().
+        self.W1 = keras.layers.Dense(units, kernel_initializer=w1_init, name="W1")
+        self.W2 = keras.layers.Dense(units, kernel_initializer=w2_init, name="W2")
+        self.V = keras.layers.Dense(1, kernel_initializer=v_init, name="V")
+
+    def build(self, features_shape, hidden_shape):
+        if len(features_shape) != 3 or len(hidden_shape) != 2:
+            raise ValueError(
+                "Expected features of shape (batch, time, features) and hidden of shape "
+                f"(batch, hidden). Received: features_shape={features_shape}, "
+                f"hidden_shape={hidden_shape}"
+            )
+        self.W1.build(features_shape)
+        self.W2.build((hidden_shape[0], 1, hidden_shape[1]))
+        self.V.build((features_shape[0], features_shape[1], self.units))
+
+    def compute_steps(self, features, hidden, mask=None):
+        """Every intermediate tensor of one forward pass, as a dict named after the steps above."""
+        hidden_with_time_axis = ops.expand_dims(hidden, 1)  # (B, 1, H)
+        features_projection = self.W1(features)  # (B, T, U)
+        hidden_projection = self.W2(hidden_with_time_axis)  # (B, 1, U)
+        score = ops.tanh(features_projection + hidden_projection)  # (B, T, U)
+        logits = self.V(score)  # (B, T, 1)
+        time_mask = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
+        attention_weights = masked_softmax(logits, time_mask, axis=1)  # (B, T, 1)
+        weighted_features = attention_weights * features  # (B, T, F)
+        context_vector = ops.sum(weighted_features, axis=1)  # (B, F)
+        return {
+            "features": features,
+            "hidden": hidden,
+            "hidden_with_time_axis": hidden_with_time_axis,
+            "features_projection": features_projection,
+            "hidden_projection": hidden_projection,
+            "score": score,
+            "logits": logits,
+            "attention_weights": attention_weights,
+            "weighted_features": weighted_features,
+            "context_vector": context_vector,
+        }
+
+    def call(self, features, hidden, mask=None):
+        steps = self.compute_steps(features, hidden, mask=mask)
+        return steps["context_vector"], steps["attention_weights"]
+
+    def compute_output_shape(self, features_shape, hidden_shape):
+        batch, time, num_features = features_shape
+        return (batch, num_features), (batch, time, 1)
+
+    def compute_mask(self, features, hidden, mask=None):
+        # The context vector has no time axis left to mask.
+        return None
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class SelfAttention(keras.layers.Layer):
+    """Dot-product self-attention of a sequence with itself: the seed's Query/Key/Value pipeline.
+
+    The computation, for each head n (columns [n*D, (n+1)*D) of the projections):
+
+    1. `query, key, value = query_dense(x), key_dense(x), value_dense(x)`  (B, T, U) each
+    2. `raw_scores = Q_n @ K_n^T`: query i against key j                     (B, N, T, T)
+    3. `scaled_scores = raw_scores / sqrt(D)` when `use_scale`, else equal   (B, N, T, T)
+    4. `attention_weights = softmax(scaled_scores)` over keys, masked keys 0  (B, N, T, T)
+    5. `context = attention_weights @ V_n`: weighted sum of value vectors    (B, N, T, D)
+    6. `output` = the heads' contexts concatenated                            (B, T, U)
+
+    There is no output projection, so `output` is exactly the context vectors.
+
+    Args:
+        units: positive int U, the width of the query, key and value projections.
+        num_heads: positive int N that divides `units`.
+        use_scale: whether to divide scores by sqrt(D) before the softmax.
+        seed: optional int making the initial kernels reproducible.
+
+    Call arguments:
+        x: (B, T, F) float tensor, the sequence.
+        mask: optional (B, T) bool padding mask, True for real tokens. As in
+            `keras.layers.MultiHeadAttention`, it masks both queries and keys: a padded
+            query attends to nothing and its output is 0.
+        use_causal_mask: if True, token i attends only to tokens 0..i.
+        return_attention_scores: if True, also return the attention weights.
+
+    Returns:
+        `output` (B, T, U), or `(output, attention_weights)` with weights (B, N, T, T).
+    """
+
+    def __init__(self, units, num_heads=1, use_scale=True, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_positive_int("units", units)
+        self.num_heads = _check_positive_int("num_heads", num_heads)
+        if units % num_heads:
+            raise ValueError(
+                "Expected `units` to be divisible by `num_heads`, so every head gets "
+                f"units // num_heads columns. Received: units={units}, num_heads={num_heads}"
+            )
+        self.use_scale = bool(use_scale)
+        self.seed = seed
+        self.head_size = units // num_heads
+        # The output keeps the token axis, so a padding mask passes through to later layers.
+        self.supports_masking = True
+        query_init, key_init, value_init = _seeded_initializers(seed, 3)
+        self.query_dense = keras.layers.Dense(units, kernel_initializer=query_init, name="query")
+        self.key_dense = keras.layers.Dense(units, kernel_initializer=key_init, name="key")
+        self.value_dense = keras.layers.Dense(units, kernel_initializer=value_init, name="value")
+
+    def build(self, x_shape):
+        if len(x_shape) != 3:
+            raise ValueError(
+                "Expected x of shape (batch, tokens, features). "
+                f"Received: x_shape={x_shape}"
+            )
+        for dense in (self.query_dense, self.key_dense, self.value_dense):
+            dense.build(x_shape)
+
+    def _split_heads(self, projection):
+        """(B, T, U) -> (B, N, T, D): head n takes columns [n*D, (n+1)*D)."""
+        batch, tokens = ops.shape(projection)[0], ops.shape(projection)[1]
+        heads = ops.reshape(projection, (batch, tokens, self.num_heads, self.head_size))
+        return ops.transpose(heads, (0, 2, 1, 3))
+
+    def _attention_mask(self, mask, tokens, use_causal_mask):
+        """Which key each query may attend to: bool (B or 1, 1, T, T), or None for all."""
+        allowed = None
+        if mask is not None:
+            mask = ops.cast(mask, "bool")
+            allowed = ops.expand_dims(mask, -1) & ops.expand_dims(mask, -2)  # (B, T, T)
+        if use_causal_mask:
+            positions = ops.arange(tokens)
+            causal = ops.expand_dims(positions, -1) >= ops.expand_dims(positions, 0)  # (T, T)
+            causal = ops.expand_dims(causal, 0)  # (1, T, T)
+            allowed = causal if allowed is None else allowed & causal
+        return None if allowed is None else ops.expand_dims(allowed, 1)  # broadcast over heads
+
+    def compute_steps(self, x, mask=None, use_causal_mask=False):
+        """Every intermediate tensor of one forward pass, as a dict named after the steps above.
+
+        `attention_mask` is the bool (B or 1, 1, T, T) mask that was applied, or None.
+        """
+        query = self.query_dense(x)  # (B, T, U)
+        key = self.key_dense(x)  # (B, T, U)
+        value = self.value_dense(x)  # (B, T, U)
+        query_heads, key_heads, value_heads = (
+            self._split_heads(t) for t in (query, key, value)
+        )  # (B, N, T, D) each
+        raw_scores = ops.matmul(query_heads, ops.transpose(key_heads, (0, 1, 3, 2)))  # (B, N, T, T)
+        scale = 1.0 / (self.head_size**0.5) if self.use_scale else 1.0
+        scaled_scores = raw_scores * scale  # (B, N, T, T)
+        attention_mask = self._attention_mask(mask, ops.shape(x)[1], use_causal_mask)
+        attention_weights = masked_softmax(scaled_scores, attention_mask, axis=-1)  # (B, N, T, T)
+        context = ops.matmul(attention_weights, value_heads)  # (B, N, T, D)
+        batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
+        output = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, tokens, self.units))
+        return {
+            "query": query,
+            "key": key,
+            "value": value,
+            "raw_scores": raw_scores,
+            "scaled_scores": scaled_scores,
+            "attention_mask": attention_mask,
+            "attention_weights": attention_weights,
+            "context": context,
+            "output": output,
+        }
+
+    def call(self, x, mask=None, use_causal_mask=False, return_attention_scores=False):
+        steps = self.compute_steps(x, mask=mask, use_causal_mask=use_causal_mask)
+        if return_attention_scores:
+            return steps["output"], steps["attention_weights"]
+        return steps["output"]
+
+    def compute_output_shape(self, x_shape):
+        return (x_shape[0], x_shape[1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "num_heads": self.num_heads,
+                "use_scale": self.use_scale,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
+class RNNWithAttention(keras.Model):
+    """The seed's model: a SimpleRNN's hidden states read by additive attention.
+
+    1. `rnn_output, hidden_state = rnn(inputs)`   (B, T, U) and (B, U)
+    2. `context_vector, attention_weights = attention(rnn_output, hidden_state)`
+                                                  (B, U) and (B, T, 1)
+
+    Args:
+        units: positive int U, the RNN's hidden size and the attention's width.
+        seed: optional int making the initial weights reproducible.
+
+    Call arguments:
+        inputs: (B, T, F) float tensor, a sequence of feature vectors.
+
+    Returns:
+        `(context_vector, attention_weights)` of shapes (B, U) and (B, T, 1).
+    """
+
+    def __init__(self, units, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _check_positive_int("units", units)
+        self.seed = seed
+        if seed is None:
+            kernel_init, recurrent_init = "glorot_uniform", "orthogonal"
+        else:
+            kernel_init = keras.initializers.GlorotUniform(seed=seed)
+            recurrent_init = keras.initializers.Orthogonal(seed=seed + 1)
+        self.rnn = keras.layers.SimpleRNN(
+            units,
+            return_sequences=True,
+            return_state=True,
+            kernel_initializer=kernel_init,
+            recurrent_initializer=recurrent_init,
+            name="rnn",
+        )
+        attention_seed = None if seed is None else seed + 2
+        self.attention = BahdanauAttention(units, seed=attention_seed, name="attention")
+
+    def build(self, inputs_shape):
+        self.rnn.build(inputs_shape)
+        batch, time = inputs_shape[0], inputs_shape[1]
+        self.attention.build((batch, time, self.units), (batch, self.units))
+
+    def compute_steps(self, inputs):
+        """The RNN's outputs and the attention's steps (see `BahdanauAttention.compute_steps`)."""
+        rnn_output, hidden_state = self.rnn(inputs)  # (B, T, U), (B, U)
+        steps = self.attention.compute_steps(rnn_output, hidden_state)
+        return {"inputs": inputs, "rnn_output": rnn_output, "hidden_state": hidden_state, **steps}
+
+    def call(self, inputs):
+        steps = self.compute_steps(inputs)
+        return steps["context_vector"], steps["attention_weights"]
+
+    def get_config(self):
+        return {"units": self.units, "seed": self.seed, "name": self.name}
+
+
+def dense_network(input_dim, layer_units, activation="relu", seed=None):
+    """The seed's fully connected network: `Input(input_dim)` then one `Dense` per entry.
+
+    Each layer computes y = activation(x @ W + b), W of shape (inputs, units); the seed's
+    4 -> 3 -> 2 example is `dense_network(4, [3, 2])`, with 4*3+3 + 3*2+2 = 23 parameters.
+    """
+    _check_positive_int("input_dim", input_dim)
+    for units in layer_units:
+        _check_positive_int("units", units)
+    initializers = _seeded_initializers(seed, len(layer_units))
+    return keras.Sequential(
+        [keras.Input(shape=(input_dim,))]
+        + [
+            keras.layers.Dense(units, activation=activation, kernel_initializer=init, name=f"dense_{i + 1}")
+            for i, (units, init) in enumerate(zip(layer_units, initializers))
+        ]
+    )

@@ -1,0 +1,231 @@
+"""Run a layer once on one sequence and keep every intermediate tensor as read-only NumPy arrays.
+
+Each trace is a frozen dataclass with one field per step of the layer's pipeline. The fields are
+the tensors the layer's own `compute_steps` returned (batch axis dropped), never a recomputation,
+so a page that shows a trace shows what Keras computed.
+
+Shape letters: T time steps (tokens), F features, H hidden size, U units, N heads, D head size.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from attention_core.layers import BahdanauAttention, RNNWithAttention, SelfAttention
+
+
+def _frozen(tensor, dtype=None):
+    """A read-only NumPy copy of a tensor, so a cached trace cannot be altered by its viewers."""
+    array = np.array(keras.ops.convert_to_numpy(tensor), dtype=dtype)
+    array.setflags(write=False)
+    return array
+
+
+def _unbatched(steps, names):
+    """Drop the batch axis of a batch of one from the named tensors of `compute_steps`."""
+    return {name: _frozen(steps[name][0]) for name in names}
+
+
+def _as_batch(array, rank, name):
+    """A float32 batch of one from a (…)-shaped array of the given unbatched rank."""
+    array = np.asarray(array, dtype="float32")
+    if array.ndim != rank:
+        raise ValueError(f"Expected `{name}` with {rank} axes. Received: {name}.shape={array.shape}")
+    return array[None]
+
+
+def _ensure_built(layer, *inputs):
+    """Build `layer` for these inputs if needed; `compute_steps` bypasses Keras's auto-build."""
+    if not layer.built:
+        layer.build(*(tuple(i.shape) for i in inputs))
+
+
+@dataclass(frozen=True)
+class SelfAttentionTrace:
+    """Every step of `SelfAttention` on one sequence of T tokens."""
+
+    inputs: np.ndarray  # (T, F)
+    query: np.ndarray  # (T, U)
+    key: np.ndarray  # (T, U)
+    value: np.ndarray  # (T, U)
+    raw_scores: np.ndarray  # (N, T, T) query i · key j, per head
+    scaled_scores: np.ndarray  # (N, T, T) raw_scores / sqrt(D), or equal when unscaled
+    attention_mask: np.ndarray  # (T, T) bool, True where query i may attend to key j
+    weights: np.ndarray  # (N, T, T) softmax over keys; each allowed row sums to 1
+    context: np.ndarray  # (N, T, D) weights @ value vectors, per head
+    output: np.ndarray  # (T, U) the heads' contexts side by side
+    scale: float  # the factor applied to raw_scores
+
+    @property
+    def num_heads(self):
+        return self.weights.shape[0]
+
+    @property
+    def head_size(self):
+        return self.context.shape[-1]
+
+    def head_columns(self, projection, head):
+        """Head `head`'s slice (T, D) of a (T, U) projection: columns [head*D, (head+1)*D)."""
+        return projection[:, head * self.head_size : (head + 1) * self.head_size]
+
+
+def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=False):
+    """Run `layer` on one sequence x (T, F); optional mask (T,) bool of real tokens."""
+    x = _as_batch(x, 2, "x")
+    _ensure_built(layer, x)
+    batch_mask = None if mask is None else np.asarray(mask, dtype=bool)[None]
+    steps = layer.compute_steps(x, mask=batch_mask, use_causal_mask=use_causal_mask)
+    if steps["attention_mask"] is None:
+        allowed = _frozen(np.ones((x.shape[1], x.shape[1]), dtype=bool))
+    else:
+        allowed = _frozen(steps["attention_mask"][0, 0])
+    return SelfAttentionTrace(
+        inputs=_frozen(x[0]),
+        **_unbatched(
+            steps,
+            ["query", "key", "value", "raw_scores", "scaled_scores", "context", "output"],
+        ),
+        attention_mask=allowed,
+        weights=_frozen(steps["attention_weights"][0]),
+        scale=1.0 / np.sqrt(layer.head_size) if layer.use_scale else 1.0,
+    )
+
+
+@dataclass(frozen=True)
+class BahdanauTrace:
+    """Every step of `BahdanauAttention` for one sequence of T steps and one hidden state."""
+
+    features: np.ndarray  # (T, F)
+    hidden: np.ndarray  # (H,)
+    hidden_with_time_axis: np.ndarray  # (1, H): expand_dims(hidden, 1) without the batch axis
+    features_projection: np.ndarray  # (T, U) W1(features)
+    hidden_projection: np.ndarray  # (1, U) W2(hidden_with_time_axis), broadcast over T
+    score: np.ndarray  # (T, U) tanh(features_projection + hidden_projection)
+    logits: np.ndarray  # (T, 1) V(score)
+    weights: np.ndarray  # (T, 1) softmax over time
+    weighted_features: np.ndarray  # (T, F) weights * features
+    context: np.ndarray  # (F,) sum of weighted_features over time
+
+
+def _bahdanau_trace(steps):
+    return BahdanauTrace(
+        **_unbatched(
+            steps,
+            [
+                "features",
+                "hidden",
+                "hidden_with_time_axis",
+                "features_projection",
+                "hidden_projection",
+                "score",
+                "logits",
+                "weighted_features",
+            ],
+        ),
+        weights=_frozen(steps["attention_weights"][0]),
+        context=_frozen(steps["context_vector"][0]),
+    )
+
+
+def trace_bahdanau(layer: BahdanauAttention, features, hidden, mask=None):
+    """Run `layer` on features (T, F) and hidden (H,); optional mask (T,) bool of valid steps."""
+    features = _as_batch(features, 2, "features")
+    hidden = _as_batch(hidden, 1, "hidden")
+    _ensure_built(layer, features, hidden)
+    batch_mask = None if mask is None else np.asarray(mask, dtype=bool)[None]
+    return _bahdanau_trace(layer.compute_steps(features, hidden, mask=batch_mask))
+
+
+@dataclass(frozen=True)
+class RNNAttentionTrace:
+    """Every step of `RNNWithAttention` on one sequence of T input vectors."""
+
+    inputs: np.ndarray  # (T, F)
+    rnn_output: np.ndarray  # (T, U) the SimpleRNN's hidden state after each step
+    hidden_state: np.ndarray  # (U,) its final state, the attention's `hidden`
+    attention: BahdanauTrace  # features = rnn_output, hidden = hidden_state
+
+
+def trace_rnn_with_attention(model: RNNWithAttention, inputs):
+    """Run `model` on one sequence inputs (T, F)."""
+    inputs = _as_batch(inputs, 2, "inputs")
+    _ensure_built(model, inputs)
+    steps = model.compute_steps(inputs)
+    return RNNAttentionTrace(
+        **_unbatched(steps, ["inputs", "rnn_output", "hidden_state"]),
+        attention=_bahdanau_trace(steps),
+    )
+
+
+@dataclass(frozen=True)
+class DenseLayerTrace:
+    """One `Dense` layer applied to one input vector: y = activation(x @ W + b)."""
+
+    name: str
+    activation: str
+    kernel: np.ndarray  # (inputs, units) W
+    bias: np.ndarray  # (units,) b
+    pre_activation: np.ndarray  # (units,) x @ W + b
+    output: np.ndarray  # (units,) activation(pre_activation), as the layer returned it
+
+    @property
+    def param_count(self):
+        return self.kernel.size + self.bias.size
+
+
+@dataclass(frozen=True)
+class DenseNetworkTrace:
+    """A stack of dense layers applied to one input vector x (F,)."""
+
+    inputs: np.ndarray  # (F,)
+    layers: tuple  # DenseLayerTrace per layer, in order
+
+    @property
+    def param_count(self):
+        return sum(layer.param_count for layer in self.layers)
+
+
+def trace_dense_network(model: keras.Sequential, x):
+    """Run a `dense_network` layer by layer on one input vector x (F,)."""
+    activations = _as_batch(x, 1, "x")
+    layer_traces = []
+    for layer in model.layers:
+        # Dense fuses x @ W + b with its activation; the sum is rebuilt from the layer's own
+        # weights, and the output is the layer's real return value.
+        pre_activation = ops.matmul(activations, layer.kernel) + layer.bias
+        activations = layer(activations)
+        layer_traces.append(
+            DenseLayerTrace(
+                name=layer.name,
+                activation=keras.activations.serialize(layer.activation),
+                kernel=_frozen(layer.kernel),
+                bias=_frozen(layer.bias),
+                pre_activation=_frozen(pre_activation[0]),
+                output=_frozen(activations[0]),
+            )
+        )
+    return DenseNetworkTrace(inputs=_frozen(x, dtype="float32"), layers=tuple(layer_traces))
+
+
+@dataclass(frozen=True)
+class DotProductTrace:
+    """The seed's dot product of two vectors: element-wise products, then their sum."""
+
+    a: np.ndarray  # (D,)
+    b: np.ndarray  # (D,)
+    products: np.ndarray  # (D,) a[i] * b[i]
+    total: float  # sum of products
+
+
+def trace_dot_product(a, b):
+    """a · b for two vectors (D,) of equal length, computed by Keras in float64."""
+    a = np.asarray(a, dtype="float64")
+    b = np.asarray(b, dtype="float64")
+    if a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(f"Expected two vectors of equal length. Received: {a.shape} and {b.shape}")
+    products = ops.multiply(a, b)
+    return DotProductTrace(
+        a=_frozen(a), b=_frozen(b), products=_frozen(products), total=float(ops.sum(products))
+    )
