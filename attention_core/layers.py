@@ -356,3 +356,10 @@ def dense_network(input_dim, layer_units, activation="relu", seed=None):
             for i, (units, init) in enumerate(zip(layer_units, initializers))
         ]
     )
+
+
+def model_summary_text(model):
+    """Keras's own `model.summary()` table, as plain text."""
+    lines = []
+    model.summary(print_fn=lambda line, line_break=True: lines.append(line))
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ import pytest
 
 from attention_core import BahdanauAttention, RNNWithAttention, SelfAttention, dense_network
 from attention_core import reference
+from attention_core.comparison import multi_head_attention_like
 
 ATOL = 1e-5
 
@@ -344,25 +345,6 @@ def test_dense_network_matches_numpy(activation):
 # --- Agreement with Keras's own layers -----------------------------------------------------
 
 
-def keras_mha_with_same_weights(layer, x_shape):
-    """A `keras.layers.MultiHeadAttention` holding `layer`'s weights and an identity output."""
-    heads, size, units = layer.num_heads, layer.head_size, layer.units
-    mha = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=size, value_dim=size, output_shape=units)
-    mha.build(x_shape, x_shape)
-    for ours, theirs in (
-        (layer.query_dense, mha._query_dense),
-        (layer.key_dense, mha._key_dense),
-        (layer.value_dense, mha._value_dense),
-    ):
-        kernel, bias = dense_weights(ours)
-        # Our column n*D + d is their (head n, column d).
-        theirs.kernel.assign(kernel.reshape(kernel.shape[0], heads, size))
-        theirs.bias.assign(bias.reshape(heads, size))
-    mha._output_dense.kernel.assign(np.eye(units).reshape(heads, size, units))
-    mha._output_dense.bias.assign(np.zeros(units))
-    return mha
-
-
 @pytest.mark.parametrize("units, num_heads", [(4, 1), (8, 2), (12, 3)])
 @pytest.mark.parametrize("causal", [False, True])
 def test_self_attention_matches_keras_multi_head_attention(units, num_heads, causal):
@@ -370,7 +352,7 @@ def test_self_attention_matches_keras_multi_head_attention(units, num_heads, cau
     layer = SelfAttention(units, num_heads=num_heads, seed=4)
     layer.build(x.shape)
     randomize_biases(layer, seed=1)
-    mha = keras_mha_with_same_weights(layer, x.shape)
+    mha = multi_head_attention_like(layer, x.shape)
     output, weights = layer(x, use_causal_mask=causal, return_attention_scores=True)
     keras_output, keras_weights = mha(x, x, use_causal_mask=causal, return_attention_scores=True)
     np.testing.assert_allclose(as_numpy(weights), as_numpy(keras_weights), atol=ATOL)
@@ -382,7 +364,7 @@ def test_self_attention_padding_matches_keras_multi_head_attention():
     mask = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=bool)
     layer = SelfAttention(6, num_heads=2, seed=5)
     layer.build(x.shape)
-    mha = keras_mha_with_same_weights(layer, x.shape)
+    mha = multi_head_attention_like(layer, x.shape)
     output, weights = layer(x, mask=mask, return_attention_scores=True)
     # MultiHeadAttention's query and value masks combine to this (B, T, T) mask.
     attention_mask = mask[:, :, None] & mask[:, None, :]

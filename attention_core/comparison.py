@@ -1,0 +1,150 @@
+"""The same token vectors through four attention mechanisms, each checked against an oracle.
+
+Mechanisms: dot-product (unscaled), scaled dot-product, multi-head (scaled) and additive
+(Bahdanau, with every token's vector as the hidden state that queries all the others).
+Each result carries its weights and how far they are from (a) the Keras layer's own `call`
+and (b) an independent implementation: Keras's `MultiHeadAttention` given the same weights for
+the dot-product family, the NumPy reference for additive attention.
+
+Shape letters: T tokens, F features, U units, N heads, D head size.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from attention_core import reference
+from attention_core.layers import BahdanauAttention, SelfAttention
+
+MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
+
+# Float32 weights agree with their float64 oracle to ~1e-7; past this something is wrong.
+AGREEMENT_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class MechanismResult:
+    """One mechanism's attention on the shared tokens, with its two agreement checks."""
+
+    name: str
+    weights: np.ndarray  # (T, T) query i's weight on key j; for multi-head, the mean over heads
+    head_weights: np.ndarray  # (N, T, T) per head (N = 1 except for multi-head)
+    layer_max_diff: float  # max |weights shown - what the layer's call returned|
+    oracle_max_diff: float  # max |weights shown - the independent implementation's|
+    oracle: str  # what the independent implementation was
+
+    @property
+    def verified(self):
+        """Whether both checks agree to within AGREEMENT_TOLERANCE."""
+        return max(self.layer_max_diff, self.oracle_max_diff) < AGREEMENT_TOLERANCE
+
+
+def multi_head_attention_like(layer: SelfAttention, x_shape):
+    """A `keras.layers.MultiHeadAttention` holding `layer`'s weights, with an identity output.
+
+    Our column n*D + d is its (head n, column d); its output projection maps the concatenated
+    heads to themselves, so its output equals ours. It always scales by 1/sqrt(D), so it is an
+    oracle only for `use_scale=True`.
+    """
+    heads, size, units = layer.num_heads, layer.head_size, layer.units
+    mha = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=size, value_dim=size, output_shape=units)
+    mha.build(x_shape, x_shape)
+    for ours, theirs in (
+        (layer.query_dense, mha._query_dense),
+        (layer.key_dense, mha._key_dense),
+        (layer.value_dense, mha._value_dense),
+    ):
+        kernel = keras.ops.convert_to_numpy(ours.kernel)
+        theirs.kernel.assign(kernel.reshape(kernel.shape[0], heads, size))
+        theirs.bias.assign(keras.ops.convert_to_numpy(ours.bias).reshape(heads, size))
+    mha._output_dense.kernel.assign(np.eye(units).reshape(heads, size, units))
+    mha._output_dense.bias.assign(np.zeros(units))
+    return mha
+
+
+def _max_diff(a, b):
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def _dot_product_result(name, layer, x, use_causal_mask):
+    """Run a SelfAttention on x (1, T, F); check it against its own call and an oracle."""
+    steps = layer.compute_steps(x, use_causal_mask=use_causal_mask)
+    head_weights = keras.ops.convert_to_numpy(steps["attention_weights"])[0]  # (N, T, T)
+    _, called = layer(x, use_causal_mask=use_causal_mask, return_attention_scores=True)
+    if layer.use_scale:
+        _, oracle = multi_head_attention_like(layer, x.shape)(
+            x, x, use_causal_mask=use_causal_mask, return_attention_scores=True
+        )
+        oracle, oracle_name = keras.ops.convert_to_numpy(oracle)[0], "keras.layers.MultiHeadAttention"
+    else:
+        weights = [keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights]
+        allowed = reference.causal_mask(x.shape[1]) if use_causal_mask else None
+        _, oracle = reference.self_attention(
+            x[0].astype(np.float64), *weights, layer.num_heads, layer.use_scale, allowed
+        )
+        oracle_name = "NumPy reference"
+    return MechanismResult(
+        name=name,
+        weights=head_weights.mean(axis=0),
+        head_weights=head_weights,
+        layer_max_diff=_max_diff(head_weights, keras.ops.convert_to_numpy(called)[0]),
+        oracle_max_diff=_max_diff(head_weights, oracle),
+        oracle=oracle_name,
+    )
+
+
+def _additive_result(layer, x, use_causal_mask):
+    """Additive attention with each token as the query: a batch of T, one per query token."""
+    tokens = x.shape[1]
+    features = np.repeat(x, tokens, axis=0)  # (T, T, F): every query sees all tokens
+    hidden = x[0]  # (T, F): query i's own vector is its hidden state
+    mask = reference.causal_mask(tokens) if use_causal_mask else None  # (T, T) per query
+    steps = layer.compute_steps(features, hidden, mask=mask)
+    weights = keras.ops.convert_to_numpy(steps["attention_weights"])[..., 0]  # (T, T)
+    _, called = layer(features, hidden, mask=mask)
+    W1, b1, W2, b2, V, bv = (keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights)
+    oracle = np.stack(
+        [
+            reference.bahdanau_attention(
+                x[0].astype(np.float64), hidden[i].astype(np.float64), W1, b1, W2, b2, V, bv,
+                mask=None if mask is None else mask[i],
+            )[1]
+            for i in range(tokens)
+        ]
+    )
+    return MechanismResult(
+        name="additive",
+        weights=weights,
+        head_weights=weights[None],
+        layer_max_diff=_max_diff(weights, keras.ops.convert_to_numpy(called)[..., 0]),
+        oracle_max_diff=_max_diff(weights, oracle),
+        oracle="NumPy reference",
+    )
+
+
+def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
+    """Run x (T, F) through every mechanism in MECHANISMS; returns a tuple of MechanismResult.
+
+    All share `units` and `seed`, so the dot-product family starts from the same Q, K and V.
+    """
+    x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
+    layers = {
+        "dot-product": SelfAttention(units, num_heads=1, use_scale=False, seed=seed),
+        "scaled dot-product": SelfAttention(units, num_heads=1, use_scale=True, seed=seed),
+        "multi-head": SelfAttention(units, num_heads=num_heads, use_scale=True, seed=seed),
+    }
+    results = []
+    for name, layer in layers.items():
+        layer.build(x.shape)
+        results.append(_dot_product_result(name, layer, x, use_causal_mask))
+    additive = BahdanauAttention(units, seed=seed)
+    additive.build((x.shape[1], x.shape[1], x.shape[2]), (x.shape[1], x.shape[2]))
+    results.append(_additive_result(additive, x, use_causal_mask))
+    return tuple(results)
+
+
+def weights_difference(results, first, second):
+    """(T, T) weights of mechanism `first` minus those of `second`, from compare_mechanisms."""
+    by_name = {result.name: result for result in results}
+    return by_name[first].weights - by_name[second].weights

@@ -1,0 +1,69 @@
+"""Turn a trace (a frozen dataclass of NumPy arrays) into JSON or CSV text for download.
+
+Nested traces (an RNN trace holds a Bahdanau trace) are flattened with dotted names, e.g.
+`attention.weights`. Scalars and strings are kept as they are.
+"""
+
+import csv
+import dataclasses
+import io
+import json
+
+import numpy as np
+
+
+def trace_tensors(trace, prefix=""):
+    """{dotted field name: value} for every field of a trace, nested traces flattened."""
+    if isinstance(trace, (tuple, list)):
+        children = {str(i): item for i, item in enumerate(trace)}
+    else:
+        children = {field.name: getattr(trace, field.name) for field in dataclasses.fields(trace)}
+    tensors = {}
+    for name, value in children.items():
+        if dataclasses.is_dataclass(value) or isinstance(value, (tuple, list)):
+            tensors.update(trace_tensors(value, f"{prefix}{name}."))
+        else:
+            tensors[prefix + name] = value
+    return tensors
+
+
+def trace_to_json(trace, metadata=None):
+    """JSON text: {"metadata": {...}, "tensors": {name: {"shape": [...], "values": nested lists}}}."""
+    tensors = {}
+    for name, value in trace_tensors(trace).items():
+        array = np.asarray(value)
+        tensors[name] = {"shape": list(array.shape), "values": array.tolist()}
+    return json.dumps({"metadata": metadata or {}, "tensors": tensors})
+
+
+def trace_to_csv(trace):
+    """CSV text in long format: one row per number, `tensor, i0, i1, …, value`.
+
+    Index columns beyond a tensor's rank are left empty, so every tensor fits one table.
+    """
+    tensors = {name: np.asarray(value) for name, value in trace_tensors(trace).items()}
+    # Text fields (a layer's name, its activation) are metadata, not numbers: JSON keeps them.
+    tensors = {name: a for name, a in tensors.items() if a.dtype.kind in "biuf"}
+    max_rank = max(a.ndim for a in tensors.values())
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["tensor", *(f"i{axis}" for axis in range(max_rank)), "value"])
+    for name, array in tensors.items():
+        padding = [""] * (max_rank - array.ndim)
+        writer.writerows(
+            [name, *index, *padding, value]
+            for index, value in zip(np.ndindex(array.shape), array.ravel().tolist())
+        )
+    return out.getvalue()
+
+
+def trace_to_npz(trace):
+    """NumPy .npz bytes of every numeric tensor: compact and exact, for traces too big for text."""
+    out = io.BytesIO()
+    np.savez_compressed(out, **{name: np.asarray(v) for name, v in trace_tensors(trace).items()})
+    return out.getvalue()
+
+
+def number_count(trace):
+    """How many numbers a trace holds: the size of its text exports grows with this."""
+    return sum(np.asarray(value).size for value in trace_tensors(trace).values())
