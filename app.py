@@ -1,0 +1,50 @@
+"""The app's entry point: the navigation, and the home page (what the app teaches, where each
+concept lives, and the encoder -> attention -> input loop)."""
+
+import streamlit as st
+
+import page_support as ps
+from attention_core import figures
+
+# (file, URL path, title, what it teaches), in the order a learner needs them.
+PAGES = [
+    ("pages/1_Dot_product.py", "dot-product", "Dot product",
+     "Multiply matching entries and add them up: the raw score of a query against a key."),
+    ("pages/2_Dense_layers.py", "dense-layers", "Dense layers",
+     "y = f(Wx + b): the projections W1, W2, V, Q, K and V are all dense layers."),
+    ("pages/3_Self_attention.py", "self-attention", "Self-attention (Query/Key/Value)",
+     "Raw scores for every token, softmax to weights, weighted sum of values to context vectors."),
+    ("pages/4_Additive_attention_RNN.py", "additive-attention", "Additive attention with an RNN",
+     "A SimpleRNN's hidden states, W1 and W2, tanh, V and a softmax over time."),
+    ("pages/5_Compare.py", "compare", "Compare mechanisms",
+     "Dot-product, scaled, multi-head and additive attention on the same tokens, side by side."),
+]
+
+
+def home():
+    ps.configure_page("Home")
+    st.title("Attention, computed")
+    st.markdown(
+        "Type a sentence, move a slider, and watch attention compute with real numbers. Every "
+        "number on every page is what a Keras layer computed, and each layer is tested against an "
+        "independent NumPy implementation and Keras's own attention layers."
+    )
+
+    st.header("The path through the app")
+    for number, (path, _, label, summary) in enumerate(PAGES, start=1):
+        st.page_link(path, label=f"{number} · {label}")
+        st.caption(summary)
+
+    st.header("Where attention sits")
+    st.markdown(
+        "The encoder turns the input into hidden states; attention weighs them into a context "
+        "vector; that context feeds the next step, which reads the input again."
+    )
+    ps.plot(figures.encoder_attention_loop_figure(), key="home_loop")
+
+
+navigation = st.navigation(
+    [st.Page(home, title="Home", icon="🏠", default=True)]
+    + [st.Page(path, title=label, url_path=url_path) for path, url_path, label, _ in PAGES]
+)
+navigation.run()

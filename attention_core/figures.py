@@ -1,0 +1,595 @@
+"""Plotly figures for the attention visualizer: pure functions from NumPy arrays and labels.
+
+Every builder returns a `plotly.graph_objects.Figure` and never shows it (the Streamlit pages
+call `st.plotly_chart`). Shape letters: T tokens, R rows, C columns, D vector length.
+
+User text (tokens, feature names, titles) can contain HTML, which plotly partly renders, so it
+goes through `_escape` before it reaches tick text, hover text, annotations or titles. Hover
+templates only ever receive user text through `customdata`, never inside the template itself,
+so a token such as "%{y}" is shown as typed.
+"""
+
+import html
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+# At most this many tick labels per axis; hover text always names every row and column.
+_MAX_TICK_LABELS = 40
+# Numbers (or token entries) shown per pipeline box before "… (+N more)".
+_MAX_ENTRIES = 8
+# Token entries ("'cat': 0.25") per line in the pipeline boxes, so lines fit a narrow column.
+_ENTRIES_PER_LINE = 4
+# Matrix rows (tokens) shown in the pipeline's Keys and Values boxes.
+_MAX_MATRIX_ROWS = 3
+# Longer tokens are cut in the diagram boxes (hover and tick text keep them whole).
+_MAX_TOKEN_CHARS = 14
+
+_FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Segoe UI", "Noto Sans", sans-serif'
+_TEXT_COLOR = "#262730"
+_POSITIVE_COLOR = "#2166ac"
+_NEGATIVE_COLOR = "#b2182b"
+_ARROW_COLOR = "#555867"
+_BOX_STYLES = {
+    "input": ("#e8f1fb", "#4a7ab5"),
+    "score": ("#fdf1e1", "#c98a2e"),
+    "output": ("#e6f4ea", "#3f8f5a"),
+    "plain": ("#f0f2f6", "#6b6f80"),
+}
+
+# First strong isolate / pop directional isolate: keep a right-to-left token from reordering
+# the punctuation and numbers around it in a composed sentence.
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _escape(text):
+    """`text` as a string plotly shows literally (no tags, no entities interpreted)."""
+    # plotly.js decodes only a few named entities (&amp; &lt; &gt; ...) but any numeric one, so
+    # the &quot; that html.escape produces for '"' is swapped for its numeric form.
+    return html.escape(str(text), quote=True).replace("&quot;", "&#34;")
+
+
+def _token_ref(label, position):
+    """A token named inside a sentence: "'cat' (#2)", position 1-based, label escaped."""
+    return f"'{_FSI}{_escape(label)}{_PDI}' (#{position})"
+
+
+def _short_token(label):
+    """An escaped token cut to `_MAX_TOKEN_CHARS` characters for the diagram boxes."""
+    text = str(label)
+    if len(text) > _MAX_TOKEN_CHARS:
+        text = text[: _MAX_TOKEN_CHARS - 1] + "…"
+    return f"'{_FSI}{_escape(text)}{_PDI}'"
+
+
+def _fmt(x):
+    """A number as compact text: integers without ".0", others with up to 4 significant digits."""
+    x = float(x)
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.4g}"
+
+
+def _fmt_factor(x):
+    """`_fmt`, parenthesized when negative so "2×(-3)" reads unambiguously."""
+    text = _fmt(x)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _preview(items, to_text, *, limit=_MAX_ENTRIES, sep=", ", per_line=None):
+    """The first `limit` items as text joined by `sep`, then "… (+N more)" if any are left.
+
+    With `per_line`, a "<br>" starts a new line after every `per_line` entries.
+    """
+    parts = [to_text(item) for item in items[:limit]]
+    step = per_line or max(1, len(parts))
+    text = "<br>".join(sep.join(parts[i : i + step]) for i in range(0, len(parts), step))
+    hidden = len(items) - limit
+    return text if hidden <= 0 else f"{text}{sep}… (+{hidden} more)"
+
+
+def _vector_text(vector):
+    return "[" + _preview(vector, _fmt) + "]"
+
+
+def _ticks(labels):
+    """Axis settings putting escaped `labels` at positions 0..n-1, thinned to ~40 labels."""
+    step = max(1, math.ceil(len(labels) / _MAX_TICK_LABELS))
+    positions = range(0, len(labels), step)
+    return dict(
+        tickmode="array",
+        tickvals=list(positions),
+        ticktext=[_escape(labels[i]) for i in positions],
+    )
+
+
+def _style(fig, title, *, height=None, side=70, bottom=60):
+    """Apply the shared look (font, margins, transparent background) and the escaped title.
+
+    `side` is the left margin (room for axis labels; diagrams without axes pass less).
+    """
+    fig.update_layout(
+        template="plotly_white",
+        title=dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18)),
+        font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR),
+        margin=dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        hoverlabel=dict(font=dict(family=_FONT_FAMILY, size=13)),
+    )
+    if height is not None:
+        fig.update_layout(height=height)
+    return fig
+
+
+def _hide_axes(fig, x_range, y_range):
+    """Fix the data ranges of a diagram and hide its axes, grid and zoom."""
+    hidden = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
+    fig.update_xaxes(range=list(x_range), **hidden)
+    fig.update_yaxes(range=list(y_range), **hidden)
+    fig.update_layout(showlegend=False, dragmode=False)
+
+
+def _box(fig, x0, y0, x1, y1, text, *, kind="plain", align="center"):
+    """A filled rectangle with `text` (already safe HTML) centred or left-aligned inside it."""
+    fill, border = _BOX_STYLES[kind]
+    fig.add_shape(
+        type="rect", x0=x0, y0=y0, x1=x1, y1=y1,
+        line=dict(color=border, width=1.5), fillcolor=fill, layer="below",
+    )
+    left = align == "left"
+    fig.add_annotation(
+        x=x0 + 0.015 if left else (x0 + x1) / 2, y=(y0 + y1) / 2, text=text,
+        showarrow=False, align=align, xanchor="left" if left else "center", yanchor="middle",
+    )
+
+
+def _arrow(fig, start, end, *, text=""):
+    """An arrow from data point `start` to `end`, with optional caption `text` (safe HTML)."""
+    fig.add_annotation(
+        x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
+        showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2, arrowcolor=_ARROW_COLOR,
+        text="", standoff=2,
+    )
+    if text:
+        fig.add_annotation(
+            x=(start[0] + end[0]) / 2, y=(start[1] + end[1]) / 2, text=text, showarrow=False,
+            yshift=14, font=dict(size=12, color=_ARROW_COLOR),
+        )
+
+
+def _as_array(name, value, ndim, shape_hint):
+    array = np.asarray(value)
+    if array.ndim != ndim:
+        raise ValueError(
+            f"`{name}` must be a {ndim}-D array of shape {shape_hint}; got shape {array.shape}."
+        )
+    return array
+
+
+def _check_labels(name, labels, expected, per):
+    if len(labels) != expected:
+        raise ValueError(
+            f"`{name}` has {len(labels)} labels but needs {expected}, one per {per}: "
+            f"pass exactly {expected} labels."
+        )
+
+
+def _sign_colors(values):
+    """Blue for values >= 0, red for negative ones (the same convention as the edges)."""
+    return np.where(np.asarray(values) < 0, _NEGATIVE_COLOR, _POSITIVE_COLOR)
+
+
+# --------------------------------------------------------------------------- heatmaps and bars
+
+
+def heatmap(
+    values,
+    row_labels,
+    col_labels,
+    *,
+    title="",
+    colorscale="RdBu",
+    zmid=0.0,
+    zmin=None,
+    zmax=None,
+    value_name="value",
+    row_title="",
+    col_title="",
+):
+    """A labelled heatmap of a matrix, first row at the top, exact values on hover.
+
+    values: (R, C); row_labels: R labels; col_labels: C labels (duplicates allowed).
+    Hover data: `customdata[r][c] = [row ref, column ref]`, e.g. "'cat' (#2)".
+    """
+    values = _as_array("values", values, 2, "(R, C)")
+    rows, cols = values.shape
+    _check_labels("row_labels", row_labels, rows, f"row of values {values.shape}")
+    _check_labels("col_labels", col_labels, cols, f"column of values {values.shape}")
+
+    refs = np.empty((rows, cols, 2), dtype=object)
+    refs[:, :, 0] = np.array([_token_ref(label, r + 1) for r, label in enumerate(row_labels)],
+                             dtype=object)[:, None]
+    refs[:, :, 1] = np.array([_token_ref(label, c + 1) for c, label in enumerate(col_labels)],
+                             dtype=object)[None, :]
+    row_name = _escape(row_title or "row")
+    col_name = _escape(col_title or "column")
+    fig = go.Figure(
+        go.Heatmap(
+            z=values, x=np.arange(cols), y=np.arange(rows), customdata=refs,
+            colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
+            colorbar=dict(title=dict(text=_escape(value_name))),
+            hovertemplate=(
+                f"{row_name}: %{{customdata[0]}}<br>{col_name}: %{{customdata[1]}}"
+                f"<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_xaxes(title=_escape(col_title), showgrid=False, **_ticks(col_labels))
+    fig.update_yaxes(title=_escape(row_title), showgrid=False, autorange="reversed",
+                     **_ticks(row_labels))
+    return _style(fig, title, height=int(np.clip(26 * rows + 190, 320, 800)))
+
+
+def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights"):
+    """Attention weights: how much each query token attends to each key token.
+
+    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels.
+    """
+    fig = heatmap(
+        weights, query_tokens, key_tokens, title=title, colorscale="Blues", zmid=None,
+        zmin=0.0, zmax=1.0, value_name="weight",
+        row_title="query (attending)", col_title="key (attended to)",
+    )
+    fig.update_traces(
+        hovertemplate=(
+            "query %{customdata[0]} → key %{customdata[1]}: weight %{z:.6f}<extra></extra>"
+        )
+    )
+    return fig
+
+
+def bar_chart(values, labels, *, title="", value_name="value"):
+    """One bar per label (blue positive, red negative), exact value on hover.
+
+    values: (T,); labels: T labels (duplicates allowed).
+    """
+    values = _as_array("values", values, 1, "(T,)")
+    _check_labels("labels", labels, len(values), f"entry of values {values.shape}")
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(values)), y=values, marker_color=_sign_colors(values),
+            customdata=[_token_ref(label, t + 1) for t, label in enumerate(labels)],
+            hovertemplate=f"%{{customdata}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(showgrid=False, **_ticks(labels))
+    fig.update_yaxes(title=_escape(value_name), zeroline=True, zerolinecolor="#9a9ca8")
+    return _style(fig, title, height=380)
+
+
+def dot_product_figure(a, b):
+    """The dot product a · b step by step: the products a[i]×b[i] as bars, and their sum.
+
+    a, b: (D,).
+    """
+    a = _as_array("a", a, 1, "(D,)")
+    b = _as_array("b", b, 1, "(D,)")
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`a` and `b` must have the same length for a dot product; got {len(a)} and {len(b)}."
+        )
+    products = a * b
+    total = _fmt(np.dot(a, b))
+    fig = bar_chart(
+        products, [f"{_fmt_factor(x)}×{_fmt_factor(y)}" for x, y in zip(a, b)],
+        title=f"Dot product a · b = {total}", value_name="a[i] × b[i]",
+    )
+    fig.update_traces(
+        customdata=[
+            f"a[{i}] × b[{i}] = {_fmt_factor(x)} × {_fmt_factor(y)} = {_fmt(p)}"
+            for i, (x, y, p) in enumerate(zip(a, b, products))
+        ],
+        hovertemplate="%{customdata}<extra></extra>",
+    )
+    terms = _preview(list(zip(a, b)), lambda xy: f"{_fmt_factor(xy[0])}×{_fmt_factor(xy[1])}",
+                     limit=4, sep=" + ")
+    fig.add_annotation(
+        x=0.5, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
+        text=f"a · b = {terms} = <b>{total}</b>", font=dict(size=15),
+    )
+    fig.update_xaxes(title="element i: a[i] × b[i]")
+    return fig
+
+
+# --------------------------------------------------------------------------- Q/K/V pipeline
+
+_LINE_PX = 17
+_BOX_PAD_PX = 11
+_BOX_GAP_PX = 30
+
+
+def _matrix_lines(matrix, tokens):
+    """One line per token "'the': [..]" for the first few rows, then how many are left."""
+    lines = [f"{_short_token(tok)}: {_vector_text(row)}"
+             for tok, row in zip(tokens[:_MAX_MATRIX_ROWS], matrix[:_MAX_MATRIX_ROWS])]
+    if len(tokens) > _MAX_MATRIX_ROWS:
+        lines.append(f"… (+{len(tokens) - _MAX_MATRIX_ROWS} more tokens)")
+    return lines
+
+
+def _per_token_text(scores, tokens):
+    return _preview(list(zip(tokens, scores)), lambda ts: f"{_short_token(ts[0])}: {_fmt(ts[1])}",
+                    per_line=_ENTRIES_PER_LINE)
+
+
+def _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, context):
+    n = len(tokens)
+    if isinstance(token_index, bool) or not isinstance(token_index, (int, np.integer)) or not (
+        0 <= token_index < n
+    ):
+        raise ValueError(f"`token_index` must be an integer in [0, {n}); got {token_index!r}.")
+    d_key, d_value = query.shape[0], values.shape[1]
+    expected = {"keys": (n, d_key), "values": (n, d_value), "context": (d_value,)}
+    expected.update({name: (n,) for name in scores})
+    actual = {"keys": keys.shape, "values": values.shape, "context": context.shape}
+    actual.update({name: array.shape for name, array in scores.items()})
+    for name, shape in expected.items():
+        if actual[name] != shape:
+            raise ValueError(
+                f"`{name}` must have shape {shape} for {n} tokens, a query of length {d_key} "
+                f"and value vectors of length {d_value}; got {actual[name]}."
+            )
+
+
+def qkv_pipeline_figure(
+    tokens, token_index, query, keys, values, raw_scores, scaled_scores, weights, context
+):
+    """The query/key/value pipeline for one query token, as a top-to-bottom flow of boxes.
+
+    tokens: T labels; token_index: position of the query token; query: (D,); keys: (T, D);
+    values: (T, Dv) (Dv is usually D); raw_scores, scaled_scores, weights: (T,); context: (Dv,).
+    """
+    query = _as_array("query", query, 1, "(D,)")
+    keys = _as_array("keys", keys, 2, "(T, D)")
+    values = _as_array("values", values, 2, "(T, D)")
+    context = _as_array("context", context, 1, "(D,)")
+    scores = {
+        name: _as_array(name, array, 1, "(T,)")
+        for name, array in [("raw_scores", raw_scores), ("scaled_scores", scaled_scores),
+                            ("weights", weights)]
+    }
+    _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, context)
+    n, d_key = keys.shape
+    me = _short_token(tokens[token_index])
+
+    boxes = [
+        ("input", [f"<b>Query</b> — the query vector of {me} (#{token_index + 1}), "
+                   f"length D = {d_key}", _vector_text(query)]),
+        ("input", [f"<b>Keys</b> — one key vector per token ({n} × {d_key})",
+                   *_matrix_lines(keys, tokens)]),
+        ("input", [f"<b>Values</b> — one value vector per token ({n} × {values.shape[1]})",
+                   *_matrix_lines(values, tokens)]),
+        ("score", [f"<b>Raw scores</b> — Raw attention scores for {me}: dot product of its "
+                   "query with every key", _per_token_text(scores["raw_scores"], tokens)]),
+        ("score", [f"<b>Scaled scores</b> — raw scores ÷ √D, here √{d_key} = "
+                   f"{_fmt(math.sqrt(d_key))}, so the softmax does not saturate",
+                   _per_token_text(scores["scaled_scores"], tokens)]),
+        ("score", ["<b>Softmax weights</b> — Softmax normalizes the scores into attention "
+                   f"weights (sum = {_fmt(scores['weights'].sum())})",
+                   _per_token_text(scores["weights"], tokens)]),
+        ("output", ["<b>Weighted sum of value vectors</b> — Σ weight × value over all "
+                    f"{n} tokens",
+                    _preview(list(zip(tokens, scores["weights"])),
+                             lambda tw: f"{_fmt(tw[1])}×v({_short_token(tw[0])})",
+                             limit=4, sep=" + ")]),
+        ("output", [f"<b>Context vector</b> — Context vector for {me}", _vector_text(context)]),
+    ]
+
+    fig = go.Figure()
+    top = 0
+    previous_bottom = None
+    for kind, lines in boxes:
+        text = "<br>".join(lines)
+        bottom = top - (2 * _BOX_PAD_PX + _LINE_PX * (text.count("<br>") + 1))
+        _box(fig, 0.0, bottom, 1.0, top, text, kind=kind, align="left")
+        if previous_bottom is not None:
+            _arrow(fig, (0.5, previous_bottom), (0.5, top))
+        previous_bottom, top = bottom, bottom - _BOX_GAP_PX
+    total_px = -previous_bottom
+    _hide_axes(fig, (-0.01, 1.01), (previous_bottom - 2, 2))
+    return _style(fig, f"Query → key → value pipeline for '{tokens[token_index]}'",
+                  height=total_px + 100, side=10, bottom=10)
+
+
+# --------------------------------------------------------------------------- dense network
+
+_WIDTH_LEVELS = 4
+
+
+def _check_kernels(kernels, input_labels, layer_names):
+    if len(kernels) == 0:
+        raise ValueError("`kernels` is empty: pass one (inputs, units) array per dense layer.")
+    kernels = [_as_array(f"kernels[{k}]", w, 2, "(inputs, units)") for k, w in enumerate(kernels)]
+    for k in range(1, len(kernels)):
+        if kernels[k].shape[0] != kernels[k - 1].shape[1]:
+            raise ValueError(
+                f"kernels[{k}] has shape {kernels[k].shape} but kernels[{k - 1}] has "
+                f"{kernels[k - 1].shape[1]} units, so kernels[{k}] needs "
+                f"{kernels[k - 1].shape[1]} rows: pass the kernels in layer order, each as "
+                "(inputs, units) like Keras' `layer.kernel`."
+            )
+    if input_labels is not None:
+        _check_labels("input_labels", input_labels, kernels[0].shape[0],
+                      f"input row of kernels[0] {kernels[0].shape}")
+    if layer_names is not None:
+        _check_labels("layer_names", layer_names, len(kernels), "kernel")
+    return kernels
+
+
+def _column_ys(n):
+    """Vertical positions of n neurons, centred on 0, first at the top."""
+    return (n - 1) / 2 - np.arange(n)
+
+
+def _edge_traces(layer, kernel, weight_name, names_in, names_out, max_abs):
+    """Line traces (one per sign and width class) and one hover-marker trace for one layer."""
+    y_in, y_out = _column_ys(kernel.shape[0]), _column_ys(kernel.shape[1])
+    levels = np.clip(np.ceil(np.abs(kernel) / max_abs * _WIDTH_LEVELS), 1, _WIDTH_LEVELS)
+    traces = []
+    for negative, color in [(False, _POSITIVE_COLOR), (True, _NEGATIVE_COLOR)]:
+        for level in range(1, _WIDTH_LEVELS + 1):
+            ii, jj = np.nonzero(((kernel < 0) == negative) & (levels == level))
+            if len(ii) == 0:
+                continue
+            xs, ys = [], []
+            for i, j in zip(ii, jj):
+                xs += [layer, layer + 1, None]
+                ys += [y_in[i], y_out[j], None]
+            traces.append(go.Scatter(
+                x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=0.75,
+                line=dict(color=color, width=0.8 + 1.6 * (level - 1)),
+                name="negative weight" if negative else "positive weight",
+                legendgroup=str(negative), showlegend=False,
+            ))
+    # One hover point per edge, spread along the edge by target so no two points coincide.
+    ii, jj = np.indices(kernel.shape).reshape(2, -1)
+    t = 0.3 + 0.4 * (jj + 0.5) / kernel.shape[1]
+    traces.append(go.Scatter(
+        x=layer + t, y=y_in[ii] + t * (y_out[jj] - y_in[ii]), mode="markers",
+        marker=dict(size=10, color="rgba(0,0,0,0)"), showlegend=False,
+        customdata=[
+            f"{weight_name}[{i}, {j}] = {_fmt(kernel[i, j])} ({names_in[i]} → {names_out[j]})"
+            for i, j in zip(ii, jj)
+        ],
+        hovertemplate="%{customdata}<extra></extra>",
+    ))
+    return traces
+
+
+def _legend_entries():
+    """Two legend-only traces explaining the edge colours."""
+    return [
+        go.Scatter(x=[None], y=[None], mode="lines", name=name, legendgroup=str(negative),
+                   line=dict(color=color, width=3))
+        for name, negative, color in [("positive weight", False, _POSITIVE_COLOR),
+                                      ("negative weight", True, _NEGATIVE_COLOR)]
+    ]
+
+
+def _neuron_names(sizes, input_labels):
+    """Escaped labels per column: inputs x1, x2, … (or `input_labels`), then N1_1, N1_2, …"""
+    inputs = ([_escape(x) for x in input_labels] if input_labels is not None
+              else [f"x{i + 1}" for i in range(sizes[0])])
+    return [inputs] + [[f"N{k}_{j + 1}" for j in range(n)] for k, n in enumerate(sizes[1:], 1)]
+
+
+def _plural(n, noun):
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def _neuron_trace(column_index, names, heading, marker_px, show_text):
+    """One column of neurons; input labels sit left of their circle, unit labels inside."""
+    is_input = column_index == 0
+    return go.Scatter(
+        x=np.full(len(names), column_index), y=_column_ys(len(names)),
+        mode="markers+text" if show_text else "markers", text=names,
+        textposition="middle left" if is_input else "middle center",
+        textfont=dict(color=_TEXT_COLOR if is_input else "white", size=11),
+        marker=dict(size=marker_px, color="#9aa5b8" if is_input else "#3d5a80",
+                    line=dict(color="white", width=1.5)),
+        customdata=[f"{name} — {heading}" for name in names],
+        hovertemplate="%{customdata}<extra></extra>", showlegend=False,
+    )
+
+
+def dense_network_figure(kernels, *, input_labels=None, layer_names=None):
+    """A stack of dense layers as neurons in columns joined by their weights.
+
+    kernels: list of (n_k, n_{k+1}) arrays (Keras layout: inputs × units), one per layer;
+    input_labels: n_0 labels (default x1, x2, …);
+    layer_names: one per kernel (default W1, W2, …, headed "Dense 1", "Dense 2", …).
+    Line colour is the weight's sign (blue positive, red negative), width its magnitude
+    (in 4 classes relative to the largest |weight|); hover names each weight, e.g. "W1[0, 2]".
+    """
+    kernels = _check_kernels(kernels, input_labels, layer_names)
+    sizes = [kernels[0].shape[0]] + [w.shape[1] for w in kernels]
+    names = _neuron_names(sizes, input_labels)
+    weight_names = ([_escape(name) for name in layer_names] if layer_names is not None
+                    else [f"W{k + 1}" for k in range(len(kernels))])
+    headings = [f"Input ({_plural(sizes[0], 'feature')})"] + [
+        f"{name if layer_names is not None else f'Dense {k}'} ({_plural(n, 'unit')})"
+        for k, (name, n) in enumerate(zip(weight_names, sizes[1:]), start=1)
+    ]
+    max_abs = max(float(np.max(np.abs(w))) for w in kernels) or 1.0
+
+    fig = go.Figure(_legend_entries())
+    for k, kernel in enumerate(kernels):
+        fig.add_traces(_edge_traces(k, kernel, weight_names[k], names[k], names[k + 1], max_abs))
+
+    tallest = max(sizes)
+    height = int(np.clip(70 * tallest + 170, 380, 900))
+    marker_px = float(np.clip(0.6 * (height - 170) / tallest, 8, 42))
+    # Unit labels must fit inside the circle (~7 px per character at font size 11).
+    fits_inside = marker_px >= 7 * max(len(n) for column in names[1:] for n in column) + 2
+    for k, column in enumerate(names):
+        fig.add_trace(_neuron_trace(k, column, headings[k], marker_px,
+                                    show_text=marker_px >= 12 if k == 0 else fits_inside))
+        fig.add_annotation(x=k, y=(tallest - 1) / 2 + 0.75, text=f"<b>{headings[k]}</b>",
+                           showarrow=False)
+
+    # Room left of the input column for its labels, assuming a plot roughly 850 px wide.
+    raw_inputs = names[0] if input_labels is None else input_labels
+    label_px = 7 * max(len(str(x)) for x in raw_inputs) + marker_px / 2 + 8
+    left = -0.15 - label_px * (len(kernels) + 1.3) / 850
+    _hide_axes(fig, (left, len(kernels) + 0.35),
+               (-(tallest - 1) / 2 - 0.6, (tallest - 1) / 2 + 1.1))
+    fig.update_layout(
+        showlegend=True, hovermode="closest",
+        legend=dict(orientation="h", x=1.0, xanchor="right", y=-0.02, yanchor="top",
+                    title=dict(text="line width ∝ |weight|")),
+    )
+    return _style(fig, "Dense network weights", height=height, side=20)
+
+
+# --------------------------------------------------------------------------- encoder loop
+
+
+def encoder_attention_loop_figure():
+    """The encoder–attention loop: Input → Encoder → Attention, whose context feeds back.
+
+    Takes no arrays: a static wire diagram.
+    """
+    fig = go.Figure()
+    boxes = [
+        (0.5, "<b>Input</b><br><span style='font-size:12px'>tokens x₁ … xₜ</span>", "input"),
+        (1.5, "<b>Encoder</b><br><span style='font-size:12px'>RNN / dense layers</span>",
+         "plain"),
+        (2.5, "<b>Attention</b><br><span style='font-size:12px'>scores → weights</span>",
+         "score"),
+    ]
+    half_w, y0, y1 = 0.3, 1.0, 1.5
+    for x, text, kind in boxes:
+        _box(fig, x - half_w, y0, x + half_w, y1, text, kind=kind)
+    middle = (y0 + y1) / 2
+    _arrow(fig, (0.5 + half_w, middle), (1.5 - half_w, middle), text="embeddings")
+    _arrow(fig, (1.5 + half_w, middle), (2.5 - half_w, middle), text="hidden states")
+
+    # The loop back: down from Attention, left along the bottom, then an arrow up into Input.
+    low = 0.5
+    fig.add_shape(
+        type="path", path=f"M 2.5,{y0} L 2.5,{low + 0.08} Q 2.5,{low} 2.42,{low} "
+        f"L 0.58,{low} Q 0.5,{low} 0.5,{low + 0.08}",
+        line=dict(color=_ARROW_COLOR, width=2),
+    )
+    _arrow(fig, (0.5, low + 0.06), (0.5, y0))  # overlaps the path's end: no visible seam
+    fig.add_annotation(
+        x=1.5, y=low, yshift=-22, showarrow=False, font=dict(size=12, color=_ARROW_COLOR),
+        text="<b>context vector</b>: what attention selects feeds the next step",
+    )
+    _hide_axes(fig, (0.0, 3.0), (0.25, 1.65))
+    return _style(fig, "Encoder–attention loop", height=340, side=20, bottom=10)

@@ -1,0 +1,172 @@
+"""Streamlit glue shared by the pages: defaults and reset, cached layers and traces, downloads.
+
+The only module besides the pages that imports Streamlit. Every widget is bound to the URL
+(`bind="query-params"`), so a copied address reproduces the view; `Defaults` knows each
+page's default values so one button can restore them.
+"""
+
+import gc
+
+import streamlit as st
+
+import attention_core as ac
+from attention_core.export import number_count, trace_to_csv, trace_to_json, trace_to_npz
+
+# Streamlit runs a full garbage collection after every rerun, and each one walks the few hundred
+# thousand objects TensorFlow and Keras create at import. Freezing them once, right after the
+# heavy imports, moves them out of the collector's sight and takes that cost off every
+# interaction. Module code runs once per process, so this does too.
+gc.freeze()
+
+# Token vectors have this many features on the text pages: fixed, so moving the units slider
+# changes only the projections, never the tokens' own vectors.
+EMBEDDING_DIM = 16
+
+# Above this many numbers a trace's JSON/CSV would run to hundreds of megabytes: offer .npz.
+TEXT_EXPORT_LIMIT = 2_000_000
+
+
+def configure_page(title):
+    """Every page's first Streamlit call: a wide layout suits side-by-side heatmaps."""
+    st.set_page_config(page_title=f"{title} · Attention, computed", page_icon="🔎", layout="wide")
+
+
+class Defaults(dict):
+    """A page's widget keys and default values, with a button that restores them all."""
+
+    def reset_button(self, container=st):
+        container.button(
+            "Reset to defaults",
+            key=f"{next(iter(self))}_reset",
+            on_click=self._restore,
+            help="Put every control on this page back to its default value.",
+        )
+
+    def _restore(self):
+        for key, value in self.items():
+            st.session_state[key] = value
+
+
+def heads_for(units):
+    """The head counts that split `units` evenly: every divisor, smallest first."""
+    return [n for n in range(1, units + 1) if units % n == 0]
+
+
+def nearest_option(value, options):
+    """The largest of the sorted `options` at or below `value`, else the smallest."""
+    return max((option for option in options if option <= value), default=options[0])
+
+
+def keep_valid(key, options):
+    """Move a widget's value to the nearest allowed option when another control took it away.
+
+    E.g. 3 heads stop dividing the units when units go from 6 to 8. Must run before the widget
+    is drawn; a value that arrives from the URL is checked by Streamlit itself.
+    """
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = nearest_option(st.session_state[key], options)
+
+
+def show_input_error(error):
+    """Show bad input as an error box (as text: no HTML or Markdown from the user renders)."""
+    st.error(str(error), icon="⚠️")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def encode_text(text, seed, add_positions):
+    """Tokens and their vectors (T, EMBEDDING_DIM) for a text; raises ac.InputError."""
+    return ac.encode_text(text, EMBEDDING_DIM, seed=seed, add_positions=add_positions)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def self_attention_layer(units, num_heads, use_scale, seed):
+    """A built SelfAttention shared by every session; never mutated after this."""
+    layer = ac.SelfAttention(units, num_heads=num_heads, use_scale=use_scale, seed=seed)
+    layer.build((1, None, EMBEDDING_DIM))
+    return layer
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
+    """(tokens, SelfAttentionTrace) for a text; raises ac.InputError for bad text."""
+    tokens, x = encode_text(text, seed, add_positions)
+    layer = self_attention_layer(units, num_heads, use_scale, seed)
+    return tokens, ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def rnn_with_attention_model(units, num_features, seed):
+    """A built RNNWithAttention shared by every session; never mutated after this."""
+    model = ac.RNNWithAttention(units, seed=seed)
+    model.build((1, None, num_features))
+    return model
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def rnn_attention_trace(inputs, units, seed):
+    """RNNAttentionTrace of inputs (T, F) through the cached model."""
+    return ac.trace_rnn_with_attention(rnn_with_attention_model(units, inputs.shape[1], seed), inputs)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def dense_model(input_dim, layer_units, activation, seed):
+    """A built dense network shared by every session; never mutated after this."""
+    return ac.dense_network(input_dim, list(layer_units), activation=activation, seed=seed)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def dense_trace(x, layer_units, activation, seed):
+    """DenseNetworkTrace of one input vector x (F,) and the model's Keras summary text."""
+    model = dense_model(len(x), tuple(layer_units), activation, seed)
+    return ac.trace_dense_network(model, x), ac.model_summary_text(model)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
+    """(tokens, MechanismResults) for a text; raises ac.InputError for bad text."""
+    tokens, x = encode_text(text, seed, add_positions)
+    return tokens, ac.compare_mechanisms(x, units, num_heads, seed, use_causal_mask)
+
+
+def plot(figure, key):
+    """Show a figure full-width; the chart's own toolbar downloads it as PNG."""
+    st.plotly_chart(
+        figure,
+        key=key,
+        config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key}},
+    )
+
+
+def download_trace(trace, name, metadata):
+    """Buttons that download every tensor of `trace`; files are built only when clicked."""
+    columns = st.columns(3)
+    if number_count(trace) <= TEXT_EXPORT_LIMIT:
+        columns[0].download_button(
+            "Tensors as JSON",
+            data=lambda: trace_to_json(trace, metadata),
+            file_name=f"{name}.json",
+            mime="application/json",
+            key=f"{name}_json",
+            on_click="ignore",
+        )
+        columns[1].download_button(
+            "Tensors as CSV",
+            data=lambda: trace_to_csv(trace),
+            file_name=f"{name}.csv",
+            mime="text/csv",
+            key=f"{name}_csv",
+            on_click="ignore",
+        )
+    else:
+        columns[0].caption(
+            f"This view holds {number_count(trace):,} numbers: too many for JSON or CSV "
+            "to be useful, so it downloads as NumPy's .npz."
+        )
+    columns[2].download_button(
+        "Tensors as NumPy .npz",
+        data=lambda: trace_to_npz(trace),
+        file_name=f"{name}.npz",
+        mime="application/octet-stream",
+        key=f"{name}_npz",
+        on_click="ignore",
+    )

@@ -1,0 +1,54 @@
+"""The dot product: multiply matching entries, add them up; attention's measure of compatibility."""
+
+import streamlit as st
+
+import page_support as ps
+from attention_core import InputError, check_same_length, figures, parse_vector, trace_dot_product
+
+ps.configure_page("Dot product")
+DEFAULTS = ps.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")
+
+st.title("The dot product")
+st.markdown(
+    "A raw attention score is the **dot product** of a query vector and a key vector: multiply "
+    "the entries that sit at the same position, then add the products up. The result is one "
+    "number that is large when the two vectors point the same way, near zero when they are "
+    "unrelated, and negative when they point apart — a measure of how well a query and a key match."
+)
+
+left, right = st.columns(2)
+a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params")
+b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params")
+DEFAULTS.reset_button()
+st.caption("Numbers separated by commas or spaces, brackets optional; up to 64 entries, finite numbers only.")
+
+try:
+    a = parse_vector(a_text, name="a")
+    b = parse_vector(b_text, name="b")
+    check_same_length(a, b, names=("a", "b"))
+except InputError as error:
+    ps.show_input_error(error)
+    st.stop()
+
+trace = trace_dot_product(a, b)
+st.metric("a · b", f"{trace.total:g}")
+st.dataframe(
+    {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
+    hide_index=True,
+)
+ps.plot(figures.dot_product_figure(trace.a, trace.b), key="dot_figure")
+
+st.subheader("The same in Python")
+st.code(
+    "a = " + repr(trace.a.tolist()) + "\n"
+    "b = " + repr(trace.b.tolist()) + "\n"
+    "dot_product = sum([a[i] * b[i] for i in range(len(a))])  # "
+    + f"{trace.total:g}",
+    language="python",
+)
+st.markdown(
+    "In attention, token *i*'s query is dotted with **every** key, giving one raw score per "
+    "token. The Self-attention page does exactly this for a whole sentence at once (Q·Kᵀ)."
+)
+
+ps.download_trace(trace, "dot_product", {"a": a_text, "b": b_text})

@@ -1,0 +1,151 @@
+"""Self-attention: a sentence through the Query/Key/Value pipeline, every number visible."""
+
+import streamlit as st
+
+import page_support as ps
+from attention_core import MAX_TOKENS, InputError, figures
+
+ps.configure_page("Self-attention")
+DEFAULTS = ps.Defaults(
+    sa_text="The cat sat on the mat because it was tired.",
+    sa_units=8,
+    sa_heads=2,
+    sa_seed=0,
+    sa_scale=True,
+    sa_causal=False,
+    sa_positions=True,
+    sa_token=1,
+    sa_head=0,
+)
+
+st.title("Self-attention: Query, Key, Value")
+st.markdown(
+    "Each token's vector is projected three ways. Its **query** is compared (dot product) with "
+    "every token's **key**; softmax turns those raw scores into **attention weights** that "
+    "sum to 1; the token's **context vector** is the weighted sum of every token's **value**. "
+    "Heads do this side by side on slices of the projections."
+)
+
+with st.sidebar:
+    st.header("Settings")
+    units = st.slider("Units (width of Q, K, V)", 1, 64, DEFAULTS["sa_units"], key="sa_units", bind="query-params")
+    head_options = ps.heads_for(units)
+    ps.keep_valid("sa_heads", head_options)
+    num_heads = st.select_slider(
+        "Heads",
+        options=head_options,
+        value=ps.nearest_option(DEFAULTS["sa_heads"], head_options),
+        key="sa_heads",
+        bind="query-params",
+        help="Heads split the units evenly, so only divisors of the units are offered.",
+    )
+    seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
+    use_scale = st.toggle("Scale scores by 1/√d", DEFAULTS["sa_scale"], key="sa_scale", bind="query-params")
+    use_causal_mask = st.toggle("Causal mask (no peeking ahead)", DEFAULTS["sa_causal"], key="sa_causal", bind="query-params")
+    add_positions = st.toggle("Add positional encoding", DEFAULTS["sa_positions"], key="sa_positions", bind="query-params")
+    DEFAULTS.reset_button()
+
+text = st.text_area(
+    f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})",
+    DEFAULTS["sa_text"],
+    key="sa_text",
+    bind="query-params",
+)
+try:
+    tokens, trace = ps.self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+except InputError as error:
+    ps.show_input_error(error)
+    st.stop()
+
+st.caption(
+    f"{len(tokens)} tokens → vectors of {ps.EMBEDDING_DIM} features → Q, K, V of {units} units "
+    f"→ {num_heads} head(s) of {trace.head_size} columns."
+)
+with st.expander("Tokens"):
+    st.dataframe({"position": range(len(tokens)), "token": tokens}, hide_index=True)
+
+st.header("1 · Queries, keys and values")
+unit_labels = [f"u{i}" for i in range(units)]
+feature_labels = [f"f{i}" for i in range(ps.EMBEDDING_DIM)]
+matrices = {
+    "Query Q": (trace.query, unit_labels),
+    "Key K": (trace.key, unit_labels),
+    "Value V": (trace.value, unit_labels),
+    "Token vectors": (trace.inputs, feature_labels),
+}
+for tab, (name, (matrix, columns)) in zip(st.tabs(list(matrices)), matrices.items()):
+    with tab:
+        ps.plot(
+            figures.heatmap(matrix, tokens, columns, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
+                            row_title="token", col_title="column"),
+            key=f"sa_matrix_{name.split()[0].lower()}",
+        )
+
+st.header("2 · Scores and attention weights")
+head = 0
+if num_heads > 1:
+    head_ids = list(range(num_heads))
+    ps.keep_valid("sa_head", head_ids)
+    head = st.select_slider("Head to show", options=head_ids, value=0, key="sa_head", bind="query-params")
+scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
+left, right = st.columns(2)
+with left:
+    ps.plot(
+        figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head})",
+                        row_title="query (attending)", col_title="key (attended to)", value_name="score"),
+        key="sa_scores",
+    )
+with right:
+    ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head})"), key="sa_weights")
+if use_causal_mask:
+    st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
+if num_heads > 1:
+    st.subheader("Every head")
+    for start in range(0, num_heads, 2):
+        for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
+            with column:
+                ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h}"), key=f"sa_head_{h}")
+
+st.header("3 · One token through the pipeline")
+token_ids = list(range(len(tokens)))
+ps.keep_valid("sa_token", token_ids)
+token = st.selectbox(
+    "Token to follow",
+    token_ids,
+    index=min(DEFAULTS["sa_token"], len(tokens) - 1),
+    format_func=lambda i: f"#{i} {tokens[i]}",
+    key="sa_token",
+    bind="query-params",
+)
+ps.plot(
+    figures.qkv_pipeline_figure(
+        tokens,
+        token,
+        query=trace.head_columns(trace.query, head)[token],
+        keys=trace.head_columns(trace.key, head),
+        values=trace.head_columns(trace.value, head),
+        raw_scores=trace.raw_scores[head, token],
+        scaled_scores=trace.scaled_scores[head, token],
+        weights=trace.weights[head, token],
+        context=trace.context[head, token],
+    ),
+    key="sa_pipeline",
+)
+ps.plot(
+    figures.bar_chart(trace.weights[head, token], tokens, title=f"How much #{token} attends to each token (head {head})",
+                      value_name="weight"),
+    key="sa_token_weights",
+)
+
+st.header("4 · Output for the whole sequence")
+st.markdown("Each row is a token's context vector, the heads' contexts side by side.")
+ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {len(tokens)} × {units}",
+                        row_title="token", col_title="unit"), key="sa_output")
+
+st.header("Download")
+ps.download_trace(
+    trace,
+    "self_attention",
+    {"tokens": tokens, "units": units, "num_heads": num_heads, "use_scale": use_scale, "seed": seed,
+     "use_causal_mask": use_causal_mask, "add_positions": add_positions},
+)

@@ -1,0 +1,79 @@
+"""Compare: the same tokens through four attention mechanisms, side by side, each verified."""
+
+import streamlit as st
+
+import page_support as ps
+from attention_core import MAX_TOKENS, MECHANISMS, InputError, figures, weights_difference
+
+ps.configure_page("Compare")
+DEFAULTS = ps.Defaults(
+    cmp_text="The animal didn't cross the street because it was too tired.",
+    cmp_units=8,
+    cmp_heads=2,
+    cmp_seed=0,
+    cmp_causal=False,
+    cmp_positions=True,
+    cmp_first="scaled dot-product",
+    cmp_second="additive",
+)
+DESCRIPTIONS = {
+    "dot-product": "softmax(Q·Kᵀ): raw dot products.",
+    "scaled dot-product": "softmax(Q·Kᵀ/√d): the same Q and K, scores divided by √d so the softmax is less peaked.",
+    "multi-head": "Several heads, each on its own slice of Q, K, V; shown here as the mean over heads.",
+    "additive": "Bahdanau: softmax(V·tanh(W1·key + W2·query)) with each token's vector as the query.",
+}
+
+st.title("Compare attention mechanisms")
+st.markdown(
+    "One sentence, one seed, four ways to decide who attends to whom. Every heatmap is checked "
+    "twice: against what the Keras layer's own call returns, and against an independent "
+    "implementation given the same weights."
+)
+
+with st.sidebar:
+    st.header("Settings")
+    units = st.slider("Units", 1, 64, DEFAULTS["cmp_units"], key="cmp_units", bind="query-params")
+    head_options = ps.heads_for(units)
+    ps.keep_valid("cmp_heads", head_options)
+    num_heads = st.select_slider("Heads (multi-head only)", options=head_options,
+                                 value=ps.nearest_option(DEFAULTS["cmp_heads"], head_options), key="cmp_heads", bind="query-params")
+    seed = st.slider("Seed", 0, 99, DEFAULTS["cmp_seed"], key="cmp_seed", bind="query-params")
+    use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
+    add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
+    DEFAULTS.reset_button()
+
+text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params")
+try:
+    tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
+except InputError as error:
+    ps.show_input_error(error)
+    st.stop()
+
+by_name = {result.name: result for result in results}
+for row in (MECHANISMS[:2], MECHANISMS[2:]):
+    for column, name in zip(st.columns(2), row):
+        result = by_name[name]
+        with column:
+            st.subheader(name)
+            st.caption(DESCRIPTIONS[name])
+            ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name), key=f"cmp_{name}")
+            check = (
+                f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
+                f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
+            )
+            if result.verified:
+                st.success(f"Equals {check}.", icon="✅")
+            else:
+                st.error(f"Disagrees with {check}.")
+
+st.header("Difference")
+left, right = st.columns(2)
+first = left.selectbox("First", MECHANISMS, key="cmp_first", bind="query-params")
+second = right.selectbox("Second", MECHANISMS, key="cmp_second", bind="query-params")
+difference = weights_difference(results, first, second)
+st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
+ps.plot(
+    figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
+                    row_title="query (attending)", col_title="key (attended to)", value_name="difference"),
+    key="cmp_difference",
+)

@@ -1,0 +1,341 @@
+"""The plotly figures: data equals the arrays given, labels survive duplicates and HTML."""
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from attention_core import figures
+from attention_core.figures import (
+    attention_heatmap,
+    bar_chart,
+    dense_network_figure,
+    dot_product_figure,
+    encoder_attention_loop_figure,
+    heatmap,
+    qkv_pipeline_figure,
+)
+
+SCRIPT = "<script>alert(1)</script>"
+TOKENS = ["the", "cat", "sat", "on", "the", "mat"]
+
+
+def annotation_texts(fig):
+    return [a.text for a in fig.layout.annotations]
+
+
+def edge_segments(fig):
+    """(trace, number of None-separated segments) for every edge line trace."""
+    return [(t, sum(x is None for x in t.x)) for t in fig.data
+            if t.mode == "lines" and t.x is not None and len(t.x) > 1]
+
+
+def hover_markers(fig, weight_name):
+    return [t for t in fig.data if t.mode == "markers" and t.customdata is not None
+            and str(t.customdata[0]).startswith(f"{weight_name}[")]
+
+
+def neuron_labels(fig):
+    return [str(text) for t in fig.data if t.text is not None and t.marker.size for text in t.text]
+
+
+def pipeline_inputs(tokens=TOKENS, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    n = len(tokens)
+    query, keys, values = rng.normal(size=d), rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    raw = keys @ query
+    scaled = raw / np.sqrt(d)
+    weights = np.exp(scaled) / np.exp(scaled).sum()
+    return dict(tokens=tokens, token_index=1, query=query, keys=keys, values=values,
+                raw_scores=raw, scaled_scores=scaled, weights=weights, context=weights @ values)
+
+
+# --------------------------------------------------------------------------- module contract
+
+
+def test_module_imports_only_numpy_plotly_and_the_standard_library():
+    tree = ast.parse(Path(figures.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"html", "math", "numpy", "plotly"}
+
+
+def test_number_format_is_compact():
+    assert [figures._fmt(x) for x in [4.0, -3, 0.0, 32, 0.123456, 2.5, 1e-7]] == [
+        "4", "-3", "0", "32", "0.1235", "2.5", "1e-07"]
+
+
+# --------------------------------------------------------------------------- heatmap
+
+
+def test_heatmap_keeps_the_values_unrounded_and_uses_numeric_axes():
+    values = np.array([[0.123456789, -2.0, 3.5], [1e-9, 0.5, -0.25]])
+    fig = heatmap(values, ["a", "b"], ["x", "y", "z"], title="Scores")
+    assert isinstance(fig, go.Figure) and len(fig.data) == 1
+    np.testing.assert_array_equal(fig.data[0].z, values)
+    np.testing.assert_array_equal(fig.data[0].x, [0, 1, 2])
+    np.testing.assert_array_equal(fig.data[0].y, [0, 1])
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.data[0].zmid == 0.0 and fig.data[0].colorscale is not None
+    assert "%{z:.6f}" in fig.data[0].hovertemplate
+    assert fig.data[0].hovertemplate.endswith("<extra></extra>")
+
+
+def test_heatmap_keeps_one_tick_per_position_for_duplicate_labels():
+    fig = heatmap(np.zeros((3, 6)), ["the", "cat", "the"], TOKENS)
+    assert list(fig.layout.xaxis.tickvals) == list(range(6))
+    assert list(fig.layout.xaxis.ticktext) == TOKENS
+    assert list(fig.layout.yaxis.tickvals) == [0, 1, 2]
+    assert list(fig.layout.yaxis.ticktext) == ["the", "cat", "the"]
+    # Hover names each cell by label and 1-based position, so the two "the" rows differ.
+    custom = np.asarray(fig.data[0].customdata)
+    assert custom.shape == (3, 6, 2)
+    assert "the" in custom[0, 0, 0] and "(#1)" in custom[0, 0, 0]
+    assert "the" in custom[2, 0, 0] and "(#3)" in custom[2, 0, 0]
+    assert "mat" in custom[1, 5, 1] and "(#6)" in custom[1, 5, 1]
+
+
+def test_heatmap_thins_many_tick_labels_but_hover_stays_complete():
+    labels = [f"tok{i}" for i in range(100)]
+    fig = heatmap(np.zeros((100, 100)), labels, labels)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert 20 <= len(axis.ticktext) <= 40
+        assert len(axis.tickvals) == len(axis.ticktext)
+        assert [labels[v] for v in axis.tickvals] == list(axis.ticktext)
+    custom = np.asarray(fig.data[0].customdata)
+    ref = figures._token_ref
+    assert list(custom[:, 0, 0]) == [ref(f"tok{r}", r + 1) for r in range(100)]
+    assert list(custom[0, :, 1]) == [ref(f"tok{c}", c + 1) for c in range(100)]
+
+
+def test_heatmap_rejects_wrong_label_counts_and_non_2d_values():
+    with pytest.raises(ValueError, match=r"`row_labels` has 2 labels but needs 3.*one per row"):
+        heatmap(np.zeros((3, 2)), ["a", "b"], ["x", "y"])
+    with pytest.raises(ValueError, match=r"`col_labels` has 3 labels but needs 2"):
+        heatmap(np.zeros((3, 2)), ["a", "b", "c"], ["x", "y", "z"])
+    with pytest.raises(ValueError, match=r"2-D array of shape \(R, C\); got shape \(3,\)"):
+        heatmap(np.zeros(3), ["a", "b", "c"], ["x"])
+
+
+def test_attention_heatmap_is_sequential_from_0_to_1_with_sentence_hover():
+    weights = np.full((6, 6), 1 / 6)
+    fig = attention_heatmap(weights, TOKENS, TOKENS)
+    trace = fig.data[0]
+    np.testing.assert_array_equal(trace.z, weights)
+    assert (trace.zmin, trace.zmax, trace.zmid) == (0.0, 1.0, None)
+    assert trace.colorscale[0][1] != go.Heatmap(colorscale="RdBu").colorscale[0][1]
+    assert fig.layout.xaxis.title.text == "key (attended to)"
+    assert fig.layout.yaxis.title.text == "query (attending)"
+    assert fig.layout.title.text == "Attention weights"
+    assert trace.hovertemplate.startswith("query %{customdata[0]} → key %{customdata[1]}")
+    assert "weight %{z:.6f}" in trace.hovertemplate
+    assert "cat" in trace.customdata[1][5][0] and "(#2)" in trace.customdata[1][5][0]
+    assert "mat" in trace.customdata[1][5][1] and "(#6)" in trace.customdata[1][5][1]
+
+
+# --------------------------------------------------------------------------- bars and dot product
+
+
+def test_bar_chart_has_one_bar_per_label_with_duplicates_and_exact_hover():
+    values = np.array([0.1, 0.2, 0.3, 0.15, 0.05, 0.2])
+    fig = bar_chart(values, TOKENS, title="weights", value_name="weight")
+    np.testing.assert_array_equal(fig.data[0].y, values)
+    np.testing.assert_array_equal(fig.data[0].x, np.arange(6))
+    assert list(fig.layout.xaxis.ticktext) == TOKENS
+    assert len(fig.data[0].customdata) == 6
+    assert "%{y:.6f}" in fig.data[0].hovertemplate
+
+
+def test_bar_chart_thins_many_tick_labels_and_rejects_mismatched_labels():
+    labels = [f"t{i}" for i in range(95)]
+    fig = bar_chart(np.arange(95.0), labels)
+    assert len(fig.layout.xaxis.ticktext) <= 40
+    assert len(fig.data[0].customdata) == 95
+    with pytest.raises(ValueError, match=r"`labels` has 2 labels but needs 3"):
+        bar_chart([1, 2, 3], ["a", "b"])
+    with pytest.raises(ValueError, match=r"1-D"):
+        bar_chart(np.zeros((2, 2)), ["a", "b"])
+
+
+def test_dot_product_figure_shows_each_product_and_the_sum():
+    fig = dot_product_figure([1, 2, 3], [4, 5, 6])
+    np.testing.assert_array_equal(fig.data[0].y, [4, 10, 18])
+    assert fig.data[0].customdata[0] == "a[0] × b[0] = 1 × 4 = 4"
+    assert fig.data[0].customdata[2] == "a[2] × b[2] = 3 × 6 = 18"
+    assert fig.layout.title.text.endswith("= 32")
+    assert any("1×4 + 2×5 + 3×6 = <b>32</b>" in text for text in annotation_texts(fig))
+
+
+def test_dot_product_figure_formats_floats_and_negatives_compactly():
+    fig = dot_product_figure([0.5, -2.0], [0.123456, 3.0])
+    assert fig.data[0].customdata[1] == "a[1] × b[1] = (-2) × 3 = -6"
+    assert "0.5×0.1235 + (-2)×3 = <b>-5.938</b>" in annotation_texts(fig)[0]
+
+
+def test_dot_product_figure_rejects_mismatched_vectors():
+    with pytest.raises(ValueError, match="same length"):
+        dot_product_figure([1, 2, 3], [4, 5])
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_user_text_is_escaped_everywhere():
+    tokens = ["the", SCRIPT, "שלום", "😀", '"q" & %{y}']
+    n = len(tokens)
+    built = [
+        heatmap(np.zeros((n, n)), tokens, tokens, title=SCRIPT, row_title=SCRIPT),
+        attention_heatmap(np.eye(n), tokens, tokens, title=SCRIPT),
+        bar_chart(np.ones(n), tokens, title=SCRIPT, value_name=SCRIPT),
+        qkv_pipeline_figure(**pipeline_inputs(tokens) | {"token_index": 1}),
+        dense_network_figure([np.ones((n, 2))], input_labels=tokens, layer_names=[SCRIPT]),
+    ]
+    for fig in built:
+        as_json = fig.to_json()
+        assert "<script>" not in as_json
+        assert "&lt;script&gt;" in as_json
+        assert '\\"q\\"' not in as_json  # the JSON encoding of a raw '"q"'
+    heat = built[0]
+    assert heat.layout.xaxis.ticktext[1] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert heat.layout.xaxis.ticktext[4] == "&#34;q&#34; &amp; %{y}"
+    assert heat.layout.xaxis.ticktext[2:4] == ("שלום", "😀")
+    # Tokens reach hover through customdata only, never inside the template.
+    assert "%{y}" not in heat.data[0].hovertemplate and "&#34;q" not in heat.data[0].hovertemplate
+    assert heat.data[0].customdata[4][0][0] == "'\u2068&#34;q&#34; &amp; %{y}\u2069' (#5)"
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def test_pipeline_shows_the_tokens_numbers_in_order():
+    inputs = pipeline_inputs()
+    fig = qkv_pipeline_figure(**inputs)
+    texts = annotation_texts(fig)
+    boxes = [t for t in texts if t]
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 8
+    assert len([a for a in fig.layout.annotations if a.showarrow]) == 7
+    headings = ["Query", "Keys", "Values", "Raw scores", "Scaled scores", "Softmax weights",
+                "Weighted sum of value vectors", "Context vector"]
+    assert [re.match(r"<b>(.*?)</b>", t).group(1) for t in boxes] == headings
+    ys = [a.y for a in fig.layout.annotations if a.text]
+    assert ys == sorted(ys, reverse=True)  # top to bottom
+
+    fmt = figures._fmt
+    assert "cat" in boxes[0] and all(fmt(x) in boxes[0] for x in inputs["query"])
+    assert fmt(inputs["keys"][0, 0]) in boxes[1] and fmt(inputs["values"][2, 3]) in boxes[2]
+    assert "Raw attention scores for '\u2068cat\u2069'" in boxes[3]
+    assert all(fmt(x) in boxes[3] for x in inputs["raw_scores"])
+    assert all(fmt(x) in boxes[4] for x in inputs["scaled_scores"])
+    assert "Softmax normalizes the scores into attention weights (sum = 1)" in boxes[5]
+    assert all(fmt(x) in boxes[5] for x in inputs["weights"])
+    assert "Context vector for '\u2068cat\u2069'" in boxes[7]
+    assert all(fmt(x) in boxes[7] for x in inputs["context"])
+
+
+def test_pipeline_truncates_long_vectors_and_token_lists():
+    tokens = [f"w{i}" for i in range(30)]
+    fig = qkv_pipeline_figure(**pipeline_inputs(tokens, d=20))
+    boxes = [t for t in annotation_texts(fig) if t]
+    query_line = boxes[0].split("<br>")[1]
+    assert query_line.count(",") == 8 and query_line.endswith("… (+12 more)]")
+    assert "… (+27 more tokens)" in boxes[1]
+    assert "w7" in boxes[3] and "w8'" not in boxes[3] and "(+22 more)" in boxes[3]
+    # The boxes stay the same size however long the inputs get.
+    longer = qkv_pipeline_figure(**pipeline_inputs([f"w{i}" for i in range(300)], d=200))
+    assert longer.layout.height == fig.layout.height
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"keys": np.zeros((6, 3))}, r"`keys` must have shape \(6, 4\)"),
+        ({"values": np.zeros((5, 4))}, r"`values` must have shape \(6, 4\)"),
+        ({"raw_scores": np.zeros(5)}, r"`raw_scores` must have shape \(6,\)"),
+        ({"weights": np.zeros((6, 1))}, r"`weights` must be a 1-D array"),
+        ({"context": np.zeros(3)}, r"`context` must have shape \(4,\)"),
+        ({"token_index": 6}, r"`token_index` must be an integer in \[0, 6\)"),
+        ({"tokens": TOKENS[:5]}, r"for 5 tokens"),
+    ],
+)
+def test_pipeline_rejects_inconsistent_shapes(change, message):
+    with pytest.raises(ValueError, match=message):
+        qkv_pipeline_figure(**pipeline_inputs() | change)
+
+
+# --------------------------------------------------------------------------- dense network
+
+
+def test_dense_network_4_3_2_labels_every_neuron_and_edge():
+    rng = np.random.default_rng(1)
+    kernels = [rng.normal(size=(4, 3)), rng.normal(size=(3, 2))]
+    fig = dense_network_figure(kernels)
+    assert neuron_labels(fig) == ["x1", "x2", "x3", "x4", "N1_1", "N1_2", "N1_3", "N2_1", "N2_2"]
+    assert sum(count for _, count in edge_segments(fig)) == 4 * 3 + 3 * 2
+    headings = " ".join(annotation_texts(fig))
+    assert all(h in headings for h in ["Input (4 features)", "Dense 1 (3 units)",
+                                       "Dense 2 (2 units)"])
+    names = [["x1", "x2", "x3", "x4"], ["N1_1", "N1_2", "N1_3"], ["N2_1", "N2_2"]]
+    for k, kernel in enumerate(kernels, start=1):
+        (markers,) = hover_markers(fig, f"W{k}")
+        assert list(markers.customdata) == [
+            f"W{k}[{i}, {j}] = {figures._fmt(kernel[i, j])} ({names[k - 1][i]} → {names[k][j]})"
+            for i, j in np.ndindex(kernel.shape)
+        ]
+        # No two hover points of a layer coincide, so each edge can be hovered.
+        assert len(set(zip(markers.x, markers.y))) == kernel.size
+
+
+def test_dense_network_colours_sign_and_widens_with_magnitude():
+    kernel = np.array([[0.1, -0.1], [1.0, -1.0]])
+    segments = edge_segments(dense_network_figure([kernel]))
+    by_style = {(t.line.color, t.line.width): count for t, count in segments}
+    positive, negative = figures._POSITIVE_COLOR, figures._NEGATIVE_COLOR
+    assert sum(c for (color, _), c in by_style.items() if color == positive) == 2
+    assert sum(c for (color, _), c in by_style.items() if color == negative) == 2
+    widths = sorted(w for (color, w) in by_style if color == positive)
+    assert len(widths) == 2 and widths[0] < widths[1]
+    assert len(segments) <= 2 * figures._WIDTH_LEVELS
+
+
+def test_dense_network_3_4_2_and_custom_names():
+    kernels = [np.ones((3, 4)), -np.ones((4, 2))]
+    fig = dense_network_figure(kernels, input_labels=["age", "income", "age"],
+                               layer_names=["hidden", "out"])
+    assert neuron_labels(fig)[:3] == ["age", "income", "age"]
+    assert len(neuron_labels(fig)) == 3 + 4 + 2
+    assert sum(count for _, count in edge_segments(fig)) == 3 * 4 + 4 * 2
+    assert hover_markers(fig, "hidden")[0].customdata[0] == "hidden[0, 0] = 1 (age → N1_1)"
+    assert hover_markers(fig, "out")[0].customdata[0].startswith("out[0, 0] = -1")
+    assert any("hidden (4 units)" in t for t in annotation_texts(fig))
+
+
+def test_dense_network_rejects_kernels_that_do_not_chain():
+    with pytest.raises(ValueError, match=r"kernels\[1\] has shape \(2, 2\).*needs 3 rows"):
+        dense_network_figure([np.ones((4, 3)), np.ones((2, 2))])
+    with pytest.raises(ValueError, match="empty"):
+        dense_network_figure([])
+    with pytest.raises(ValueError, match=r"`input_labels` has 2 labels but needs 4"):
+        dense_network_figure([np.ones((4, 3))], input_labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"`layer_names` has 1 labels but needs 2"):
+        dense_network_figure([np.ones((4, 3)), np.ones((3, 2))], layer_names=["only"])
+
+
+# --------------------------------------------------------------------------- encoder loop
+
+
+def test_encoder_attention_loop_has_three_boxes_and_the_loop_back():
+    fig = encoder_attention_loop_figure()
+    texts = " ".join(annotation_texts(fig))
+    for word in ["Input", "Encoder", "Attention", "hidden states", "context vector"]:
+        assert word in texts
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 3
+    assert len([s for s in fig.layout.shapes if s.type == "path"]) == 1
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    assert len(arrows) == 3
+    # The last arrow points up into the Input box: the loop closes on the input.
+    assert arrows[-1].x == arrows[-1].ax and arrows[-1].y > arrows[-1].ay
