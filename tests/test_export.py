@@ -1,0 +1,42 @@
+"""Exports of traces: JSON, CSV and npz hold exactly the trace's numbers."""
+
+import csv
+import io
+import json
+
+import numpy as np
+
+from attention_core import RNNWithAttention, dense_network, trace_dense_network, trace_dot_product, trace_rnn_with_attention
+from attention_core.export import number_count, trace_tensors, trace_to_csv, trace_to_json, trace_to_npz
+
+
+def test_json_holds_every_tensor_with_its_shape():
+    trace = trace_rnn_with_attention(RNNWithAttention(3, seed=0), np.ones((4, 2)))
+    payload = json.loads(trace_to_json(trace, {"seed": 0}))
+    assert payload["metadata"] == {"seed": 0}
+    weights = payload["tensors"]["attention.weights"]
+    assert weights["shape"] == [4, 1]
+    np.testing.assert_array_equal(weights["values"], trace.attention.weights)
+    assert set(payload["tensors"]) == set(trace_tensors(trace))
+
+
+def test_csv_is_long_format_with_one_row_per_number():
+    trace = trace_dot_product([1, 2, 3], [4, 5, 6])
+    rows = list(csv.reader(io.StringIO(trace_to_csv(trace))))
+    assert rows[0] == ["tensor", "i0", "value"]
+    assert ["products", "2", "18.0"] in rows
+    assert ["total", "", "32.0"] in rows
+    assert len(rows) - 1 == number_count(trace) == 3 + 3 + 3 + 1
+
+
+def test_csv_skips_text_fields_that_json_keeps():
+    trace = trace_dense_network(dense_network(2, [2], seed=0), [1.0, 2.0])
+    assert "layers.0.activation" not in trace_to_csv(trace)
+    assert json.loads(trace_to_json(trace))["tensors"]["layers.0.activation"]["values"] == "relu"
+
+
+def test_npz_round_trips_exactly():
+    trace = trace_rnn_with_attention(RNNWithAttention(3, seed=1), np.arange(8.0).reshape(4, 2))
+    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
+        np.testing.assert_array_equal(arrays["attention.context"], trace.attention.context)
+        np.testing.assert_array_equal(arrays["rnn_output"], trace.rnn_output)
