@@ -69,7 +69,7 @@ def keep_valid(key, options):
 
 def show_input_error(error):
     """Show bad input as an error box (as text: no HTML or Markdown from the user renders)."""
-    st.error(str(error), icon="⚠️")
+    st.error(str(error), icon=":material/error:")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

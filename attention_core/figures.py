@@ -96,13 +96,23 @@ def _vector_text(vector):
     return "[" + _preview(vector, _fmt) + "]"
 
 
-def _ticks(labels):
-    """Axis settings putting escaped `labels` at positions 0..n-1, thinned to ~40 labels."""
+def _categories(labels):
+    """Unique axis categories for `labels`: "'cat' (#2)", so a repeated token keeps its own row.
+
+    Hover templates read the category through %{x} / %{y}: O(T) strings per axis instead of a
+    string per cell, which would make a 1024-token heatmap's payload explode.
+    """
+    return [_token_ref(label, i + 1) for i, label in enumerate(labels)]
+
+
+def _ticks(categories, labels):
+    """Category-axis settings showing escaped `labels` at their categories, thinned to ~40."""
     step = max(1, math.ceil(len(labels) / _MAX_TICK_LABELS))
     positions = range(0, len(labels), step)
     return dict(
+        type="category",
         tickmode="array",
-        tickvals=list(positions),
+        tickvals=[categories[i] for i in positions],
         ticktext=[_escape(labels[i]) for i in positions],
     )
 
@@ -204,34 +214,30 @@ def heatmap(
     """A labelled heatmap of a matrix, first row at the top, exact values on hover.
 
     values: (R, C); row_labels: R labels; col_labels: C labels (duplicates allowed).
-    Hover data: `customdata[r][c] = [row ref, column ref]`, e.g. "'cat' (#2)".
+    The axes are categories such as "'cat' (#2)" (see `_categories`), which hover shows.
     """
     values = _as_array("values", values, 2, "(R, C)")
     rows, cols = values.shape
     _check_labels("row_labels", row_labels, rows, f"row of values {values.shape}")
     _check_labels("col_labels", col_labels, cols, f"column of values {values.shape}")
 
-    refs = np.empty((rows, cols, 2), dtype=object)
-    refs[:, :, 0] = np.array([_token_ref(label, r + 1) for r, label in enumerate(row_labels)],
-                             dtype=object)[:, None]
-    refs[:, :, 1] = np.array([_token_ref(label, c + 1) for c, label in enumerate(col_labels)],
-                             dtype=object)[None, :]
+    row_categories, col_categories = _categories(row_labels), _categories(col_labels)
     row_name = _escape(row_title or "row")
     col_name = _escape(col_title or "column")
     fig = go.Figure(
         go.Heatmap(
-            z=values, x=np.arange(cols), y=np.arange(rows), customdata=refs,
+            z=values, x=col_categories, y=row_categories,
             colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
             colorbar=dict(title=dict(text=_escape(value_name))),
             hovertemplate=(
-                f"{row_name}: %{{customdata[0]}}<br>{col_name}: %{{customdata[1]}}"
+                f"{row_name}: %{{y}}<br>{col_name}: %{{x}}"
                 f"<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
             ),
         )
     )
-    fig.update_xaxes(title=_escape(col_title), showgrid=False, **_ticks(col_labels))
+    fig.update_xaxes(title=_escape(col_title), showgrid=False, **_ticks(col_categories, col_labels))
     fig.update_yaxes(title=_escape(row_title), showgrid=False, autorange="reversed",
-                     **_ticks(row_labels))
+                     **_ticks(row_categories, row_labels))
     return _style(fig, title, height=int(np.clip(26 * rows + 190, 320, 800)))
 
 
@@ -247,7 +253,7 @@ def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention wei
     )
     fig.update_traces(
         hovertemplate=(
-            "query %{customdata[0]} → key %{customdata[1]}: weight %{z:.6f}<extra></extra>"
+            "query %{y} → key %{x}: weight %{z:.6f}<extra></extra>"
         )
     )
     return fig
@@ -260,31 +266,32 @@ def bar_chart(values, labels, *, title="", value_name="value"):
     """
     values = _as_array("values", values, 1, "(T,)")
     _check_labels("labels", labels, len(values), f"entry of values {values.shape}")
+    categories = _categories(labels)
     fig = go.Figure(
         go.Bar(
-            x=np.arange(len(values)), y=values, marker_color=_sign_colors(values),
-            customdata=[_token_ref(label, t + 1) for t, label in enumerate(labels)],
-            hovertemplate=f"%{{customdata}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>",
+            x=categories, y=values, marker_color=_sign_colors(values),
+            hovertemplate=f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>",
         )
     )
-    fig.update_xaxes(showgrid=False, **_ticks(labels))
+    fig.update_xaxes(showgrid=False, **_ticks(categories, labels))
     fig.update_yaxes(title=_escape(value_name), zeroline=True, zerolinecolor="#9a9ca8")
     return _style(fig, title, height=380)
 
 
-def dot_product_figure(a, b):
+def dot_product_figure(a, b, products, total):
     """The dot product a · b step by step: the products a[i]×b[i] as bars, and their sum.
 
-    a, b: (D,).
+    a, b, products: (D,) as computed (e.g. a `DotProductTrace`); total: their sum.
     """
     a = _as_array("a", a, 1, "(D,)")
     b = _as_array("b", b, 1, "(D,)")
-    if a.shape != b.shape:
+    products = _as_array("products", products, 1, "(D,)")
+    if not a.shape == b.shape == products.shape:
         raise ValueError(
-            f"`a` and `b` must have the same length for a dot product; got {len(a)} and {len(b)}."
+            "`a`, `b` and `products` must have the same length for a dot product; "
+            f"got {len(a)}, {len(b)} and {len(products)}."
         )
-    products = a * b
-    total = _fmt(np.dot(a, b))
+    total = _fmt(total)
     fig = bar_chart(
         products, [f"{_fmt_factor(x)}×{_fmt_factor(y)}" for x, y in zip(a, b)],
         title=f"Dot product a · b = {total}", value_name="a[i] × b[i]",

@@ -36,7 +36,7 @@ st.dataframe(
     {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
     hide_index=True,
 )
-ps.plot(figures.dot_product_figure(trace.a, trace.b), key="dot_figure")
+ps.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
 
 st.subheader("The same in Python")
 st.code(

@@ -32,7 +32,7 @@ with st.sidebar:
     st.header("Network")
     units_1 = st.slider("Units in dense layer 1", 1, 8, DEFAULTS["dense_units_1"], key="dense_units_1", bind="query-params")
     units_2 = st.slider("Units in dense layer 2", 1, 8, DEFAULTS["dense_units_2"], key="dense_units_2", bind="query-params")
-    activation = st.selectbox("Activation f", ACTIVATIONS, key="dense_activation", bind="query-params")
+    activation = st.selectbox("Activation f", ACTIVATIONS, ACTIVATIONS.index(DEFAULTS["dense_activation"]), key="dense_activation", bind="query-params")
     seed = st.slider("Seed (initial weights)", 0, 99, DEFAULTS["dense_seed"], key="dense_seed", bind="query-params")
     DEFAULTS.reset_button()
 

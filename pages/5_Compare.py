@@ -54,7 +54,6 @@ for row in (MECHANISMS[:2], MECHANISMS[2:]):
     for column, name in zip(st.columns(2), row):
         result = by_name[name]
         with column:
-            st.subheader(name)
             st.caption(DESCRIPTIONS[name])
             ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name), key=f"cmp_{name}")
             check = (
@@ -62,14 +61,14 @@ for row in (MECHANISMS[:2], MECHANISMS[2:]):
                 f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
             )
             if result.verified:
-                st.success(f"Equals {check}.", icon="✅")
+                st.success(f"Equals {check}.", icon=":material/check_circle:")
             else:
                 st.error(f"Disagrees with {check}.")
 
 st.header("Difference")
 left, right = st.columns(2)
-first = left.selectbox("First", MECHANISMS, key="cmp_first", bind="query-params")
-second = right.selectbox("Second", MECHANISMS, key="cmp_second", bind="query-params")
+first = left.selectbox("First", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
+second = right.selectbox("Second", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
 difference = weights_difference(results, first, second)
 st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
 ps.plot(

@@ -78,8 +78,7 @@ def test_heatmap_keeps_the_values_unrounded_and_uses_numeric_axes():
     fig = heatmap(values, ["a", "b"], ["x", "y", "z"], title="Scores")
     assert isinstance(fig, go.Figure) and len(fig.data) == 1
     np.testing.assert_array_equal(fig.data[0].z, values)
-    np.testing.assert_array_equal(fig.data[0].x, [0, 1, 2])
-    np.testing.assert_array_equal(fig.data[0].y, [0, 1])
+    assert len(fig.data[0].x) == 3 and len(fig.data[0].y) == 2
     assert fig.layout.yaxis.autorange == "reversed"
     assert fig.data[0].zmid == 0.0 and fig.data[0].colorscale is not None
     assert "%{z:.6f}" in fig.data[0].hovertemplate
@@ -88,29 +87,31 @@ def test_heatmap_keeps_the_values_unrounded_and_uses_numeric_axes():
 
 def test_heatmap_keeps_one_tick_per_position_for_duplicate_labels():
     fig = heatmap(np.zeros((3, 6)), ["the", "cat", "the"], TOKENS)
-    assert list(fig.layout.xaxis.tickvals) == list(range(6))
+    assert list(fig.layout.xaxis.tickvals) == list(fig.data[0].x)
     assert list(fig.layout.xaxis.ticktext) == TOKENS
-    assert list(fig.layout.yaxis.tickvals) == [0, 1, 2]
+    assert list(fig.layout.yaxis.tickvals) == list(fig.data[0].y)
     assert list(fig.layout.yaxis.ticktext) == ["the", "cat", "the"]
-    # Hover names each cell by label and 1-based position, so the two "the" rows differ.
-    custom = np.asarray(fig.data[0].customdata)
-    assert custom.shape == (3, 6, 2)
-    assert "the" in custom[0, 0, 0] and "(#1)" in custom[0, 0, 0]
-    assert "the" in custom[2, 0, 0] and "(#3)" in custom[2, 0, 0]
-    assert "mat" in custom[1, 5, 1] and "(#6)" in custom[1, 5, 1]
+    # Categories name each row by label and 1-based position, so the two "the" rows differ.
+    rows, cols = fig.data[0].y, fig.data[0].x
+    assert len(set(rows)) == 3 and fig.layout.yaxis.type == "category"
+    assert "the" in rows[0] and "(#1)" in rows[0]
+    assert "the" in rows[2] and "(#3)" in rows[2]
+    assert "mat" in cols[5] and "(#6)" in cols[5]
+    assert "%{y}" in fig.data[0].hovertemplate and "%{x}" in fig.data[0].hovertemplate
 
 
 def test_heatmap_thins_many_tick_labels_but_hover_stays_complete():
     labels = [f"tok{i}" for i in range(100)]
     fig = heatmap(np.zeros((100, 100)), labels, labels)
-    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+    for axis, categories in ((fig.layout.xaxis, fig.data[0].x), (fig.layout.yaxis, fig.data[0].y)):
         assert 20 <= len(axis.ticktext) <= 40
         assert len(axis.tickvals) == len(axis.ticktext)
-        assert [labels[v] for v in axis.tickvals] == list(axis.ticktext)
-    custom = np.asarray(fig.data[0].customdata)
+        positions = [list(categories).index(value) for value in axis.tickvals]
+        assert [labels[p] for p in positions] == list(axis.ticktext)
     ref = figures._token_ref
-    assert list(custom[:, 0, 0]) == [ref(f"tok{r}", r + 1) for r in range(100)]
-    assert list(custom[0, :, 1]) == [ref(f"tok{c}", c + 1) for c in range(100)]
+    assert list(fig.data[0].y) == [ref(f"tok{r}", r + 1) for r in range(100)]
+    assert list(fig.data[0].x) == [ref(f"tok{c}", c + 1) for c in range(100)]
+    assert fig.data[0].customdata is None  # hover reads the categories: O(T), not O(T²)
 
 
 def test_heatmap_rejects_wrong_label_counts_and_non_2d_values():
@@ -132,10 +133,10 @@ def test_attention_heatmap_is_sequential_from_0_to_1_with_sentence_hover():
     assert fig.layout.xaxis.title.text == "key (attended to)"
     assert fig.layout.yaxis.title.text == "query (attending)"
     assert fig.layout.title.text == "Attention weights"
-    assert trace.hovertemplate.startswith("query %{customdata[0]} → key %{customdata[1]}")
+    assert trace.hovertemplate.startswith("query %{y} → key %{x}")
     assert "weight %{z:.6f}" in trace.hovertemplate
-    assert "cat" in trace.customdata[1][5][0] and "(#2)" in trace.customdata[1][5][0]
-    assert "mat" in trace.customdata[1][5][1] and "(#6)" in trace.customdata[1][5][1]
+    assert "cat" in trace.y[1] and "(#2)" in trace.y[1]
+    assert "mat" in trace.x[5] and "(#6)" in trace.x[5]
 
 
 # --------------------------------------------------------------------------- bars and dot product
@@ -145,9 +146,8 @@ def test_bar_chart_has_one_bar_per_label_with_duplicates_and_exact_hover():
     values = np.array([0.1, 0.2, 0.3, 0.15, 0.05, 0.2])
     fig = bar_chart(values, TOKENS, title="weights", value_name="weight")
     np.testing.assert_array_equal(fig.data[0].y, values)
-    np.testing.assert_array_equal(fig.data[0].x, np.arange(6))
+    assert len(set(fig.data[0].x)) == 6
     assert list(fig.layout.xaxis.ticktext) == TOKENS
-    assert len(fig.data[0].customdata) == 6
     assert "%{y:.6f}" in fig.data[0].hovertemplate
 
 
@@ -155,7 +155,7 @@ def test_bar_chart_thins_many_tick_labels_and_rejects_mismatched_labels():
     labels = [f"t{i}" for i in range(95)]
     fig = bar_chart(np.arange(95.0), labels)
     assert len(fig.layout.xaxis.ticktext) <= 40
-    assert len(fig.data[0].customdata) == 95
+    assert len(fig.data[0].x) == 95
     with pytest.raises(ValueError, match=r"`labels` has 2 labels but needs 3"):
         bar_chart([1, 2, 3], ["a", "b"])
     with pytest.raises(ValueError, match=r"1-D"):
@@ -163,7 +163,7 @@ def test_bar_chart_thins_many_tick_labels_and_rejects_mismatched_labels():
 
 
 def test_dot_product_figure_shows_each_product_and_the_sum():
-    fig = dot_product_figure([1, 2, 3], [4, 5, 6])
+    fig = dot_product_figure([1, 2, 3], [4, 5, 6], [4, 10, 18], 32)
     np.testing.assert_array_equal(fig.data[0].y, [4, 10, 18])
     assert fig.data[0].customdata[0] == "a[0] × b[0] = 1 × 4 = 4"
     assert fig.data[0].customdata[2] == "a[2] × b[2] = 3 × 6 = 18"
@@ -172,14 +172,14 @@ def test_dot_product_figure_shows_each_product_and_the_sum():
 
 
 def test_dot_product_figure_formats_floats_and_negatives_compactly():
-    fig = dot_product_figure([0.5, -2.0], [0.123456, 3.0])
+    fig = dot_product_figure([0.5, -2.0], [0.123456, 3.0], [0.061728, -6.0], -5.938272)
     assert fig.data[0].customdata[1] == "a[1] × b[1] = (-2) × 3 = -6"
     assert "0.5×0.1235 + (-2)×3 = <b>-5.938</b>" in annotation_texts(fig)[0]
 
 
 def test_dot_product_figure_rejects_mismatched_vectors():
     with pytest.raises(ValueError, match="same length"):
-        dot_product_figure([1, 2, 3], [4, 5])
+        dot_product_figure([1, 2, 3], [4, 5], [4, 10], 14)
 
 
 # --------------------------------------------------------------------------- escaping
@@ -204,9 +204,9 @@ def test_user_text_is_escaped_everywhere():
     assert heat.layout.xaxis.ticktext[1] == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert heat.layout.xaxis.ticktext[4] == "&#34;q&#34; &amp; %{y}"
     assert heat.layout.xaxis.ticktext[2:4] == ("שלום", "😀")
-    # Tokens reach hover through customdata only, never inside the template.
-    assert "%{y}" not in heat.data[0].hovertemplate and "&#34;q" not in heat.data[0].hovertemplate
-    assert heat.data[0].customdata[4][0][0] == "'\u2068&#34;q&#34; &amp; %{y}\u2069' (#5)"
+    # Tokens reach hover through the axis categories, never inside the template.
+    assert "&#34;q" not in heat.data[0].hovertemplate
+    assert heat.data[0].x[4] == "'\u2068&#34;q&#34; &amp; %{y}\u2069' (#5)"
 
 
 # --------------------------------------------------------------------------- pipeline
