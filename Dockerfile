@@ -17,7 +17,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY .streamlit/ .streamlit/
-COPY app.py page_support.py ./
+COPY app.py page_support.py serve.py ./
 COPY attention_core/ attention_core/
 COPY pages/ pages/
 
@@ -28,4 +28,4 @@ EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
     CMD curl --fail http://localhost:8501/_stcore/health || exit 1
 
-ENTRYPOINT ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+ENTRYPOINT ["python", "serve.py", "--server.port=8501", "--server.address=0.0.0.0"]

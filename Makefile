@@ -9,7 +9,7 @@ PORT ?= 8501
 .PHONY: run test venv dev-venv clean
 
 run: $(VENV)/.runtime-installed
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/python serve.py --server.port $(PORT)
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest
