@@ -5,14 +5,37 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# The browser tests (tests/test_browser.py) drive Debian's Chromium; playwright's own download
+# is never used.
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test venv dev-venv clean
+.PHONY: run test screenshots chromium venv dev-venv clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
 
-test: $(VENV)/.dev-installed
+test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+# docs/screenshots/*.png: every page, full height, taken by the browser tests.
+screenshots: $(VENV)/.dev-installed chromium
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -q -k page_renders
+
+# Install Chromium when it is missing (as root, else through sudo), then check that it runs.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+		else echo "error: $(CHROMIUM) is missing and installing it needs root or sudo:" \
+			"run 'apt-get update && apt-get install -y chromium' as root." >&2; exit 1; fi; \
+		echo "Installing Chromium for the browser tests: apt-get install -y chromium"; \
+		$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+			|| { echo "error: 'apt-get install -y chromium' failed; the browser tests need $(CHROMIUM)." >&2; exit 1; }; \
+	fi
+	@version=$$($(CHROMIUM) --version 2>/dev/null) \
+		|| { echo "error: '$(CHROMIUM) --version' failed; the browser tests need a working Chromium" \
+			"(apt-get install -y chromium)." >&2; exit 1; }; \
+		echo "Browser tests use $$version"
 
 venv: $(VENV)/.runtime-installed
 dev-venv: $(VENV)/.dev-installed

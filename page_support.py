@@ -6,6 +6,7 @@ page's default values so one button can restore them.
 """
 
 import gc
+import re
 
 import streamlit as st
 
@@ -67,9 +68,14 @@ def keep_valid(key, options):
         st.session_state[key] = nearest_option(st.session_state[key], options)
 
 
+# Every ASCII punctuation character: a backslash before one makes Markdown show it as typed.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
 def show_input_error(error):
-    """Show bad input as an error box (as text: no HTML or Markdown from the user renders)."""
-    st.error(str(error), icon=":material/error:")
+    """Show bad input as an error box, as text: st.error renders Markdown, and the message
+    quotes what the user typed, so it is escaped (`**1**`, `$x$`, `<b>` show as typed)."""
+    st.error(_MARKDOWN_PUNCTUATION.sub(r"\\\1", str(error)), icon=":material/error:")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -9,6 +9,7 @@ before the server starts, moves that cost to start-up; the script then finds the
 import sys
 
 import attention_core as ac
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
 
 
@@ -22,5 +23,10 @@ def warm_up():
 
 if __name__ == "__main__":
     warm_up()
+    # app.py declares its pages with st.navigation, which turns off Streamlit's older pages/
+    # folder mode, but only once it has run. Until then a fresh server treats pages/ as that
+    # older kind of app, and its first visitor to a shared link such as /self-attention sees
+    # "Page not found". Turning the folder mode off here is what st.navigation does, done first.
+    PagesManager.uses_pages_directory = False
     sys.argv = ["streamlit", "run", "app.py", *sys.argv[1:]]
     sys.exit(cli.main())

@@ -1,0 +1,608 @@
+"""The Streamlit pages, run headless with AppTest.
+
+Every page runs clean on its defaults; every control changes what is drawn; the reset button
+restores the defaults; the heatmaps show exactly what attention_core computes; bad input shows
+an error box (never a traceback) and leaves the page usable; the URL sets the controls.
+"""
+
+import ast
+import base64
+import html
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import attention_core as ac
+import page_support as ps
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = {
+    "dot": "pages/1_Dot_product.py",
+    "dense": "pages/2_Dense_layers.py",
+    "sa": "pages/3_Self_attention.py",
+    "rnn": "pages/4_Additive_attention_RNN.py",
+    "cmp": "pages/5_Compare.py",
+}
+WIDGET_TYPES = ("slider", "select_slider", "toggle", "selectbox", "radio", "text_input", "text_area")
+# Elements whose text Streamlit renders as Markdown.
+MARKDOWN_TYPES = ("title", "header", "subheader", "markdown", "caption", "error", "warning", "info", "success")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def page_defaults(page):
+    """The page's own `DEFAULTS = ps.Defaults(key=value, ...)`, read from its source."""
+    tree = ast.parse((ROOT / PAGES[page]).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "DEFAULTS":
+            return {keyword.arg: ast.literal_eval(keyword.value) for keyword in node.value.keywords}
+    raise AssertionError(f"{PAGES[page]} has no DEFAULTS")
+
+
+def run_page(page, query_params=None, **values):
+    """A page run on its defaults (or on `query_params` from the URL), then each value set in turn."""
+    at = AppTest.from_file(ROOT / PAGES[page], default_timeout=60)
+    at.query_params.update(query_params or {})
+    at.run()
+    return set_widgets(at, **values)
+
+
+def set_widgets(at, **values):
+    """Set widgets one at a time, rerunning after each (a later widget may depend on an earlier)."""
+    for key, value in values.items():
+        widget(at, key).set_value(value)
+        at.run()
+    return at
+
+
+def widgets(at, block=None):
+    """{key: widget} for every input widget on the page (or in `block`, e.g. at.sidebar)."""
+    block = block or at
+    return {w.key: w for kind in WIDGET_TYPES for w in getattr(block, kind)}
+
+
+def widget(at, key):
+    found = widgets(at)
+    assert key in found, f"no widget {key!r} on the page; there are {sorted(found)}"
+    return found[key]
+
+
+def reset_button(at):
+    (button,) = [b for b in at.button if b.label == "Reset to defaults"]
+    return button
+
+
+def charts(at):
+    """{key: plotly spec (dict)} for every chart on the page."""
+    return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+
+
+def chart_data(at):
+    """{key: the chart's traces}: what a figure shows, without its layout."""
+    return {key: spec["data"] for key, spec in charts(at).items()}
+
+
+def tables(at):
+    return [frame.value.to_dict("list") for frame in at.dataframe]
+
+
+def decode(value):
+    """A plotly JSON array as NumPy: a list as is, a typed array {"dtype", "bdata", "shape"} decoded."""
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(value)
+
+
+def heatmap_z(spec):
+    (trace,) = spec["data"]
+    assert trace["type"] == "heatmap"
+    return decode(trace["z"])
+
+
+def markdown_texts(at):
+    return [element.value for kind in MARKDOWN_TYPES for element in getattr(at, kind)]
+
+
+def unescape_markdown(text):
+    """What Markdown shows for `text`: a backslash before punctuation is dropped."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+
+
+def assert_no_raw_script_tag(at):
+    """No <script> tag reaches Markdown unescaped (a backslash makes `<` literal), nor a figure."""
+    for text in markdown_texts(at):
+        assert not re.search(r"(?<!\\)<\s*script", text, flags=re.IGNORECASE), text
+    for chart in at.get("plotly_chart"):
+        assert "<script" not in chart.proto.spec.lower()
+
+
+def assert_healthy(at):
+    """No traceback, no error box, and something drawn."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart"), "no chart drawn"
+
+
+def assert_close(shown, expected):
+    np.testing.assert_allclose(shown, expected, rtol=0, atol=1e-6)
+
+
+def settings_id(settings):
+    """A test id such as "sa_units=16,sa_heads=4" ("defaults" for none)."""
+    return ",".join(f"{key}={value!r:.20}" for key, value in settings.items()) or "defaults"
+
+
+# --------------------------------------------------------------------------- home and navigation
+
+
+def test_home_shows_title_links_and_loop_figure():
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
+    assert not at.exception and not at.error
+    assert [t.value for t in at.title] == ["Attention, computed"]
+    links = [(link.proto.label, link.proto.page) for link in at.get("page_link")]
+    assert links == [
+        ("1 · Dot product", "dot-product"),
+        ("2 · Dense layers", "dense-layers"),
+        ("3 · Self-attention (Query/Key/Value)", "self-attention"),
+        ("4 · Additive attention with an RNN", "additive-attention"),
+        ("5 · Compare mechanisms", "compare"),
+    ]
+    loop = charts(at)["home_loop"]["layout"]
+    boxes = " ".join(annotation.get("text", "") for annotation in loop["annotations"])
+    for stage in ("Input", "Encoder", "Attention", "context vector"):
+        assert stage in boxes
+
+
+@pytest.mark.parametrize(
+    ("page", "title"),
+    [
+        ("dot", "The dot product"),
+        ("dense", "Dense layers"),
+        ("sa", "Self-attention: Query, Key, Value"),
+        ("rnn", "Additive attention with an RNN"),
+        ("cmp", "Compare attention mechanisms"),
+    ],
+)
+def test_navigation_opens_each_page(page, title):
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
+    at.switch_page(PAGES[page]).run()
+    assert_healthy(at)
+    assert [t.value for t in at.title] == [title]
+
+
+# --------------------------------------------------------------------------- defaults and controls
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_clean_on_defaults(page):
+    at = run_page(page)
+    assert_healthy(at)
+    defaults = page_defaults(page)
+    shown = widgets(at)
+    # Every control is prefixed by its page, bound to the URL under its own key, known to
+    # DEFAULTS (so the reset button covers it) and showing its default.
+    for key, w in shown.items():
+        assert key.startswith(f"{page}_")
+        assert w.proto.query_param_key == key
+        assert key in defaults, f"{key} is missing from DEFAULTS"
+        assert w.value == defaults[key], key
+    assert all(key.startswith(f"{page}_") for key in charts(at))
+
+
+# (page, values set first, widget key, a non-default value): one case per control.
+CHANGES = [
+    ("dot", {}, "dot_a", "1, -2, 3"),
+    ("dot", {}, "dot_b", "0.5, 0, -1"),
+    ("dense", {}, "dense_x", "3, 1, 2"),
+    ("dense", {}, "dense_units_1", 5),
+    ("dense", {}, "dense_units_2", 4),
+    ("dense", {}, "dense_activation", "tanh"),
+    ("dense", {}, "dense_seed", 7),
+    ("sa", {}, "sa_text", "A different sentence for the test."),
+    ("sa", {}, "sa_units", 16),
+    ("sa", {}, "sa_heads", 4),
+    ("sa", {}, "sa_seed", 7),
+    ("sa", {}, "sa_scale", False),
+    ("sa", {}, "sa_causal", True),
+    ("sa", {}, "sa_positions", False),
+    ("sa", {}, "sa_token", 3),
+    ("sa", {}, "sa_head", 1),
+    ("rnn", {}, "rnn_steps", 9),
+    ("rnn", {}, "rnn_features", 6),
+    ("rnn", {}, "rnn_units", 8),
+    ("rnn", {}, "rnn_seed", 7),
+    ("rnn", {}, "rnn_source", "typed"),
+    ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "1 2\n3 4\n5 6"),
+    ("cmp", {}, "cmp_text", "A different sentence for the test."),
+    ("cmp", {}, "cmp_units", 16),
+    ("cmp", {}, "cmp_heads", 4),
+    ("cmp", {}, "cmp_seed", 7),
+    ("cmp", {}, "cmp_causal", True),
+    ("cmp", {}, "cmp_positions", False),
+    ("cmp", {}, "cmp_first", "dot-product"),
+    ("cmp", {}, "cmp_second", "multi-head"),
+]
+# The activation changes the layers' outputs, which the page shows in its tables; the charts
+# show the weights, which the activation does not touch.
+SHOWN_IN_TABLES = {"dense_activation"}
+
+
+def test_every_control_has_a_change_case():
+    for page in PAGES:
+        assert {key for p, _, key, _ in CHANGES if p == page} == set(page_defaults(page))
+
+
+@pytest.mark.parametrize(("page", "setup", "key", "value"), CHANGES, ids=[case[2] for case in CHANGES])
+def test_each_control_changes_the_output(page, setup, key, value):
+    at = run_page(page, **setup)
+    before_charts, before_tables = chart_data(at), tables(at)
+    set_widgets(at, **{key: value})
+    assert_healthy(at)
+    assert widget(at, key).value == value
+    if key in SHOWN_IN_TABLES:
+        assert tables(at) != before_tables
+    else:
+        after_charts = chart_data(at)
+        assert any(after_charts.get(k) != data for k, data in before_charts.items()), f"{key} changed no chart"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_reset_restores_defaults(page):
+    at = run_page(page)
+    default_charts = charts(at)
+    for p, setup, key, value in CHANGES:
+        if p == page:
+            set_widgets(at, **setup, **{key: value})
+    assert charts(at) != default_charts
+
+    reset_button(at).click()
+    at.run()
+    assert_healthy(at)
+    defaults = page_defaults(page)
+    for key, value in defaults.items():
+        assert at.session_state[key] == value, key
+    assert {key: w.value for key, w in widgets(at).items()} == {key: defaults[key] for key in widgets(at)}
+    assert charts(at) == default_charts
+
+
+# --------------------------------------------------------------------------- numbers shown = numbers computed
+
+
+def assert_self_attention_matches_library(at, settings):
+    """The page's heatmaps equal a SelfAttention built here from `settings` (the page's keys)."""
+    s = {**page_defaults("sa"), **settings}
+    tokens, x = ac.encode_text(s["sa_text"], ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
+    trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
+    head = s["sa_head"] if s["sa_heads"] > 1 else 0
+
+    shown = charts(at)
+    assert_close(heatmap_z(shown["sa_weights"]), trace.weights[head])
+    assert_close(heatmap_z(shown["sa_scores"]), trace.scaled_scores[head])
+    per_head = sorted((k for k in shown if k.startswith("sa_head_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    assert per_head == ([f"sa_head_{h}" for h in range(s["sa_heads"])] if s["sa_heads"] > 1 else [])
+    for h, k in enumerate(per_head):
+        assert_close(heatmap_z(shown[k]), trace.weights[h])
+    labels = shown["sa_weights"]["data"][0]["y"]
+    assert len(labels) == len(tokens)
+    for label, token in zip(labels, tokens):
+        assert html.escape(token) in label
+
+
+def assert_compare_matches_library(at, settings):
+    """The four heatmaps equal compare_mechanisms, and the dot-product family equals a
+    SelfAttention traced here; the difference heatmap is first minus second."""
+    s = {**page_defaults("cmp"), **settings}
+    _, x = ac.encode_text(s["cmp_text"], ps.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
+    results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], s["cmp_heads"], s["cmp_seed"], s["cmp_causal"])}
+    shown = charts(at)
+    for name in ac.MECHANISMS:
+        assert_close(heatmap_z(shown[f"cmp_{name}"]), results[name].weights)
+    for name, heads, use_scale in (
+        ("dot-product", 1, False),
+        ("scaled dot-product", 1, True),
+        ("multi-head", s["cmp_heads"], True),
+    ):
+        layer = ac.SelfAttention(s["cmp_units"], num_heads=heads, use_scale=use_scale, seed=s["cmp_seed"])
+        trace = ac.trace_self_attention(layer, x, use_causal_mask=s["cmp_causal"])
+        assert_close(heatmap_z(shown[f"cmp_{name}"]), trace.weights.mean(axis=0))
+    assert_close(
+        heatmap_z(shown["cmp_difference"]),
+        results[s["cmp_first"]].weights - results[s["cmp_second"]].weights,
+    )
+    assert not at.error, "a mechanism disagreed with its oracle"
+    assert len(at.success) == len(ac.MECHANISMS)
+
+
+SELF_ATTENTION_SETTINGS = [
+    {},
+    {"sa_head": 1},
+    {"sa_units": 16, "sa_heads": 4, "sa_head": 3, "sa_seed": 5, "sa_causal": True},
+    {"sa_scale": False, "sa_positions": False, "sa_text": "the the the cat"},
+    {"sa_units": 1, "sa_heads": 1},
+    {"sa_units": 64, "sa_heads": 1},
+    {"sa_units": 64, "sa_heads": 64, "sa_head": 63},
+    {"sa_seed": 99},
+]
+
+
+@pytest.mark.parametrize("settings", SELF_ATTENTION_SETTINGS, ids=settings_id)
+def test_self_attention_heatmaps_equal_library(settings):
+    at = run_page("sa", **settings)
+    assert_healthy(at)
+    assert_self_attention_matches_library(at, settings)
+
+
+COMPARE_SETTINGS = [
+    {},
+    {"cmp_units": 12, "cmp_heads": 3, "cmp_seed": 4, "cmp_causal": True, "cmp_first": "additive", "cmp_second": "dot-product"},
+    {"cmp_positions": False, "cmp_text": "one"},
+    {"cmp_units": 1, "cmp_heads": 1},
+    {"cmp_units": 64, "cmp_heads": 1},
+    {"cmp_units": 64, "cmp_heads": 64},
+    {"cmp_seed": 99},
+]
+
+
+@pytest.mark.parametrize("settings", COMPARE_SETTINGS, ids=settings_id)
+def test_compare_heatmaps_equal_library(settings):
+    at = run_page("cmp", **settings)
+    assert_healthy(at)
+    assert_compare_matches_library(at, settings)
+
+
+def rnn_trace(inputs, units=32, seed=0):
+    model = ac.RNNWithAttention(units, seed=seed)
+    return ac.trace_rnn_with_attention(model, np.asarray(inputs, dtype="float32"))
+
+
+def test_rnn_weights_equal_library():
+    at = run_page("rnn")
+    assert_healthy(at)
+    expected = rnn_trace(ac.random_sequence(5, 4, 0)).attention
+    shown = charts(at)
+    assert_close(decode(shown["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
+    assert_close(decode(shown["rnn_context"]["data"][0]["y"]), expected.context)
+    assert_close(decode(shown["rnn_weights"]["data"][0]["y"]).sum(), 1.0)
+
+
+def test_rnn_typed_matrix_works_and_equals_library():
+    at = run_page("rnn", rnn_source="typed", rnn_matrix="1 2 3\n-4 5 0.5", rnn_units=8, rnn_seed=3)
+    assert_healthy(at)
+    expected = rnn_trace([[1, 2, 3], [-4, 5, 0.5]], units=8, seed=3).attention
+    assert_close(decode(charts(at)["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
+
+
+def test_dense_kernels_and_outputs_equal_library():
+    at = run_page("dense", dense_x="3, -1, 2", dense_units_1=4, dense_activation="tanh", dense_seed=5)
+    assert_healthy(at)
+    model = ac.dense_network(3, [4, 2], activation="tanh", seed=5)
+    trace = ac.trace_dense_network(model, np.array([3.0, -1.0, 2.0]))
+    shown = charts(at)
+    for number, (layer, table) in enumerate(zip(trace.layers, at.dataframe), start=1):
+        assert_close(heatmap_z(shown[f"dense_kernel_{number}"]), layer.kernel)
+        assert_close(table.value["Wx + b"], layer.pre_activation)
+        assert_close(table.value["tanh(Wx + b)"], layer.output)
+
+
+def test_dot_product_shows_32_for_the_defaults():
+    at = run_page("dot")
+    assert_healthy(at)
+    assert [metric.value for metric in at.metric] == ["32"]
+    (bars,) = charts(at)["dot_figure"]["data"]
+    assert_close(decode(bars["y"]), [4, 10, 18])
+
+
+# --------------------------------------------------------------------------- bad and unusual input
+
+TOO_MANY_TOKENS = " ".join(["word"] * (ac.MAX_TOKENS + 1))
+
+# (page, values set first, widget key, bad value, a phrase the error must contain)
+BAD_INPUTS = [
+    ("dot", {}, "dot_a", "nan", "finite"),
+    ("dot", {}, "dot_a", "inf", "finite"),
+    ("dot", {}, "dot_b", "-inf", "finite"),
+    ("dot", {}, "dot_a", "abc", "'abc'"),
+    ("dot", {}, "dot_a", "1, 2", "same length"),
+    ("dot", {}, "dot_b", "", "empty"),
+    ("dense", {}, "dense_x", "1, 2, 3, 4, 5, 6, 7, 8, 9", "the limit is 8"),
+    ("dense", {}, "dense_x", "nan", "finite"),
+    ("dense", {}, "dense_x", "", "empty"),
+    ("sa", {}, "sa_text", "", "empty"),
+    ("sa", {}, "sa_text", "   \n\t ", "empty"),
+    ("sa", {}, "sa_text", TOO_MANY_TOKENS, f"the limit is {ac.MAX_TOKENS}"),
+    ("sa", {}, "sa_text", "x" * (ac.MAX_TEXT_CHARS + 1), f"the limit is {ac.MAX_TEXT_CHARS}"),
+    ("cmp", {}, "cmp_text", "", "empty"),
+    ("cmp", {}, "cmp_text", "   ", "empty"),
+    ("cmp", {}, "cmp_text", TOO_MANY_TOKENS, f"the limit is {ac.MAX_TOKENS}"),
+    ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "1 2 3\n4 5", "same count"),
+    ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "1 nan\n2 3", "finite"),
+    ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "1 two", "'two'"),
+    ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "", "empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("page", "setup", "key", "value", "phrase"),
+    BAD_INPUTS,
+    ids=[f"{case[2]}={case[3][:12]!r}" for case in BAD_INPUTS],
+)
+def test_bad_input_shows_an_error_and_the_page_stays_usable(page, setup, key, value, phrase):
+    at = run_page(page, **setup)
+    sidebar_before = set(widgets(at, at.sidebar))
+    set_widgets(at, **{key: value})
+
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = at.error
+    assert phrase in unescape_markdown(error.value)
+    assert not at.get("plotly_chart")
+    # The controls are still there (the bad value kept, so it can be fixed), and reset works.
+    assert set(widgets(at, at.sidebar)) == sidebar_before
+    assert widget(at, key).value == value
+    reset_button(at).click()
+    at.run()
+    assert_healthy(at)
+    assert at.session_state[key] == page_defaults(page)[key]
+
+
+@pytest.mark.parametrize("value", ["<script>alert(1)</script>", "**1**", "$x^2$", "<b>1</b>"])
+def test_user_text_in_an_error_shows_literally(value):
+    at = run_page("dot", dot_a=value)
+    assert not at.exception
+    (error,) = at.error
+    # The box renders Markdown: the user's text must reach it escaped, and read back intact.
+    assert f"'{value}' in vector a is not a number" in unescape_markdown(error.value)
+    assert value not in error.value
+    assert_no_raw_script_tag(at)
+
+
+LONG_TEXT = " ".join(f"w{i:03d}" + "a" * 95 for i in range(100)) + "."
+UNUSUAL_TEXTS = {
+    "one token": "hello",
+    "10,000 characters": LONG_TEXT,
+    "emoji": "I ❤️ 🍕 👩‍💻 🇫🇷 1️⃣ 👍🏽!",
+    "right-to-left": "שלום עולם مرحبا بالعالم hello",
+    "script tag": "<script>alert(1)</script>",
+}
+assert len(LONG_TEXT) == 10_000
+
+
+@pytest.mark.parametrize("page", ["sa", "cmp"])
+@pytest.mark.parametrize("name", UNUSUAL_TEXTS)
+def test_unusual_text_works(page, name):
+    text = UNUSUAL_TEXTS[name]
+    at = run_page(page, **{f"{page}_text": text})
+    assert_healthy(at)
+    if page == "sa":
+        assert_self_attention_matches_library(at, {"sa_text": text})
+    else:
+        assert_compare_matches_library(at, {"cmp_text": text})
+    tokens = ac.tokenize(text)
+    weights = heatmap_z(charts(at)["sa_weights" if page == "sa" else "cmp_additive"])
+    assert weights.shape == (len(tokens), len(tokens))
+    assert_no_raw_script_tag(at)
+
+
+# --------------------------------------------------------------------------- dependent controls
+
+
+def test_heads_and_token_follow_when_their_options_shrink():
+    at = run_page("sa", sa_heads=8, sa_head=7, sa_token=10)
+    set_widgets(at, sa_units=6, sa_text="a b c")
+    assert_healthy(at)
+    values = {key: w.value for key, w in widgets(at).items()}
+    # 8 heads do not divide 6 units: the largest divisor below is kept; the head and token
+    # move to the last that still exists.
+    assert (values["sa_heads"], values["sa_head"], values["sa_token"]) == (6, 5, 2)
+    assert_self_attention_matches_library(at, {"sa_units": 6, "sa_heads": 6, "sa_head": 5, "sa_text": "a b c"})
+
+
+def test_compare_heads_follow_the_units():
+    at = run_page("cmp", cmp_heads=8)
+    set_widgets(at, cmp_units=6)
+    assert_healthy(at)
+    assert widget(at, "cmp_heads").value == 6
+    assert_compare_matches_library(at, {"cmp_units": 6, "cmp_heads": 6})
+
+
+# --------------------------------------------------------------------------- the URL
+
+# (page, query params as a URL carries them, the widget values they must produce). A radio or
+# selectbox puts the label it shows in the URL ("Typed matrix", "#3 on"), not the option's value.
+URL_CASES = [
+    ("sa", {"sa_units": "16", "sa_heads": "4", "sa_text": "hello world"},
+     {"sa_units": 16, "sa_heads": 4, "sa_text": "hello world"}),
+    ("sa", {"sa_units": "6", "sa_heads": "3", "sa_causal": "true", "sa_seed": "42", "sa_head": "2"},
+     {"sa_units": 6, "sa_heads": 3, "sa_causal": True, "sa_seed": 42, "sa_head": 2}),
+    ("dot", {"dot_a": "1 1", "dot_b": "2 2"}, {"dot_a": "1 1", "dot_b": "2 2"}),
+    ("dense", {"dense_activation": "tanh", "dense_units_1": "5"}, {"dense_activation": "tanh", "dense_units_1": 5}),
+    ("rnn", {"rnn_source": "Typed matrix", "rnn_matrix": "1 2\n3 4"}, {"rnn_source": "typed", "rnn_matrix": "1 2\n3 4"}),
+    ("sa", {"sa_token": "#3 on"}, {"sa_token": 3}),
+    ("cmp", {"cmp_units": "12", "cmp_heads": "3", "cmp_first": "additive"},
+     {"cmp_units": 12, "cmp_heads": 3, "cmp_first": "additive"}),
+]
+
+
+@pytest.mark.parametrize(("page", "query", "expected"), URL_CASES, ids=[settings_id(case[1]) for case in URL_CASES])
+def test_url_sets_the_controls(page, query, expected):
+    at = run_page(page, query_params=query)
+    assert_healthy(at)
+    assert {key: widget(at, key).value for key in expected} == expected
+    if page == "sa":
+        assert_self_attention_matches_library(at, expected)
+    elif page == "cmp":
+        assert_compare_matches_library(at, expected)
+    elif page == "dot":
+        assert [metric.value for metric in at.metric] == ["4"]
+    elif page == "rnn":
+        weights = decode(charts(at)["rnn_weights"]["data"][0]["y"])
+        assert_close(weights, rnn_trace([[1, 2], [3, 4]]).attention.weights[:, 0])
+
+
+# (page, query params, the ones that are valid and kept): every other control keeps its default.
+URL_INVALID = [
+    ("sa", {"sa_units": "999"}, {}),
+    ("sa", {"sa_units": "abc"}, {}),
+    ("sa", {"sa_heads": "3"}, {}),  # 3 heads do not divide the default 8 units
+    ("sa", {"sa_units": "6", "sa_heads": "4"}, {"sa_units": 6}),
+    ("sa", {"sa_scale": "maybe"}, {}),
+    ("sa", {"sa_token": "77"}, {}),
+    ("sa", {"sa_head": "5"}, {}),
+    ("dense", {"dense_units_1": "0"}, {}),
+    ("dense", {"dense_activation": "softmax"}, {}),
+    ("rnn", {"rnn_source": "bogus"}, {}),
+    ("rnn", {"rnn_steps": "-3"}, {}),
+    ("cmp", {"cmp_heads": "5"}, {}),
+    ("cmp", {"cmp_first": "nope"}, {}),
+]
+
+
+@pytest.mark.parametrize(("page", "query", "kept"), URL_INVALID, ids=[settings_id(case[1]) for case in URL_INVALID])
+def test_invalid_url_value_falls_back(page, query, kept):
+    at = run_page(page, query_params=query)
+    assert_healthy(at)
+    defaults = page_defaults(page)
+    for key, w in widgets(at).items():
+        expected = kept.get(key, defaults[key])
+        if key == f"{page}_heads":  # the default head count, or the nearest that divides the units
+            expected = ps.nearest_option(expected, ps.heads_for(widget(at, f"{page}_units").value))
+        assert w.value == expected, key
+    # The rejected values are dropped from the URL, so a copied address does not carry them on.
+    assert set(at.query_params) == set(kept)
+
+
+@pytest.mark.parametrize("page", ["sa", "cmp"])
+def test_bad_text_from_the_url_shows_an_error(page):
+    at = run_page(page, query_params={f"{page}_text": TOO_MANY_TOKENS})
+    assert not at.exception
+    (error,) = at.error
+    assert f"the limit is {ac.MAX_TOKENS}" in unescape_markdown(error.value)
+    reset_button(at).click()
+    at.run()
+    assert_healthy(at)
+
+
+def test_url_reaches_a_page_opened_through_navigation():
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=60)
+    at.query_params.update(sa_units="16", sa_heads="4", sa_text="hello world")
+    at.run()
+    at.switch_page(PAGES["sa"]).run()
+    assert_healthy(at)
+    assert_self_attention_matches_library(at, {"sa_units": 16, "sa_heads": 4, "sa_text": "hello world"})
+
+
+def test_reset_clears_the_url():
+    at = run_page("sa", query_params={"sa_units": "16", "sa_heads": "4", "sa_text": "hello world"})
+    assert at.query_params == {"sa_units": "16", "sa_heads": "4", "sa_text": "hello world"}
+    reset_button(at).click()
+    at.run()
+    assert_healthy(at)
+    assert at.query_params == {}
+    assert {key: w.value for key, w in widgets(at).items()} == {key: page_defaults("sa")[key] for key in widgets(at)}
