@@ -44,7 +44,7 @@ def home():
 
 
 navigation = st.navigation(
-    [st.Page(home, title="Home", icon="🏠", default=True)]
+    [st.Page(home, title="Home", icon=":material/home:", default=True)]
     + [st.Page(path, title=label, url_path=url_path) for path, url_path, label, _ in PAGES]
 )
 navigation.run()

@@ -68,6 +68,25 @@ def keep_valid(key, options):
         st.session_state[key] = nearest_option(st.session_state[key], options)
 
 
+def units_and_heads(defaults, prefix, units_label, heads_label):
+    """A units slider and a heads slider offering only the divisors of the units.
+
+    Keys `{prefix}_units` and `{prefix}_heads`, defaults from `defaults`. Returns (units, heads).
+    """
+    units = st.slider(units_label, 1, 64, defaults[f"{prefix}_units"], key=f"{prefix}_units", bind="query-params")
+    head_options = heads_for(units)
+    keep_valid(f"{prefix}_heads", head_options)
+    num_heads = st.select_slider(
+        heads_label,
+        options=head_options,
+        value=nearest_option(defaults[f"{prefix}_heads"], head_options),
+        key=f"{prefix}_heads",
+        bind="query-params",
+        help="Heads split the units evenly, so only divisors of the units are offered.",
+    )
+    return units, num_heads
+
+
 # Every ASCII punctuation character: a backslash before one makes Markdown show it as typed.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -145,34 +164,24 @@ def plot(figure, key):
 
 def download_trace(trace, name, metadata):
     """Buttons that download every tensor of `trace`; files are built only when clicked."""
-    columns = st.columns(3)
+    formats = [("NumPy .npz", "npz", "application/octet-stream", lambda: trace_to_npz(trace))]
     if number_count(trace) <= TEXT_EXPORT_LIMIT:
-        columns[0].download_button(
-            "Tensors as JSON",
-            data=lambda: trace_to_json(trace, metadata),
-            file_name=f"{name}.json",
-            mime="application/json",
-            key=f"{name}_json",
-            on_click="ignore",
-        )
-        columns[1].download_button(
-            "Tensors as CSV",
-            data=lambda: trace_to_csv(trace),
-            file_name=f"{name}.csv",
-            mime="text/csv",
-            key=f"{name}_csv",
-            on_click="ignore",
-        )
+        formats = [
+            ("JSON", "json", "application/json", lambda: trace_to_json(trace, metadata)),
+            ("CSV", "csv", "text/csv", lambda: trace_to_csv(trace)),
+            *formats,
+        ]
     else:
-        columns[0].caption(
+        st.caption(
             f"This view holds {number_count(trace):,} numbers: too many for JSON or CSV "
             "to be useful, so it downloads as NumPy's .npz."
         )
-    columns[2].download_button(
-        "Tensors as NumPy .npz",
-        data=lambda: trace_to_npz(trace),
-        file_name=f"{name}.npz",
-        mime="application/octet-stream",
-        key=f"{name}_npz",
-        on_click="ignore",
-    )
+    for column, (label, extension, mime, data) in zip(st.columns(3), formats):
+        column.download_button(
+            f"Tensors as {label}",
+            data=data,
+            file_name=f"{name}.{extension}",
+            mime=mime,
+            key=f"{name}_{extension}",
+            on_click="ignore",
+        )

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-# At most this many tick labels per axis; hover text always names every row and column.
-_MAX_TICK_LABELS = 40
+# At most this many tick labels per axis (half-width charts stay legible); hover names them all.
+_MAX_TICK_LABELS = 24
 # Numbers (or token entries) shown per pipeline box before "… (+N more)".
 _MAX_ENTRIES = 8
 # Token entries ("'cat': 0.25") per line in the pipeline boxes, so lines fit a narrow column.

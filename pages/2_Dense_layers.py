@@ -42,7 +42,7 @@ x_text = st.text_input(
     key="dense_x",
     bind="query-params",
 )
-st.caption("The user's two pictures: x of 4 numbers with 3 and 2 units (4 → 3 → 2), or x of 3 numbers with 4 and 2 units (3 → 4 → 2).")
+st.caption("Two classic shapes: x of 4 numbers with 3 and 2 units (4 → 3 → 2), or x of 3 numbers with 4 and 2 units (3 → 4 → 2).")
 try:
     x = parse_vector(x_text, name="x", max_length=MAX_FEATURES)
 except InputError as error:

@@ -28,17 +28,7 @@ st.markdown(
 
 with st.sidebar:
     st.header("Settings")
-    units = st.slider("Units (width of Q, K, V)", 1, 64, DEFAULTS["sa_units"], key="sa_units", bind="query-params")
-    head_options = ps.heads_for(units)
-    ps.keep_valid("sa_heads", head_options)
-    num_heads = st.select_slider(
-        "Heads",
-        options=head_options,
-        value=ps.nearest_option(DEFAULTS["sa_heads"], head_options),
-        key="sa_heads",
-        bind="query-params",
-        help="Heads split the units evenly, so only divisors of the units are offered.",
-    )
+    units, num_heads = ps.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
     seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
     use_scale = st.toggle("Scale scores by 1/√d", DEFAULTS["sa_scale"], key="sa_scale", bind="query-params")
     use_causal_mask = st.toggle("Causal mask (no peeking ahead)", DEFAULTS["sa_causal"], key="sa_causal", bind="query-params")

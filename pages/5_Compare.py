@@ -32,11 +32,7 @@ st.markdown(
 
 with st.sidebar:
     st.header("Settings")
-    units = st.slider("Units", 1, 64, DEFAULTS["cmp_units"], key="cmp_units", bind="query-params")
-    head_options = ps.heads_for(units)
-    ps.keep_valid("cmp_heads", head_options)
-    num_heads = st.select_slider("Heads (multi-head only)", options=head_options,
-                                 value=ps.nearest_option(DEFAULTS["cmp_heads"], head_options), key="cmp_heads", bind="query-params")
+    units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
     seed = st.slider("Seed", 0, 99, DEFAULTS["cmp_seed"], key="cmp_seed", bind="query-params")
     use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
     add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
