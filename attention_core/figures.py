@@ -117,13 +117,21 @@ def _ticks(categories, labels):
     )
 
 
+def _figure(data=None):
+    """A Figure that skips plotly's property validation as it is built.
+
+    Validation costs about 10 ms a figure, paid again on every slider move; what these builders
+    set is fixed here, and the tests validate every figure they build.
+    """
+    return go.Figure(data, _validate=False)
+
+
 def _style(fig, title, *, height=None, side=70, bottom=60):
     """Apply the shared look (font, margins, transparent background) and the escaped title.
 
     `side` is the left margin (room for axis labels; diagrams without axes pass less).
     """
     fig.update_layout(
-        template="plotly_white",
         title=dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18)),
         font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR),
         margin=dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom),
@@ -224,7 +232,7 @@ def heatmap(
     row_categories, col_categories = _categories(row_labels), _categories(col_labels)
     row_name = _escape(row_title or "row")
     col_name = _escape(col_title or "column")
-    fig = go.Figure(
+    fig = _figure(
         go.Heatmap(
             z=values, x=col_categories, y=row_categories,
             colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
@@ -267,7 +275,7 @@ def bar_chart(values, labels, *, title="", value_name="value"):
     values = _as_array("values", values, 1, "(T,)")
     _check_labels("labels", labels, len(values), f"entry of values {values.shape}")
     categories = _categories(labels)
-    fig = go.Figure(
+    fig = _figure(
         go.Bar(
             x=categories, y=values, marker_color=_sign_colors(values),
             hovertemplate=f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>",
@@ -397,7 +405,7 @@ def qkv_pipeline_figure(
         ("output", [f"<b>Context vector</b> — Context vector for {me}", _vector_text(context)]),
     ]
 
-    fig = go.Figure()
+    fig = _figure()
     top = 0
     previous_bottom = None
     for kind, lines in boxes:
@@ -534,7 +542,7 @@ def dense_network_figure(kernels, *, input_labels=None, layer_names=None):
     ]
     max_abs = max(float(np.max(np.abs(w))) for w in kernels) or 1.0
 
-    fig = go.Figure(_legend_entries())
+    fig = _figure(_legend_entries())
     for k, kernel in enumerate(kernels):
         fig.add_traces(_edge_traces(k, kernel, weight_names[k], names[k], names[k + 1], max_abs))
 
@@ -571,7 +579,7 @@ def encoder_attention_loop_figure():
 
     Takes no arrays: a static wire diagram.
     """
-    fig = go.Figure()
+    fig = _figure()
     boxes = [
         (0.5, "<b>Input</b><br><span style='font-size:12px'>tokens x₁ … xₜ</span>", "input"),
         (1.5, "<b>Encoder</b><br><span style='font-size:12px'>RNN / dense layers</span>",

@@ -339,3 +339,23 @@ def test_encoder_attention_loop_has_three_boxes_and_the_loop_back():
     assert len(arrows) == 3
     # The last arrow points up into the Input box: the loop closes on the input.
     assert arrows[-1].x == arrows[-1].ax and arrows[-1].y > arrows[-1].ay
+
+
+# --------------------------------------------------------------------------- validity
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: heatmap(np.eye(3), ["a", "b", "a"], ["x", "y", "z"], title="t", row_title="r", col_title="c"),
+        lambda: attention_heatmap(np.eye(6), TOKENS, TOKENS),
+        lambda: bar_chart(np.arange(6.0) - 2, TOKENS, title="t", value_name="v"),
+        lambda: dot_product_figure([1, 2, 3], [4, 5, 6], [4, 10, 18], 32),
+        lambda: qkv_pipeline_figure(**pipeline_inputs()),
+        lambda: dense_network_figure([np.ones((4, 3)), -np.ones((3, 2))]),
+        lambda: encoder_attention_loop_figure(),
+    ],
+)
+def test_every_figure_is_valid_plotly(build):
+    """The builders skip validation for speed; plotly's validating constructor must accept them."""
+    go.Figure(build().to_dict())
