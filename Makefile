@@ -9,13 +9,17 @@ PORT ?= 8501
 # is never used.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test screenshots chromium venv dev-venv clean
+.PHONY: run test bench screenshots chromium venv dev-venv clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
 
 test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+# Speed and memory in a real browser (not part of `make test`): bench/results.json, bench/RESULTS.md.
+bench: $(VENV)/.dev-installed chromium
+	$(BIN)/python -m bench.run
 
 # docs/screenshots/*.png: every page, full height, taken by the browser tests.
 screenshots: $(VENV)/.dev-installed chromium

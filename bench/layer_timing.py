@@ -1,0 +1,72 @@
+"""In-process measurements for `make bench`: layer forward times and heatmap payload sizes."""
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import plotly.io
+import tensorflow as tf
+
+import attention_core as ac
+
+RUNS = 50  # timed calls per configuration, after warm-up
+SHAPES = ((128, 64, 4), (512, 64, 4))  # (tokens, units, heads)
+
+
+def _median_seconds(function, *args):
+    for _ in range(5):
+        function(*args)
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.tree.flatten(function(*args))[0])
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _pair(ours, theirs, args_ours, args_theirs):
+    """Median forward seconds of two callables, eager and under tf.function, and their ratios."""
+    result = {}
+    for mode, wrap in (("eager", lambda f: f), ("compiled", tf.function)):
+        ours_s = _median_seconds(wrap(ours), *args_ours)
+        theirs_s = _median_seconds(wrap(theirs), *args_theirs)
+        result[mode] = {"ours_ms": ours_s * 1000, "keras_ms": theirs_s * 1000, "ratio": ours_s / theirs_s}
+    return result
+
+
+def measure():
+    """SelfAttention against MultiHeadAttention (same weights, identity output projection),
+    BahdanauAttention against AdditiveAttention and Attention, on the same shapes."""
+    results = {}
+    rng = np.random.default_rng(0)
+    for tokens, units, heads in SHAPES:
+        x = rng.standard_normal((1, tokens, units)).astype("float32")
+        ours = ac.SelfAttention(units, num_heads=heads, seed=0)
+        ours.build(x.shape)
+        mha = ac.multi_head_attention_like(ours, x.shape)
+        results[f"SelfAttention vs MultiHeadAttention, T={tokens}, U={units}, N={heads}"] = _pair(
+            lambda x: ours(x), lambda x: mha(x, x), (x,), (x,)
+        )
+        hidden = x[:, -1]
+        bahdanau = ac.BahdanauAttention(units, seed=0)
+        bahdanau.build(x.shape, hidden.shape)
+        for name, builtin in (("AdditiveAttention", keras.layers.AdditiveAttention()),
+                              ("Attention", keras.layers.Attention())):
+            results[f"BahdanauAttention vs {name}, T={tokens}, U={units}"] = _pair(
+                lambda f, h: bahdanau(f, h), lambda q, v: builtin([q, v]),
+                (x, hidden), (hidden[:, None], x),
+            )
+    return results
+
+
+def heatmap_payloads(token_counts):
+    """Bytes of the attention heatmap's figure JSON, as st.plotly_chart sends it, per length."""
+    payloads = {}
+    layer = ac.SelfAttention(8, num_heads=2, seed=0)
+    for tokens in token_counts:
+        words, x = ac.encode_text(" ".join(f"w{i}" for i in range(tokens)), 16, seed=0)
+        trace = ac.trace_self_attention(layer, x)
+        figure = ac.figures.attention_heatmap(trace.weights[0], words, words)
+        payloads[str(tokens)] = len(plotly.io.to_json(figure, validate=False))
+    return payloads
