@@ -117,67 +117,64 @@ def _ticks(categories, labels):
     )
 
 
-def _figure(data=None):
-    """A Figure that skips plotly's property validation as it is built.
+def _figure(data, layout, title, *, height=None, side=70, bottom=60):
+    """The finished Figure: trace dicts and a layout dict, with the shared look and escaped title.
 
-    Validation costs about 10 ms a figure, paid again on every slider move; what these builders
-    set is fixed here, and the tests validate every figure they build.
+    Built from plain dicts in one step without plotly's validation: going property by property
+    (update_layout, add_annotation, ...) costs about 10 ms a figure, paid on every slider move.
+    The tests validate every figure the builders make. `side` is the left margin (room for axis
+    labels; diagrams without axes pass less).
     """
-    return go.Figure(data, _validate=False)
+    layout = {
+        "title": dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18)),
+        "font": dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR),
+        "margin": dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom),
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "hoverlabel": dict(font=dict(family=_FONT_FAMILY, size=13)),
+        **({"height": height} if height is not None else {}),
+        **layout,
+    }
+    return go.Figure(dict(data=data, layout=layout), _validate=False)
 
 
-def _style(fig, title, *, height=None, side=70, bottom=60):
-    """Apply the shared look (font, margins, transparent background) and the escaped title.
-
-    `side` is the left margin (room for axis labels; diagrams without axes pass less).
-    """
-    fig.update_layout(
-        title=dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18)),
-        font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR),
-        margin=dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom),
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        hoverlabel=dict(font=dict(family=_FONT_FAMILY, size=13)),
-    )
-    if height is not None:
-        fig.update_layout(height=height)
-    return fig
-
-
-def _hide_axes(fig, x_range, y_range):
-    """Fix the data ranges of a diagram and hide its axes, grid and zoom."""
+def _hidden_axes(x_range, y_range):
+    """Layout entries fixing a diagram's data ranges and hiding its axes, grid and zoom."""
     hidden = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
-    fig.update_xaxes(range=list(x_range), **hidden)
-    fig.update_yaxes(range=list(y_range), **hidden)
-    fig.update_layout(showlegend=False, dragmode=False)
+    return dict(
+        xaxis=dict(range=list(x_range), **hidden),
+        yaxis=dict(range=list(y_range), **hidden),
+        showlegend=False,
+        dragmode=False,
+    )
 
 
-def _box(fig, x0, y0, x1, y1, text, *, kind="plain", align="center"):
-    """A filled rectangle with `text` (already safe HTML) centred or left-aligned inside it."""
+def _box(shapes, annotations, x0, y0, x1, y1, text, *, kind="plain", align="center"):
+    """Append a filled rectangle and its `text` (already safe HTML), centred or left-aligned."""
     fill, border = _BOX_STYLES[kind]
-    fig.add_shape(
+    shapes.append(dict(
         type="rect", x0=x0, y0=y0, x1=x1, y1=y1,
         line=dict(color=border, width=1.5), fillcolor=fill, layer="below",
-    )
+    ))
     left = align == "left"
-    fig.add_annotation(
+    annotations.append(dict(
         x=x0 + 0.015 if left else (x0 + x1) / 2, y=(y0 + y1) / 2, text=text,
         showarrow=False, align=align, xanchor="left" if left else "center", yanchor="middle",
-    )
+    ))
 
 
-def _arrow(fig, start, end, *, text=""):
-    """An arrow from data point `start` to `end`, with optional caption `text` (safe HTML)."""
-    fig.add_annotation(
+def _arrow(annotations, start, end, *, text=""):
+    """Append an arrow from data point `start` to `end`, with optional caption `text` (safe HTML)."""
+    annotations.append(dict(
         x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
         showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2, arrowcolor=_ARROW_COLOR,
         text="", standoff=2,
-    )
+    ))
     if text:
-        fig.add_annotation(
+        annotations.append(dict(
             x=(start[0] + end[0]) / 2, y=(start[1] + end[1]) / 2, text=text, showarrow=False,
             yshift=14, font=dict(size=12, color=_ARROW_COLOR),
-        )
+        ))
 
 
 def _as_array(name, value, ndim, shape_hint):
@@ -199,7 +196,7 @@ def _check_labels(name, labels, expected, per):
 
 def _sign_colors(values):
     """Blue for values >= 0, red for negative ones (the same convention as the edges)."""
-    return np.where(np.asarray(values) < 0, _NEGATIVE_COLOR, _POSITIVE_COLOR)
+    return np.where(np.asarray(values) < 0, _NEGATIVE_COLOR, _POSITIVE_COLOR).tolist()
 
 
 # --------------------------------------------------------------------------- heatmaps and bars
@@ -218,11 +215,13 @@ def heatmap(
     value_name="value",
     row_title="",
     col_title="",
+    hovertemplate=None,
 ):
     """A labelled heatmap of a matrix, first row at the top, exact values on hover.
 
     values: (R, C); row_labels: R labels; col_labels: C labels (duplicates allowed).
-    The axes are categories such as "'cat' (#2)" (see `_categories`), which hover shows.
+    The axes are categories such as "'cat' (#2)" (see `_categories`), which hover shows;
+    `hovertemplate` replaces the default "row: …<br>column: …<br>value: …".
     """
     values = _as_array("values", values, 2, "(R, C)")
     rows, cols = values.shape
@@ -230,23 +229,22 @@ def heatmap(
     _check_labels("col_labels", col_labels, cols, f"column of values {values.shape}")
 
     row_categories, col_categories = _categories(row_labels), _categories(col_labels)
-    row_name = _escape(row_title or "row")
-    col_name = _escape(col_title or "column")
-    fig = _figure(
-        go.Heatmap(
-            z=values, x=col_categories, y=row_categories,
-            colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
-            colorbar=dict(title=dict(text=_escape(value_name))),
-            hovertemplate=(
-                f"{row_name}: %{{y}}<br>{col_name}: %{{x}}"
-                f"<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
-            ),
+    if hovertemplate is None:
+        hovertemplate = (
+            f"{_escape(row_title or 'row')}: %{{y}}<br>{_escape(col_title or 'column')}: %{{x}}"
+            f"<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
         )
+    trace = dict(
+        type="heatmap", z=values, x=col_categories, y=row_categories,
+        colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
+        colorbar=dict(title=dict(text=_escape(value_name))), hovertemplate=hovertemplate,
     )
-    fig.update_xaxes(title=_escape(col_title), showgrid=False, **_ticks(col_categories, col_labels))
-    fig.update_yaxes(title=_escape(row_title), showgrid=False, autorange="reversed",
-                     **_ticks(row_categories, row_labels))
-    return _style(fig, title, height=int(np.clip(26 * rows + 190, 320, 800)))
+    layout = dict(
+        xaxis=dict(title=dict(text=_escape(col_title)), showgrid=False, **_ticks(col_categories, col_labels)),
+        yaxis=dict(title=dict(text=_escape(row_title)), showgrid=False, autorange="reversed",
+                   **_ticks(row_categories, row_labels)),
+    )
+    return _figure([trace], layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
 
 
 def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights"):
@@ -254,36 +252,33 @@ def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention wei
 
     weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels.
     """
-    fig = heatmap(
+    return heatmap(
         weights, query_tokens, key_tokens, title=title, colorscale="Blues", zmid=None,
         zmin=0.0, zmax=1.0, value_name="weight",
         row_title="query (attending)", col_title="key (attended to)",
+        hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>",
     )
-    fig.update_traces(
-        hovertemplate=(
-            "query %{y} → key %{x}: weight %{z:.6f}<extra></extra>"
-        )
-    )
-    return fig
 
 
-def bar_chart(values, labels, *, title="", value_name="value"):
+def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None, x_title=""):
     """One bar per label (blue positive, red negative), exact value on hover.
 
-    values: (T,); labels: T labels (duplicates allowed).
+    values: (T,); labels: T labels (duplicates allowed); hover_texts: T texts (safe HTML)
+    replacing the default "label: value" hover.
     """
     values = _as_array("values", values, 1, "(T,)")
     _check_labels("labels", labels, len(values), f"entry of values {values.shape}")
     categories = _categories(labels)
-    fig = _figure(
-        go.Bar(
-            x=categories, y=values, marker_color=_sign_colors(values),
-            hovertemplate=f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>",
-        )
+    trace = dict(type="bar", x=categories, y=values, marker=dict(color=_sign_colors(values)))
+    if hover_texts is None:
+        trace["hovertemplate"] = f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>"
+    else:
+        trace.update(customdata=list(hover_texts), hovertemplate="%{customdata}<extra></extra>")
+    layout = dict(
+        xaxis=dict(title=dict(text=x_title), showgrid=False, **_ticks(categories, labels)),
+        yaxis=dict(title=dict(text=_escape(value_name)), zeroline=True, zerolinecolor="#9a9ca8"),
     )
-    fig.update_xaxes(showgrid=False, **_ticks(categories, labels))
-    fig.update_yaxes(title=_escape(value_name), zeroline=True, zerolinecolor="#9a9ca8")
-    return _style(fig, title, height=380)
+    return _figure([trace], layout, title, height=380)
 
 
 def dot_product_figure(a, b, products, total):
@@ -303,21 +298,18 @@ def dot_product_figure(a, b, products, total):
     fig = bar_chart(
         products, [f"{_fmt_factor(x)}×{_fmt_factor(y)}" for x, y in zip(a, b)],
         title=f"Dot product a · b = {total}", value_name="a[i] × b[i]",
-    )
-    fig.update_traces(
-        customdata=[
+        x_title="element i: a[i] × b[i]",
+        hover_texts=[
             f"a[{i}] × b[{i}] = {_fmt_factor(x)} × {_fmt_factor(y)} = {_fmt(p)}"
             for i, (x, y, p) in enumerate(zip(a, b, products))
         ],
-        hovertemplate="%{customdata}<extra></extra>",
     )
     terms = _preview(list(zip(a, b)), lambda xy: f"{_fmt_factor(xy[0])}×{_fmt_factor(xy[1])}",
                      limit=4, sep=" + ")
-    fig.add_annotation(
+    fig.layout.annotations = [dict(
         x=0.5, y=1.0, xref="paper", yref="paper", yanchor="bottom", showarrow=False,
         text=f"a · b = {terms} = <b>{total}</b>", font=dict(size=15),
-    )
-    fig.update_xaxes(title="element i: a[i] × b[i]")
+    )]
     return fig
 
 
@@ -405,20 +397,20 @@ def qkv_pipeline_figure(
         ("output", [f"<b>Context vector</b> — Context vector for {me}", _vector_text(context)]),
     ]
 
-    fig = _figure()
+    shapes, annotations = [], []
     top = 0
     previous_bottom = None
     for kind, lines in boxes:
         text = "<br>".join(lines)
         bottom = top - (2 * _BOX_PAD_PX + _LINE_PX * (text.count("<br>") + 1))
-        _box(fig, 0.0, bottom, 1.0, top, text, kind=kind, align="left")
+        _box(shapes, annotations, 0.0, bottom, 1.0, top, text, kind=kind, align="left")
         if previous_bottom is not None:
-            _arrow(fig, (0.5, previous_bottom), (0.5, top))
+            _arrow(annotations, (0.5, previous_bottom), (0.5, top))
         previous_bottom, top = bottom, bottom - _BOX_GAP_PX
-    total_px = -previous_bottom
-    _hide_axes(fig, (-0.01, 1.01), (previous_bottom - 2, 2))
-    return _style(fig, f"Query → key → value pipeline for '{tokens[token_index]}'",
-                  height=total_px + 100, side=10, bottom=10)
+    layout = dict(shapes=shapes, annotations=annotations,
+                  **_hidden_axes((-0.01, 1.01), (previous_bottom - 2, 2)))
+    return _figure([], layout, f"Query → key → value pipeline for '{tokens[token_index]}'",
+                   height=-previous_bottom + 100, side=10, bottom=10)
 
 
 # --------------------------------------------------------------------------- dense network
@@ -465,8 +457,8 @@ def _edge_traces(layer, kernel, weight_name, names_in, names_out, max_abs):
             for i, j in zip(ii, jj):
                 xs += [layer, layer + 1, None]
                 ys += [y_in[i], y_out[j], None]
-            traces.append(go.Scatter(
-                x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=0.75,
+            traces.append(dict(
+                type="scatter", x=xs, y=ys, mode="lines", hoverinfo="skip", opacity=0.75,
                 line=dict(color=color, width=0.8 + 1.6 * (level - 1)),
                 name="negative weight" if negative else "positive weight",
                 legendgroup=str(negative), showlegend=False,
@@ -474,8 +466,8 @@ def _edge_traces(layer, kernel, weight_name, names_in, names_out, max_abs):
     # One hover point per edge, spread along the edge by target so no two points coincide.
     ii, jj = np.indices(kernel.shape).reshape(2, -1)
     t = 0.3 + 0.4 * (jj + 0.5) / kernel.shape[1]
-    traces.append(go.Scatter(
-        x=layer + t, y=y_in[ii] + t * (y_out[jj] - y_in[ii]), mode="markers",
+    traces.append(dict(
+        type="scatter", x=layer + t, y=y_in[ii] + t * (y_out[jj] - y_in[ii]), mode="markers",
         marker=dict(size=10, color="rgba(0,0,0,0)"), showlegend=False,
         customdata=[
             f"{weight_name}[{i}, {j}] = {_fmt(kernel[i, j])} ({names_in[i]} → {names_out[j]})"
@@ -489,7 +481,7 @@ def _edge_traces(layer, kernel, weight_name, names_in, names_out, max_abs):
 def _legend_entries():
     """Two legend-only traces explaining the edge colours."""
     return [
-        go.Scatter(x=[None], y=[None], mode="lines", name=name, legendgroup=str(negative),
+        dict(type="scatter", x=[None], y=[None], mode="lines", name=name, legendgroup=str(negative),
                    line=dict(color=color, width=3))
         for name, negative, color in [("positive weight", False, _POSITIVE_COLOR),
                                       ("negative weight", True, _NEGATIVE_COLOR)]
@@ -510,8 +502,8 @@ def _plural(n, noun):
 def _neuron_trace(column_index, names, heading, marker_px, show_text):
     """One column of neurons; input labels sit left of their circle, unit labels inside."""
     is_input = column_index == 0
-    return go.Scatter(
-        x=np.full(len(names), column_index), y=_column_ys(len(names)),
+    return dict(
+        type="scatter", x=np.full(len(names), column_index), y=_column_ys(len(names)),
         mode="markers+text" if show_text else "markers", text=names,
         textposition="middle left" if is_input else "middle center",
         textfont=dict(color=_TEXT_COLOR if is_input else "white", size=11),
@@ -542,33 +534,38 @@ def dense_network_figure(kernels, *, input_labels=None, layer_names=None):
     ]
     max_abs = max(float(np.max(np.abs(w))) for w in kernels) or 1.0
 
-    fig = _figure(_legend_entries())
+    data = _legend_entries()
     for k, kernel in enumerate(kernels):
-        fig.add_traces(_edge_traces(k, kernel, weight_names[k], names[k], names[k + 1], max_abs))
+        data += _edge_traces(k, kernel, weight_names[k], names[k], names[k + 1], max_abs)
 
     tallest = max(sizes)
     height = int(np.clip(70 * tallest + 170, 380, 900))
     marker_px = float(np.clip(0.6 * (height - 170) / tallest, 8, 42))
     # Unit labels must fit inside the circle (~7 px per character at font size 11).
     fits_inside = marker_px >= 7 * max(len(n) for column in names[1:] for n in column) + 2
-    for k, column in enumerate(names):
-        fig.add_trace(_neuron_trace(k, column, headings[k], marker_px,
-                                    show_text=marker_px >= 12 if k == 0 else fits_inside))
-        fig.add_annotation(x=k, y=(tallest - 1) / 2 + 0.75, text=f"<b>{headings[k]}</b>",
-                           showarrow=False)
+    data += [
+        _neuron_trace(k, column, headings[k], marker_px, show_text=marker_px >= 12 if k == 0 else fits_inside)
+        for k, column in enumerate(names)
+    ]
+    annotations = [
+        dict(x=k, y=(tallest - 1) / 2 + 0.75, text=f"<b>{heading}</b>", showarrow=False)
+        for k, heading in enumerate(headings)
+    ]
 
     # Room left of the input column for its labels, assuming a plot roughly 850 px wide.
     raw_inputs = names[0] if input_labels is None else input_labels
     label_px = 7 * max(len(str(x)) for x in raw_inputs) + marker_px / 2 + 8
     left = -0.15 - label_px * (len(kernels) + 1.3) / 850
-    _hide_axes(fig, (left, len(kernels) + 0.35),
-               (-(tallest - 1) / 2 - 0.6, (tallest - 1) / 2 + 1.1))
-    fig.update_layout(
+    layout = dict(
+        annotations=annotations,
+        **_hidden_axes((left, len(kernels) + 0.35), (-(tallest - 1) / 2 - 0.6, (tallest - 1) / 2 + 1.1)),
+    )
+    layout.update(
         showlegend=True, hovermode="closest",
         legend=dict(orientation="h", x=1.0, xanchor="right", y=-0.02, yanchor="top",
                     title=dict(text="line width ∝ |weight|")),
     )
-    return _style(fig, "Dense network weights", height=height, side=20)
+    return _figure(data, layout, "Dense network weights", height=height, side=20)
 
 
 # --------------------------------------------------------------------------- encoder loop
@@ -579,7 +576,7 @@ def encoder_attention_loop_figure():
 
     Takes no arrays: a static wire diagram.
     """
-    fig = _figure()
+    shapes, annotations = [], []
     boxes = [
         (0.5, "<b>Input</b><br><span style='font-size:12px'>tokens x₁ … xₜ</span>", "input"),
         (1.5, "<b>Encoder</b><br><span style='font-size:12px'>RNN / dense layers</span>",
@@ -589,22 +586,22 @@ def encoder_attention_loop_figure():
     ]
     half_w, y0, y1 = 0.3, 1.0, 1.5
     for x, text, kind in boxes:
-        _box(fig, x - half_w, y0, x + half_w, y1, text, kind=kind)
+        _box(shapes, annotations, x - half_w, y0, x + half_w, y1, text, kind=kind)
     middle = (y0 + y1) / 2
-    _arrow(fig, (0.5 + half_w, middle), (1.5 - half_w, middle), text="embeddings")
-    _arrow(fig, (1.5 + half_w, middle), (2.5 - half_w, middle), text="hidden states")
+    _arrow(annotations, (0.5 + half_w, middle), (1.5 - half_w, middle), text="embeddings")
+    _arrow(annotations, (1.5 + half_w, middle), (2.5 - half_w, middle), text="hidden states")
 
     # The loop back: down from Attention, left along the bottom, then an arrow up into Input.
     low = 0.5
-    fig.add_shape(
+    shapes.append(dict(
         type="path", path=f"M 2.5,{y0} L 2.5,{low + 0.08} Q 2.5,{low} 2.42,{low} "
         f"L 0.58,{low} Q 0.5,{low} 0.5,{low + 0.08}",
         line=dict(color=_ARROW_COLOR, width=2),
-    )
-    _arrow(fig, (0.5, low + 0.06), (0.5, y0))  # overlaps the path's end: no visible seam
-    fig.add_annotation(
+    ))
+    _arrow(annotations, (0.5, low + 0.06), (0.5, y0))  # overlaps the path's end: no visible seam
+    annotations.append(dict(
         x=1.5, y=low, yshift=-22, showarrow=False, font=dict(size=12, color=_ARROW_COLOR),
         text="<b>context vector</b>: what attention selects feeds the next step",
-    )
-    _hide_axes(fig, (0.0, 3.0), (0.25, 1.65))
-    return _style(fig, "Encoder–attention loop", height=340, side=20, bottom=10)
+    ))
+    layout = dict(shapes=shapes, annotations=annotations, **_hidden_axes((0.0, 3.0), (0.25, 1.65)))
+    return _figure([], layout, "Encoder–attention loop", height=340, side=20, bottom=10)

@@ -129,7 +129,7 @@ def test_attention_heatmap_is_sequential_from_0_to_1_with_sentence_hover():
     trace = fig.data[0]
     np.testing.assert_array_equal(trace.z, weights)
     assert (trace.zmin, trace.zmax, trace.zmid) == (0.0, 1.0, None)
-    assert trace.colorscale[0][1] != go.Heatmap(colorscale="RdBu").colorscale[0][1]
+    assert trace.colorscale == "Blues"  # sequential, unlike the diverging default "RdBu"
     assert fig.layout.xaxis.title.text == "key (attended to)"
     assert fig.layout.yaxis.title.text == "query (attending)"
     assert fig.layout.title.text == "Attention weights"
