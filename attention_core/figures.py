@@ -9,10 +9,12 @@ templates only ever receive user text through `customdata`, never inside the tem
 so a token such as "%{y}" is shown as typed.
 """
 
+import functools
 import html
 import math
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 # At most this many tick labels per axis (half-width charts stay legible); hover names them all.
@@ -115,6 +117,16 @@ def _ticks(categories, labels):
         tickvals=[categories[i] for i in positions],
         ticktext=[_escape(labels[i]) for i in positions],
     )
+
+
+@functools.cache
+def _colorscale(name):
+    """plotly.py's named colorscale as explicit stops.
+
+    Figures skip validation, which is where plotly.py would expand a name; plotly.js knows some
+    names too, but with other colours ("Blues" runs dark to light there).
+    """
+    return plotly.colors.get_colorscale(name)
 
 
 def _figure(data, layout, title, *, height=None, side=70, bottom=60):
@@ -236,7 +248,7 @@ def heatmap(
         )
     trace = dict(
         type="heatmap", z=values, x=col_categories, y=row_categories,
-        colorscale=colorscale, zmid=zmid, zmin=zmin, zmax=zmax,
+        colorscale=_colorscale(colorscale), zmid=zmid, zmin=zmin, zmax=zmax,
         colorbar=dict(title=dict(text=_escape(value_name))), hovertemplate=hovertemplate,
     )
     layout = dict(

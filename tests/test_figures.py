@@ -62,7 +62,7 @@ def test_module_imports_only_numpy_plotly_and_the_standard_library():
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"html", "math", "numpy", "plotly"}
+    assert imported <= {"functools", "html", "math", "numpy", "plotly"}
 
 
 def test_number_format_is_compact():
@@ -129,7 +129,7 @@ def test_attention_heatmap_is_sequential_from_0_to_1_with_sentence_hover():
     trace = fig.data[0]
     np.testing.assert_array_equal(trace.z, weights)
     assert (trace.zmin, trace.zmax, trace.zmid) == (0.0, 1.0, None)
-    assert trace.colorscale == "Blues"  # sequential, unlike the diverging default "RdBu"
+    assert trace.colorscale == go.Heatmap(colorscale="Blues").colorscale  # sequential, not "RdBu"
     assert fig.layout.xaxis.title.text == "key (attended to)"
     assert fig.layout.yaxis.title.text == "query (attending)"
     assert fig.layout.title.text == "Attention weights"
