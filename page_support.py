@@ -111,12 +111,15 @@ def self_attention_layer(units, num_heads, use_scale, seed):
     return layer
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+# A resource cache, not a data cache: a trace's arrays are read-only, so every session can share
+# one object, and a 1024-token trace (tens of MB) is not pickled and copied on every rerun.
+# Few entries, since each can be that large.
+@st.cache_resource(max_entries=16, show_spinner=False)
 def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
-    """(tokens, SelfAttentionTrace) for a text; raises ac.InputError for bad text."""
+    """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text."""
     tokens, x = encode_text(text, seed, add_positions)
     layer = self_attention_layer(units, num_heads, use_scale, seed)
-    return tokens, ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
+    return tuple(tokens), ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -146,7 +149,7 @@ def dense_trace(x, layer_units, activation, seed):
     return ac.trace_dense_network(model, x), ac.model_summary_text(model)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)  # up to 4 (T, T) maps an entry
 def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
     """(tokens, MechanismResults) for a text; raises ac.InputError for bad text."""
     tokens, x = encode_text(text, seed, add_positions)

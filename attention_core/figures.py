@@ -259,17 +259,43 @@ def heatmap(
     return _figure([trace], layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
 
 
+# Above this many cells (512 × 512) an attention map is sent rounded: exact float32 weights for
+# 1024 tokens are 4 MB, 5.6 MB as plotly's base64 JSON, on every slider move.
+EXACT_CELL_LIMIT = 512 * 512
+# Rounded maps carry weights in steps of 1/ROUNDED_SCALE, as uint16 counts of those steps.
+ROUNDED_SCALE = 10_000
+
+
 def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights"):
     """Attention weights: how much each query token attends to each key token.
 
-    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels.
+    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels. Up to
+    EXACT_CELL_LIMIT cells the map holds the exact weights; above it, weights rounded to
+    1/10,000 as uint16 counts (2 bytes a cell instead of 4), shown on hover as "n / 10,000".
     """
-    return heatmap(
-        weights, query_tokens, key_tokens, title=title, colorscale="Blues", zmid=None,
-        zmin=0.0, zmax=1.0, value_name="weight",
+    weights = _as_array("weights", weights, 2, "(Tq, Tk)")
+    labels = dict(
+        title=title, colorscale="Blues", zmid=None, value_name="weight",
         row_title="query (attending)", col_title="key (attended to)",
-        hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>",
     )
+    if weights.size <= EXACT_CELL_LIMIT:
+        return heatmap(
+            weights, query_tokens, key_tokens, zmin=0.0, zmax=1.0,
+            hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>", **labels,
+        )
+    counts = np.rint(weights * ROUNDED_SCALE).astype(np.uint16)
+    fig = heatmap(
+        counts, query_tokens, key_tokens, zmin=0, zmax=ROUNDED_SCALE,
+        hovertemplate=(
+            f"query %{{y}} → key %{{x}}: weight ≈ %{{z:,}} / {ROUNDED_SCALE:,}<extra></extra>"
+        ),
+        **labels,
+    )
+    fig.data[0].colorbar.update(
+        tickvals=[ROUNDED_SCALE * q for q in (0, 0.25, 0.5, 0.75, 1)],
+        ticktext=["0", "0.25", "0.5", "0.75", "1"],
+    )
+    return fig
 
 
 def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None, x_title=""):

@@ -17,6 +17,10 @@ DEFAULTS = ps.Defaults(
     sa_token=1,
     sa_head=0,
 )
+# The page's views, in the order of the pipeline's story. Only the open one is computed and
+# drawn, so a slider move redraws one or two charts, not a dozen. The open view is navigation,
+# not a setting: it lives in the URL, and the reset button leaves it be.
+VIEWS = ["Attention weights", "Scores", "Q, K, V", "One token", "Every head", "Output"]
 
 st.title("Self-attention: Query, Key, Value")
 st.markdown(
@@ -51,86 +55,99 @@ st.caption(
     f"{len(tokens)} tokens → vectors of {ps.EMBEDDING_DIM} features → Q, K, V of {units} units "
     f"→ {num_heads} head(s) of {trace.head_size} columns."
 )
-with st.expander("Tokens"):
-    st.dataframe({"position": range(len(tokens)), "token": tokens}, hide_index=True)
-
-st.header("1 · Queries, keys and values")
-unit_labels = [f"u{i}" for i in range(units)]
-feature_labels = [f"f{i}" for i in range(ps.EMBEDDING_DIM)]
-matrices = {
-    "Query Q": (trace.query, unit_labels),
-    "Key K": (trace.key, unit_labels),
-    "Value V": (trace.value, unit_labels),
-    "Token vectors": (trace.inputs, feature_labels),
-}
-for tab, (name, (matrix, columns)) in zip(st.tabs(list(matrices)), matrices.items()):
-    with tab:
-        ps.plot(
-            figures.heatmap(matrix, tokens, columns, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
-                            row_title="token", col_title="column"),
-            key=f"sa_matrix_{name.split()[0].lower()}",
-        )
-
-st.header("2 · Scores and attention weights")
 head = 0
 if num_heads > 1:
     head_ids = list(range(num_heads))
     ps.keep_valid("sa_head", head_ids)
     head = st.select_slider("Head to show", options=head_ids, value=0, key="sa_head", bind="query-params")
-scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
-left, right = st.columns(2)
-with left:
-    ps.plot(
-        figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head})",
-                        row_title="query (attending)", col_title="key (attended to)", value_name="score"),
-        key="sa_scores",
-    )
-with right:
-    ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head})"), key="sa_weights")
-if use_causal_mask:
-    st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-if num_heads > 1:
-    st.subheader("Every head")
-    for start in range(0, num_heads, 2):
-        for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
-            with column:
-                ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h}"), key=f"sa_head_{h}")
+unit_labels = [f"u{i}" for i in range(units)]
 
-st.header("3 · One token through the pipeline")
-token_ids = list(range(len(tokens)))
-ps.keep_valid("sa_token", token_ids)
-token = st.selectbox(
-    "Token to follow",
-    token_ids,
-    index=min(DEFAULTS["sa_token"], len(tokens) - 1),
-    format_func=lambda i: f"#{i} {tokens[i]}",
-    key="sa_token",
-    bind="query-params",
+weights_tab, scores_tab, qkv_tab, token_tab, heads_tab, output_tab = st.tabs(
+    VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params"
 )
-ps.plot(
-    figures.qkv_pipeline_figure(
-        tokens,
-        token,
-        query=trace.head_columns(trace.query, head)[token],
-        keys=trace.head_columns(trace.key, head),
-        values=trace.head_columns(trace.value, head),
-        raw_scores=trace.raw_scores[head, token],
-        scaled_scores=trace.scaled_scores[head, token],
-        weights=trace.weights[head, token],
-        context=trace.context[head, token],
-    ),
-    key="sa_pipeline",
-)
-ps.plot(
-    figures.bar_chart(trace.weights[head, token], tokens, title=f"How much #{token} attends to each token (head {head})",
-                      value_name="weight"),
-    key="sa_token_weights",
-)
+with weights_tab:
+    if weights_tab.open:
+        ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head})"),
+                key="sa_weights")
+        if use_causal_mask:
+            st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
+        st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact value.")
 
-st.header("4 · Output for the whole sequence")
-st.markdown("Each row is a token's context vector, the heads' contexts side by side.")
-ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {len(tokens)} × {units}",
-                        row_title="token", col_title="unit"), key="sa_output")
+with scores_tab:
+    if scores_tab.open:
+        scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
+        ps.plot(
+            figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head})",
+                            row_title="query (attending)", col_title="key (attended to)", value_name="score"),
+            key="sa_scores",
+        )
+        st.caption("Entry (i, j) is the dot product of token i's query with token j's key; softmax over each row gives the weights.")
+
+with qkv_tab:
+    if qkv_tab.open:
+        matrices = {
+            "Query Q": (trace.query, unit_labels),
+            "Key K": (trace.key, unit_labels),
+            "Value V": (trace.value, unit_labels),
+            "Token vectors": (trace.inputs, [f"f{i}" for i in range(ps.EMBEDDING_DIM)]),
+        }
+        for name, (matrix, columns) in matrices.items():
+            ps.plot(
+                figures.heatmap(matrix, tokens, columns, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
+                                row_title="token", col_title="column"),
+                key=f"sa_matrix_{name.split()[0].lower()}",
+            )
+        with st.expander("Tokens"):
+            st.dataframe({"position": range(len(tokens)), "token": tokens}, hide_index=True)
+
+with token_tab:
+    if token_tab.open:
+        token_ids = list(range(len(tokens)))
+        ps.keep_valid("sa_token", token_ids)
+        token = st.selectbox(
+            "Token to follow",
+            token_ids,
+            index=min(DEFAULTS["sa_token"], len(tokens) - 1),
+            format_func=lambda i: f"#{i} {tokens[i]}",
+            key="sa_token",
+            bind="query-params",
+        )
+        ps.plot(
+            figures.qkv_pipeline_figure(
+                tokens,
+                token,
+                query=trace.head_columns(trace.query, head)[token],
+                keys=trace.head_columns(trace.key, head),
+                values=trace.head_columns(trace.value, head),
+                raw_scores=trace.raw_scores[head, token],
+                scaled_scores=trace.scaled_scores[head, token],
+                weights=trace.weights[head, token],
+                context=trace.context[head, token],
+            ),
+            key="sa_pipeline",
+        )
+        ps.plot(
+            figures.bar_chart(trace.weights[head, token], tokens,
+                              title=f"How much #{token} attends to each token (head {head})", value_name="weight"),
+            key="sa_token_weights",
+        )
+
+with heads_tab:
+    if heads_tab.open:
+        if num_heads == 1:
+            st.info("One head: its weights are on the Attention weights tab. Raise Heads in the sidebar to compare several.")
+        else:
+            for start in range(0, num_heads, 2):
+                for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
+                    with column:
+                        ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h}"),
+                                key=f"sa_head_{h}")
+
+with output_tab:
+    if output_tab.open:
+        st.markdown("Each row is a token's context vector, the heads' contexts side by side.")
+        ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {len(tokens)} × {units}",
+                                row_title="token", col_title="unit"), key="sa_output")
 
 st.header("Download")
 ps.download_trace(

@@ -339,12 +339,12 @@ def test_keyboard_on_sidebar_slider_rerenders_chart_and_url(page, server, path, 
 
 
 def test_url_query_params_restore_the_view(page, server):
-    open_page(page, server, "self-attention", "sa_units=16&sa_heads=4&sa_seed=7")
+    open_page(page, server, "self-attention", "sa_units=16&sa_heads=4&sa_seed=7&sa_view=Every+head")
     expect(sidebar_slider(page, "Units (width of Q, K, V)")).to_have_value("16")
     expect(sidebar_slider(page, "Heads")).to_have_attribute("aria-valuetext", "4")
     expect(sidebar_slider(page, "Seed (weights and token vectors)")).to_have_value("7")
     expect(page.get_by_text("Q, K, V of 16 units → 4 head(s)", exact=False)).to_be_visible()
-    chart_data(page, "Head 3")  # the fourth head's heatmap is drawn
+    chart_data(page, "Head 3")  # the view from the URL is open: the fourth head's heatmap is drawn
 
 
 def test_typed_html_stays_text(page, server, events):

@@ -359,3 +359,22 @@ def test_encoder_attention_loop_has_three_boxes_and_the_loop_back():
 def test_every_figure_is_valid_plotly(build):
     """The builders skip validation for speed; plotly's validating constructor must accept them."""
     go.Figure(build().to_dict())
+
+
+def test_large_attention_maps_are_sent_rounded_to_a_ten_thousandth():
+    tokens = [f"w{i}" for i in range(600)]  # 600² cells: over the exact limit
+    weights = np.random.default_rng(0).dirichlet(np.ones(600), 600).astype("float32")
+    trace = attention_heatmap(weights, tokens, tokens).data[0]
+    assert weights.size > figures.EXACT_CELL_LIMIT
+    assert trace.z.dtype == np.uint16 and (trace.zmin, trace.zmax) == (0, figures.ROUNDED_SCALE)
+    np.testing.assert_allclose(trace.z / figures.ROUNDED_SCALE, weights, atol=0.5 / figures.ROUNDED_SCALE + 1e-7)
+    assert "/ 10,000" in trace.hovertemplate
+    assert list(trace.colorbar.ticktext) == ["0", "0.25", "0.5", "0.75", "1"]
+
+
+def test_attention_maps_up_to_the_limit_stay_exact():
+    tokens = [f"w{i}" for i in range(512)]
+    weights = np.random.default_rng(1).dirichlet(np.ones(512), 512).astype("float32")
+    z = attention_heatmap(weights, tokens, tokens).data[0].z
+    assert z.dtype == np.float32
+    np.testing.assert_array_equal(z, weights)
