@@ -259,9 +259,11 @@ def heatmap(
     return _figure([trace], layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
 
 
-# Above this many cells (512 × 512) an attention map is sent rounded: exact float32 weights for
-# 1024 tokens are 4 MB, 5.6 MB as plotly's base64 JSON, on every slider move.
-EXACT_CELL_LIMIT = 512 * 512
+# Above this many cells (256 × 256) an attention map is sent rounded: exact float32 weights for
+# 1024 tokens are 4 MB, 5.6 MB as plotly's base64 JSON, on every slider move, and Streamlit's
+# handling of a chart grows with its bytes (measured by `make bench`). At 256+ tokens a cell is
+# under 3 px wide, so hover could not single one out precisely anyway.
+EXACT_CELL_LIMIT = 256 * 256
 # Rounded maps carry weights in steps of 1/ROUNDED_SCALE, as uint16 counts of those steps.
 ROUNDED_SCALE = 10_000
 

@@ -362,8 +362,8 @@ def test_every_figure_is_valid_plotly(build):
 
 
 def test_large_attention_maps_are_sent_rounded_to_a_ten_thousandth():
-    tokens = [f"w{i}" for i in range(600)]  # 600² cells: over the exact limit
-    weights = np.random.default_rng(0).dirichlet(np.ones(600), 600).astype("float32")
+    tokens = [f"w{i}" for i in range(300)]  # 300² cells: over the exact limit
+    weights = np.random.default_rng(0).dirichlet(np.ones(300), 300).astype("float32")
     trace = attention_heatmap(weights, tokens, tokens).data[0]
     assert weights.size > figures.EXACT_CELL_LIMIT
     assert trace.z.dtype == np.uint16 and (trace.zmin, trace.zmax) == (0, figures.ROUNDED_SCALE)
@@ -373,8 +373,8 @@ def test_large_attention_maps_are_sent_rounded_to_a_ten_thousandth():
 
 
 def test_attention_maps_up_to_the_limit_stay_exact():
-    tokens = [f"w{i}" for i in range(512)]
-    weights = np.random.default_rng(1).dirichlet(np.ones(512), 512).astype("float32")
+    tokens = [f"w{i}" for i in range(256)]
+    weights = np.random.default_rng(1).dirichlet(np.ones(256), 256).astype("float32")
     z = attention_heatmap(weights, tokens, tokens).data[0].z
     assert z.dtype == np.float32
     np.testing.assert_array_equal(z, weights)
