@@ -161,6 +161,9 @@ def measure_latency(browser):
         "numpy": {},
         "numpy + import tensorflow": {"FLOOR_IMPORT_TENSORFLOW": "1"},
         "numpy + import tensorflow + gc.freeze": {"FLOOR_IMPORT_TENSORFLOW": "1", "FLOOR_GC_FREEZE": "1"},
+        # What Streamlit itself spends on a big float32 heatmap, for the app's long sequences.
+        "numpy, 512 x 512 heatmap": {"FLOOR_SIZE": "512"},
+        "numpy, 1024 x 1024 heatmap": {"FLOOR_SIZE": "1024"},
     }
     for name, env in floors.items():
         with server(FLOOR, f"floor-{name.replace(' ', '_')}", env) as (base, _):
