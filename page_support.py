@@ -149,11 +149,13 @@ def dense_trace(x, layer_units, activation, seed):
     return ac.trace_dense_network(model, x), ac.model_summary_text(model)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)  # up to 4 (T, T) maps an entry
+# Shared read-only, like the self-attention traces, and only a few: at 1024 tokens an entry holds
+# several (T, T) maps per mechanism and (N, T, T) per head.
+@st.cache_resource(max_entries=4, show_spinner=False)
 def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
-    """(tokens, MechanismResults) for a text; raises ac.InputError for bad text."""
+    """(tokens as a tuple, MechanismResults) for a text; raises ac.InputError for bad text."""
     tokens, x = encode_text(text, seed, add_positions)
-    return tokens, ac.compare_mechanisms(x, units, num_heads, seed, use_causal_mask)
+    return tuple(tokens), ac.compare_mechanisms(x, units, num_heads, seed, use_causal_mask)
 
 
 def plot(figure, key):

@@ -34,6 +34,11 @@ class MechanismResult:
     oracle_max_diff: float  # max |weights shown - the independent implementation's|
     oracle: str  # what the independent implementation was
 
+    def __post_init__(self):
+        # The app shares one result between sessions: nobody may write to its arrays.
+        self.weights.setflags(write=False)
+        self.head_weights.setflags(write=False)
+
     @property
     def verified(self):
         """Whether both checks agree to within AGREEMENT_TOLERANCE."""

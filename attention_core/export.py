@@ -36,14 +36,19 @@ def trace_to_json(trace, metadata=None):
     return json.dumps({"metadata": metadata or {}, "tensors": tensors})
 
 
+def _numeric_tensors(trace):
+    """The numeric fields of a trace as arrays; text fields (a layer's name, its activation) are
+    metadata, which only the JSON export keeps."""
+    arrays = {name: np.asarray(value) for name, value in trace_tensors(trace).items()}
+    return {name: a for name, a in arrays.items() if a.dtype.kind in "biuf"}
+
+
 def trace_to_csv(trace):
     """CSV text in long format: one row per number, `tensor, i0, i1, …, value`.
 
     Index columns beyond a tensor's rank are left empty, so every tensor fits one table.
     """
-    tensors = {name: np.asarray(value) for name, value in trace_tensors(trace).items()}
-    # Text fields (a layer's name, its activation) are metadata, not numbers: JSON keeps them.
-    tensors = {name: a for name, a in tensors.items() if a.dtype.kind in "biuf"}
+    tensors = _numeric_tensors(trace)
     max_rank = max(a.ndim for a in tensors.values())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -60,10 +65,10 @@ def trace_to_csv(trace):
 def trace_to_npz(trace):
     """NumPy .npz bytes of every numeric tensor: compact and exact, for traces too big for text."""
     out = io.BytesIO()
-    np.savez_compressed(out, **{name: np.asarray(v) for name, v in trace_tensors(trace).items()})
+    np.savez_compressed(out, **_numeric_tensors(trace))
     return out.getvalue()
 
 
 def number_count(trace):
-    """How many numbers a trace holds: the size of its text exports grows with this."""
-    return sum(np.asarray(value).size for value in trace_tensors(trace).values())
+    """How many numbers a trace holds: one CSV row each, and the size of its text exports."""
+    return sum(array.size for array in _numeric_tensors(trace).values())

@@ -108,7 +108,7 @@ def _categories(labels):
 
 
 def _ticks(categories, labels):
-    """Category-axis settings showing escaped `labels` at their categories, thinned to ~40."""
+    """Category-axis settings showing escaped `labels` at their categories, thinned to ~24."""
     step = max(1, math.ceil(len(labels) / _MAX_TICK_LABELS))
     positions = range(0, len(labels), step)
     return dict(
@@ -315,7 +315,7 @@ def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None,
     else:
         trace.update(customdata=list(hover_texts), hovertemplate="%{customdata}<extra></extra>")
     layout = dict(
-        xaxis=dict(title=dict(text=x_title), showgrid=False, **_ticks(categories, labels)),
+        xaxis=dict(title=dict(text=_escape(x_title)), showgrid=False, **_ticks(categories, labels)),
         yaxis=dict(title=dict(text=_escape(value_name)), zeroline=True, zerolinecolor="#9a9ca8"),
     )
     return _figure([trace], layout, title, height=380)
@@ -374,6 +374,14 @@ def _per_token_text(scores, tokens):
                     per_line=_ENTRIES_PER_LINE)
 
 
+def _scaling_text(scale, d_key):
+    """The pipeline's scaling box heading, for the factor the layer really applied."""
+    if scale == 1:
+        return "<b>Scores, not scaled</b> — scaling is off, so these equal the raw scores"
+    return (f"<b>Scaled scores</b> — raw scores × {_fmt(scale)} (÷ √D, here √{d_key} = "
+            f"{_fmt(math.sqrt(d_key))}), so the softmax does not saturate")
+
+
 def _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, context):
     n = len(tokens)
     if isinstance(token_index, bool) or not isinstance(token_index, (int, np.integer)) or not (
@@ -394,10 +402,11 @@ def _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, con
 
 
 def qkv_pipeline_figure(
-    tokens, token_index, query, keys, values, raw_scores, scaled_scores, weights, context
+    tokens, token_index, query, keys, values, raw_scores, scaled_scores, weights, context, *, scale
 ):
     """The query/key/value pipeline for one query token, as a top-to-bottom flow of boxes.
 
+    `scale` is the factor the layer applied to the raw scores (1/√D, or 1 when unscaled).
     tokens: T labels; token_index: position of the query token; query: (D,); keys: (T, D);
     values: (T, Dv) (Dv is usually D); raw_scores, scaled_scores, weights: (T,); context: (Dv,).
     """
@@ -423,9 +432,7 @@ def qkv_pipeline_figure(
                    *_matrix_lines(values, tokens)]),
         ("score", [f"<b>Raw scores</b> — Raw attention scores for {me}: dot product of its "
                    "query with every key", _per_token_text(scores["raw_scores"], tokens)]),
-        ("score", [f"<b>Scaled scores</b> — raw scores ÷ √D, here √{d_key} = "
-                   f"{_fmt(math.sqrt(d_key))}, so the softmax does not saturate",
-                   _per_token_text(scores["scaled_scores"], tokens)]),
+        ("score", [_scaling_text(scale, d_key), _per_token_text(scores["scaled_scores"], tokens)]),
         ("score", ["<b>Softmax weights</b> — Softmax normalizes the scores into attention "
                    f"weights (sum = {_fmt(scores['weights'].sum())})",
                    _per_token_text(scores["weights"], tokens)]),

@@ -268,6 +268,15 @@ class SelfAttention(keras.layers.Layer):
     def compute_output_shape(self, x_shape):
         return (x_shape[0], x_shape[1], self.units)
 
+    def compute_output_spec(self, x, mask=None, use_causal_mask=False, return_attention_scores=False):
+        # Overridden, as MultiHeadAttention does, so a symbolic call returns the weights too.
+        output = keras.KerasTensor(self.compute_output_shape(x.shape), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return output
+        batch, tokens = x.shape[0], x.shape[1]
+        weights = keras.KerasTensor((batch, self.num_heads, tokens, tokens), dtype=self.compute_dtype)
+        return output, weights
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -31,7 +31,7 @@ except InputError as error:
     st.stop()
 
 trace = trace_dot_product(a, b)
-st.metric("a · b", f"{trace.total:g}")
+st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
 st.dataframe(
     {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
     hide_index=True,
@@ -43,7 +43,7 @@ st.code(
     "a = " + repr(trace.a.tolist()) + "\n"
     "b = " + repr(trace.b.tolist()) + "\n"
     "dot_product = sum([a[i] * b[i] for i in range(len(a))])  # "
-    + f"{trace.total:g}",
+    + f"{trace.total:.15g}",
     language="python",
 )
 st.markdown(

@@ -87,7 +87,13 @@ with scores_tab:
                             row_title="query (attending)", col_title="key (attended to)", value_name="score"),
             key="sa_scores",
         )
-        st.caption("Entry (i, j) is the dot product of token i's query with token j's key; softmax over each row gives the weights.")
+        st.caption(
+            "Entry (i, j) is the dot product of token i's query with token j's key"
+            + (", divided by √d" if use_scale else "")
+            + "; softmax over each row gives the weights."
+            + (" With the causal mask, entries right of the diagonal are computed but never used:"
+               " the softmax gives them weight 0." if use_causal_mask else "")
+        )
 
 with qkv_tab:
     if qkv_tab.open:
@@ -104,7 +110,7 @@ with qkv_tab:
                 key=f"sa_matrix_{name.split()[0].lower()}",
             )
         with st.expander("Tokens"):
-            st.dataframe({"position": range(len(tokens)), "token": tokens}, hide_index=True)
+            st.dataframe({"#": range(1, len(tokens) + 1), "token": tokens}, hide_index=True)
 
 with token_tab:
     if token_tab.open:
@@ -114,7 +120,7 @@ with token_tab:
             "Token to follow",
             token_ids,
             index=min(DEFAULTS["sa_token"], len(tokens) - 1),
-            format_func=lambda i: f"#{i} {tokens[i]}",
+            format_func=lambda i: f"#{i + 1} {tokens[i]}",  # 1-based, as in every figure
             key="sa_token",
             bind="query-params",
         )
@@ -129,12 +135,13 @@ with token_tab:
                 scaled_scores=trace.scaled_scores[head, token],
                 weights=trace.weights[head, token],
                 context=trace.context[head, token],
+                scale=trace.scale,
             ),
             key="sa_pipeline",
         )
         ps.plot(
             figures.bar_chart(trace.weights[head, token], tokens,
-                              title=f"How much #{token} attends to each token (head {head})", value_name="weight"),
+                              title=f"How much #{token + 1} attends to each token (head {head})", value_name="weight"),
             key="sa_token_weights",
         )
 

@@ -29,9 +29,13 @@ def test_csv_is_long_format_with_one_row_per_number():
     assert len(rows) - 1 == number_count(trace) == 3 + 3 + 3 + 1
 
 
-def test_csv_skips_text_fields_that_json_keeps():
+def test_csv_and_npz_skip_text_fields_that_json_keeps():
     trace = trace_dense_network(dense_network(2, [2], seed=0), [1.0, 2.0])
-    assert "layers.0.activation" not in trace_to_csv(trace)
+    csv_text = trace_to_csv(trace)
+    assert "layers.0.activation" not in csv_text
+    assert len(csv_text.splitlines()) - 1 == number_count(trace) == 2 + 4 + 2 + 2 + 2
+    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
+        assert "layers.0.activation" not in arrays.files
     assert json.loads(trace_to_json(trace))["tensors"]["layers.0.activation"]["values"] == "relu"
 
 

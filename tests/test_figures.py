@@ -50,7 +50,8 @@ def pipeline_inputs(tokens=TOKENS, d=4, seed=0):
     scaled = raw / np.sqrt(d)
     weights = np.exp(scaled) / np.exp(scaled).sum()
     return dict(tokens=tokens, token_index=1, query=query, keys=keys, values=values,
-                raw_scores=raw, scaled_scores=scaled, weights=weights, context=weights @ values)
+                raw_scores=raw, scaled_scores=scaled, weights=weights, context=weights @ values,
+                scale=1 / np.sqrt(d))
 
 
 # --------------------------------------------------------------------------- module contract
@@ -378,3 +379,12 @@ def test_attention_maps_up_to_the_limit_stay_exact():
     z = attention_heatmap(weights, tokens, tokens).data[0].z
     assert z.dtype == np.float32
     np.testing.assert_array_equal(z, weights)
+
+
+def test_pipeline_names_the_scaling_the_layer_applied():
+    scaled = " ".join(annotation_texts(qkv_pipeline_figure(**pipeline_inputs(d=4))))
+    assert "raw scores × 0.5 (÷ √D, here √4 = 2)" in scaled
+    inputs = pipeline_inputs(d=4)
+    unscaled = qkv_pipeline_figure(**inputs | {"scaled_scores": inputs["raw_scores"], "scale": 1.0})
+    text = " ".join(annotation_texts(unscaled))
+    assert "not scaled" in text and "÷ √D" not in text

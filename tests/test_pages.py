@@ -530,7 +530,7 @@ def test_compare_heads_follow_the_units():
 # --------------------------------------------------------------------------- the URL
 
 # (page, query params as a URL carries them, the widget values they must produce). A radio or
-# selectbox puts the label it shows in the URL ("Typed matrix", "#3 on"), not the option's value.
+# selectbox puts the label it shows in the URL ("Typed matrix", "#4 on"), not the option's value.
 URL_CASES = [
     ("sa", {"sa_units": "16", "sa_heads": "4", "sa_text": "hello world"},
      {"sa_units": 16, "sa_heads": 4, "sa_text": "hello world"}),
@@ -539,7 +539,7 @@ URL_CASES = [
     ("dot", {"dot_a": "1 1", "dot_b": "2 2"}, {"dot_a": "1 1", "dot_b": "2 2"}),
     ("dense", {"dense_activation": "tanh", "dense_units_1": "5"}, {"dense_activation": "tanh", "dense_units_1": 5}),
     ("rnn", {"rnn_source": "Typed matrix", "rnn_matrix": "1 2\n3 4"}, {"rnn_source": "typed", "rnn_matrix": "1 2\n3 4"}),
-    ("sa", {"sa_view": "One token", "sa_token": "#3 on"}, {"sa_token": 3}),
+    ("sa", {"sa_view": "One token", "sa_token": "#4 on"}, {"sa_token": 3}),
     ("cmp", {"cmp_units": "12", "cmp_heads": "3", "cmp_first": "additive"},
      {"cmp_units": 12, "cmp_heads": 3, "cmp_first": "additive"}),
 ]
