@@ -44,12 +44,13 @@ SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers
 FIRST_RUN_TIMEOUT = 90_000  # ms; a page's first run imports TensorFlow and builds layers
 RERUN_TIMEOUT = 30_000  # ms for a rerun after an interaction
 
-# Screenshot name -> URL path (app.py's url_path values; "" is the home page).
+# Screenshot name -> URL path (app.py's url_path values; "" is the home page), with a view.
 PAGES = {
     "home": "",
     "dot-product": "dot-product",
     "dense-layers": "dense-layers",
     "self-attention": "self-attention",
+    "self-attention-one-token": "self-attention?sa_view=One+token",
     "additive-attention": "additive-attention",
     "compare": "compare",
 }
