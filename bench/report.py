@@ -63,7 +63,7 @@ def markdown(results):
         "",
         "## First view and memory",
         "",
-        f"First view (fresh server, open the self-attention page → heatmap visible): "
+        "First view (fresh server, open the self-attention page → heatmap visible): "
         + ", ".join(f"{s:.2f} s" for s in results["first_view_s"]["runs"]) + ".",
         "",
         f"Server RSS: {memory['after_start_mb']:.0f} MB after start, {memory['after_first_view_mb']:.0f} MB after "
