@@ -35,8 +35,8 @@ def configure_page(title):
 class Defaults(dict):
     """A page's widget keys and default values, with a button that restores them all."""
 
-    def reset_button(self, container=st):
-        container.button(
+    def reset_button(self):
+        st.button(
             "Reset to defaults",
             key=f"{next(iter(self))}_reset",
             on_click=self._restore,
@@ -85,6 +85,17 @@ def units_and_heads(defaults, prefix, units_label, heads_label):
         help="Heads split the units evenly, so only divisors of the units are offered.",
     )
     return units, num_heads
+
+
+def caption_if_rounded(token_count):
+    """Say so when attention maps of `token_count` tokens go out rounded; returns whether they do."""
+    rounded = token_count**2 > ac.figures.EXACT_CELL_LIMIT
+    if rounded:
+        st.caption(
+            f"{token_count} tokens: to stay fast, the maps carry weights rounded to 1/10,000 "
+            "(hover shows them as n / 10,000); the downloads hold the exact values."
+        )
+    return rounded
 
 
 # Every ASCII punctuation character: a backslash before one makes Markdown show it as typed.

@@ -71,12 +71,7 @@ with weights_tab:
                 key="sa_weights")
         if use_causal_mask:
             st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-        if trace.weights[head].size > figures.EXACT_CELL_LIMIT:
-            st.caption(
-                f"{len(tokens)} tokens: to stay fast, the map carries weights rounded to 1/10,000 "
-                "(hover shows them as n / 10,000). The One token view lists exact values."
-            )
-        else:
+        if not ps.caption_if_rounded(len(tokens)):
             st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact value.")
 
 with scores_tab:

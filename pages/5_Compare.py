@@ -45,11 +45,7 @@ except InputError as error:
     ps.show_input_error(error)
     st.stop()
 
-if len(tokens) ** 2 > figures.EXACT_CELL_LIMIT:
-    st.caption(
-        f"{len(tokens)} tokens: to stay fast, the maps carry weights rounded to 1/10,000 "
-        "(hover shows them as n / 10,000); the checks below use the exact weights."
-    )
+ps.caption_if_rounded(len(tokens))
 by_name = {result.name: result for result in results}
 for row in (MECHANISMS[:2], MECHANISMS[2:]):
     for column, name in zip(st.columns(2), row):
