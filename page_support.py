@@ -87,15 +87,19 @@ def units_and_heads(defaults, prefix, units_label, heads_label):
     return units, num_heads
 
 
-def caption_if_rounded(token_count):
-    """Say so when attention maps of `token_count` tokens go out rounded; returns whether they do."""
-    rounded = token_count**2 > ac.figures.EXACT_CELL_LIMIT
-    if rounded:
+def caption_if_image(token_count, exact_values=""):
+    """Say so when maps of `token_count`² cells are drawn as images; returns whether they are.
+
+    `exact_values` says where the page shows the exact numbers instead, e.g. "the downloads".
+    """
+    as_image = token_count**2 > ac.figures.EXACT_CELL_LIMIT
+    if as_image:
         st.caption(
-            f"{token_count} tokens: to stay fast, the maps carry weights rounded to 1/10,000 "
-            "(hover shows them as n / 10,000); the downloads hold the exact values."
+            f"{token_count} tokens: to stay fast, each map is drawn as an image, one pixel per cell "
+            "(zoom in to see single cells), and hover gives the query and key numbers"
+            + (f"; {exact_values} hold the exact values." if exact_values else ".")
         )
-    return rounded
+    return as_image
 
 
 # Every ASCII punctuation character: a backslash before one makes Markdown show it as typed.
@@ -179,25 +183,33 @@ def plot(figure, key):
 
 
 def download_trace(trace, name, metadata):
-    """Buttons that download every tensor of `trace`; files are built only when clicked."""
-    formats = [("NumPy .npz", "npz", "application/octet-stream", lambda: trace_to_npz(trace))]
-    if number_count(trace) <= TEXT_EXPORT_LIMIT:
-        formats = [
-            ("JSON", "json", "application/json", lambda: trace_to_json(trace, metadata)),
-            ("CSV", "csv", "text/csv", lambda: trace_to_csv(trace)),
-            *formats,
-        ]
-    else:
-        st.caption(
-            f"This view holds {number_count(trace):,} numbers: too many for JSON or CSV "
-            "to be useful, so it downloads as NumPy's .npz."
-        )
-    for column, (label, extension, mime, data) in zip(st.columns(3), formats):
-        column.download_button(
-            f"Tensors as {label}",
-            data=data,
-            file_name=f"{name}.{extension}",
-            mime=mime,
-            key=f"{name}_{extension}",
-            on_click="ignore",
-        )
+    """An expander of buttons that download every tensor of `trace`, filled only while open.
+
+    Closed, it is a single element, so a slider move does not redraw buttons it cannot change;
+    the files themselves are built only when a button is clicked.
+    """
+    with st.expander("Download every tensor", icon=":material/download:", key=f"{name}_downloads",
+                     on_change="rerun") as box:
+        if not box.open:
+            return
+        formats = [("NumPy .npz", "npz", "application/octet-stream", lambda: trace_to_npz(trace))]
+        if number_count(trace) <= TEXT_EXPORT_LIMIT:
+            formats = [
+                ("JSON", "json", "application/json", lambda: trace_to_json(trace, metadata)),
+                ("CSV", "csv", "text/csv", lambda: trace_to_csv(trace)),
+                *formats,
+            ]
+        else:
+            st.caption(
+                f"This view holds {number_count(trace):,} numbers: too many for JSON or CSV "
+                "to be useful, so it downloads as NumPy's .npz."
+            )
+        for column, (label, extension, mime, data) in zip(st.columns(3), formats):
+            column.download_button(
+                f"Tensors as {label}",
+                data=data,
+                file_name=f"{name}.{extension}",
+                mime=mime,
+                key=f"{name}_{extension}",
+                on_click="ignore",
+            )

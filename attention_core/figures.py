@@ -9,13 +9,16 @@ templates only ever receive user text through `customdata`, never inside the tem
 so a token such as "%{y}" is shown as typed.
 """
 
+import base64
 import functools
 import html
+import io
 import math
 
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+from PIL import Image
 
 # At most this many tick labels per axis (half-width charts stay legible); hover names them all.
 _MAX_TICK_LABELS = 24
@@ -107,15 +110,15 @@ def _categories(labels):
     return [_token_ref(label, i + 1) for i, label in enumerate(labels)]
 
 
-def _ticks(categories, labels):
-    """Category-axis settings showing escaped `labels` at their categories, thinned to ~24."""
+def _ticks(tick_values, labels, axis_type="category"):
+    """Axis settings showing escaped `labels` at their `tick_values`, thinned to ~24."""
     step = max(1, math.ceil(len(labels) / _MAX_TICK_LABELS))
-    positions = range(0, len(labels), step)
+    shown = range(0, len(labels), step)
     return dict(
-        type="category",
+        type=axis_type,
         tickmode="array",
-        tickvals=[categories[i] for i in positions],
-        ticktext=[_escape(labels[i]) for i in positions],
+        tickvals=[tick_values[i] for i in shown],
+        ticktext=[_escape(labels[i]) for i in shown],
     )
 
 
@@ -214,6 +217,17 @@ def _sign_colors(values):
 # --------------------------------------------------------------------------- heatmaps and bars
 
 
+# Above this many cells (256 × 256) a matrix is drawn as a PNG image, one pixel per cell,
+# coloured here with the heatmap's own colour scale. As a plotly heatmap, 1024 × 1024 float32
+# values are 5.6 MB of JSON that Streamlit's front end re-serializes and scans dozens of times
+# before plotly colours it cell by cell in JavaScript: over a second per slider move (measured
+# by `make bench`). The image is a few hundred KB, decoded natively by the browser. At 256+
+# rows a cell is under 3 px, so hover names its row and column; the downloads hold the values.
+EXACT_CELL_LIMIT = 256 * 256
+# Colours along the scale in an image: 8-bit steps, as fine as a screen's channels.
+_IMAGE_LEVELS = 256
+
+
 def heatmap(
     values,
     row_labels,
@@ -231,73 +245,102 @@ def heatmap(
 ):
     """A labelled heatmap of a matrix, first row at the top, exact values on hover.
 
-    values: (R, C); row_labels: R labels; col_labels: C labels (duplicates allowed).
-    The axes are categories such as "'cat' (#2)" (see `_categories`), which hover shows;
-    `hovertemplate` replaces the default "row: …<br>column: …<br>value: …".
+    values: (R, C) finite; row_labels: R labels; col_labels: C labels (duplicates allowed).
+    Up to EXACT_CELL_LIMIT cells the axes are categories such as "'cat' (#2)" (see
+    `_categories`), which hover shows with the exact value; `hovertemplate` replaces the default
+    "row: …<br>column: …<br>value: …". Above it the matrix is an image (see `_image_traces`)
+    on numeric axes 1..R and 1..C, and hover shows row and column numbers.
     """
     values = _as_array("values", values, 2, "(R, C)")
     rows, cols = values.shape
     _check_labels("row_labels", row_labels, rows, f"row of values {values.shape}")
     _check_labels("col_labels", col_labels, cols, f"column of values {values.shape}")
 
-    row_categories, col_categories = _categories(row_labels), _categories(col_labels)
-    if hovertemplate is None:
-        hovertemplate = (
-            f"{_escape(row_title or 'row')}: %{{y}}<br>{_escape(col_title or 'column')}: %{{x}}"
-            f"<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
-        )
-    trace = dict(
-        type="heatmap", z=values, x=col_categories, y=row_categories,
-        colorscale=_colorscale(colorscale), zmid=zmid, zmin=zmin, zmax=zmax,
-        colorbar=dict(title=dict(text=_escape(value_name))), hovertemplate=hovertemplate,
-    )
+    row_name, col_name = _escape(row_title or "row"), _escape(col_title or "column")
+    colorbar = dict(title=dict(text=_escape(value_name)))
+    if values.size <= EXACT_CELL_LIMIT:
+        row_categories, col_categories = _categories(row_labels), _categories(col_labels)
+        if hovertemplate is None:
+            hovertemplate = f"{row_name}: %{{y}}<br>{col_name}: %{{x}}<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
+        traces = [dict(
+            type="heatmap", z=values, x=col_categories, y=row_categories,
+            colorscale=_colorscale(colorscale), zmid=zmid, zmin=zmin, zmax=zmax,
+            colorbar=colorbar, hovertemplate=hovertemplate,
+        )]
+        x_ticks, y_ticks = _ticks(col_categories, col_labels), _ticks(row_categories, row_labels)
+    else:
+        low, high = _color_range(values, zmin, zmax, zmid)
+        traces = _image_traces(values, colorscale, low, high, colorbar,
+                               hovertemplate=f"{row_name}: #%{{y}}<br>{col_name}: #%{{x}}<extra></extra>")
+        x_ticks = _ticks(range(1, cols + 1), col_labels, "linear")
+        y_ticks = _ticks(range(1, rows + 1), row_labels, "linear")
     layout = dict(
-        xaxis=dict(title=dict(text=_escape(col_title)), showgrid=False, **_ticks(col_categories, col_labels)),
-        yaxis=dict(title=dict(text=_escape(row_title)), showgrid=False, autorange="reversed",
-                   **_ticks(row_categories, row_labels)),
+        xaxis=dict(title=dict(text=_escape(col_title)), showgrid=False, zeroline=False, **x_ticks),
+        yaxis=dict(title=dict(text=_escape(row_title)), showgrid=False, zeroline=False, autorange="reversed", **y_ticks),
     )
-    return _figure([trace], layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
+    return _figure(traces, layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
 
 
-# Above this many cells (256 × 256) an attention map is sent rounded: exact float32 weights for
-# 1024 tokens are 4 MB, 5.6 MB as plotly's base64 JSON, on every slider move, and Streamlit's
-# handling of a chart grows with its bytes (measured by `make bench`). At 256+ tokens a cell is
-# under 3 px wide, so hover could not single one out precisely anyway.
-EXACT_CELL_LIMIT = 256 * 256
-# Rounded maps carry weights in steps of 1/ROUNDED_SCALE, as uint16 counts of those steps.
-ROUNDED_SCALE = 10_000
+def _color_range(values, zmin, zmax, zmid):
+    """The (low, high) values at the ends of the colour scale, as plotly picks them.
+
+    Given bounds are kept; a missing one is the data's extreme, and with `zmid` the automatic
+    bounds are widened to sit equally far from it. An empty range is widened by 0.5 each way.
+    """
+    low = float(np.min(values)) if zmin is None else float(zmin)
+    high = float(np.max(values)) if zmax is None else float(zmax)
+    if zmid is not None and (zmin is None or zmax is None):
+        reach = max(abs(high - zmid), abs(zmid - low))
+        low = zmid - reach if zmin is None else low
+        high = zmid + reach if zmax is None else high
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    return low, high
+
+
+def _palette(colorscale):
+    """(_IMAGE_LEVELS, 3) uint8 RGB: the colour scale sampled evenly, interpolated in RGB as plotly does."""
+    stops = _colorscale(colorscale)
+    positions = [position for position, _ in stops]
+    rgb, _ = plotly.colors.convert_colors_to_same_type([color for _, color in stops], colortype="tuple")
+    levels = np.linspace(0.0, 1.0, _IMAGE_LEVELS)
+    channels = [np.interp(levels, positions, [color[c] * 255 for color in rgb]) for c in range(3)]
+    return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
+
+
+def _image_traces(values, colorscale, low, high, colorbar, *, hovertemplate):
+    """values (R, C) as a PNG image trace, coloured over [low, high], plus a trace for its colour bar.
+
+    A palette PNG: one byte a cell, the nearest of `_IMAGE_LEVELS` colours. Pixel centres sit
+    at x = 1..C and y = 1..R, so hover's %{x} and %{y} are 1-based column and row numbers.
+    The colour bar comes from a transparent 1 × 1 heatmap with the same scale and range.
+    """
+    scaled = (np.asarray(values, dtype=np.float64) - low) / (high - low)
+    indices = np.rint(np.clip(scaled, 0.0, 1.0) * (_IMAGE_LEVELS - 1)).astype(np.uint8)
+    image = Image.fromarray(indices)
+    image.putpalette(_palette(colorscale).tobytes())
+    png = io.BytesIO()
+    image.save(png, format="PNG", compress_level=1)  # fastest; the palette already makes it small
+    source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+    return [
+        dict(type="image", source=source, x0=1, dx=1, y0=1, dy=1, hovertemplate=hovertemplate),
+        dict(type="heatmap", z=[[low]], x=[1], y=[1], zmin=low, zmax=high, colorscale=_colorscale(colorscale),
+             opacity=0, hoverinfo="skip", colorbar=colorbar),
+    ]
 
 
 def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights"):
     """Attention weights: how much each query token attends to each key token.
 
-    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels. Up to
-    EXACT_CELL_LIMIT cells the map holds the exact weights; above it, weights rounded to
-    1/10,000 as uint16 counts (2 bytes a cell instead of 4), shown on hover as "n / 10,000".
+    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels. Coloured
+    from 0 to 1; above EXACT_CELL_LIMIT cells an image (see `heatmap`).
     """
     weights = _as_array("weights", weights, 2, "(Tq, Tk)")
-    labels = dict(
-        title=title, colorscale="Blues", zmid=None, value_name="weight",
-        row_title="query (attending)", col_title="key (attended to)",
+    return heatmap(
+        weights, query_tokens, key_tokens, title=title, colorscale="Blues", zmid=None, zmin=0.0, zmax=1.0,
+        value_name="weight", row_title="query (attending)", col_title="key (attended to)",
+        hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>",
     )
-    if weights.size <= EXACT_CELL_LIMIT:
-        return heatmap(
-            weights, query_tokens, key_tokens, zmin=0.0, zmax=1.0,
-            hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>", **labels,
-        )
-    counts = np.rint(weights * ROUNDED_SCALE).astype(np.uint16)
-    fig = heatmap(
-        counts, query_tokens, key_tokens, zmin=0, zmax=ROUNDED_SCALE,
-        hovertemplate=(
-            f"query %{{y}} → key %{{x}}: weight ≈ %{{z:,}} / {ROUNDED_SCALE:,}<extra></extra>"
-        ),
-        **labels,
-    )
-    fig.data[0].colorbar.update(
-        tickvals=[ROUNDED_SCALE * q for q in (0, 0.25, 0.5, 0.75, 1)],
-        ticktext=["0", "0.25", "0.5", "0.75", "1"],
-    )
-    return fig
 
 
 def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None, x_title=""):

@@ -71,7 +71,7 @@ with weights_tab:
                 key="sa_weights")
         if use_causal_mask:
             st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-        if not ps.caption_if_rounded(len(tokens)):
+        if not ps.caption_if_image(len(tokens), "the One token view and the downloads"):
             st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact value.")
 
 with scores_tab:
@@ -82,6 +82,7 @@ with scores_tab:
                             row_title="query (attending)", col_title="key (attended to)", value_name="score"),
             key="sa_scores",
         )
+        ps.caption_if_image(len(tokens), "the downloads")
         st.caption(
             "Entry (i, j) is the dot product of token i's query with token j's key"
             + (", divided by √d" if use_scale else "")
@@ -157,7 +158,6 @@ with output_tab:
         ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {len(tokens)} × {units}",
                                 row_title="token", col_title="unit"), key="sa_output")
 
-st.header("Download")
 ps.download_trace(
     trace,
     "self_attention",

@@ -118,5 +118,4 @@ with right:
     ps.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value"),
             key="rnn_context")
 
-st.header("Download")
 ps.download_trace(trace, "rnn_with_attention", {"units": units, "seed": seed, "source": source})

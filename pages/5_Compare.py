@@ -45,7 +45,7 @@ except InputError as error:
     ps.show_input_error(error)
     st.stop()
 
-ps.caption_if_rounded(len(tokens))
+ps.caption_if_image(len(tokens))
 by_name = {result.name: result for result in results}
 for row in (MECHANISMS[:2], MECHANISMS[2:]):
     for column, name in zip(st.columns(2), row):

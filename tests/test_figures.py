@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io
 import pytest
 
 from attention_core import figures
@@ -18,6 +19,7 @@ from attention_core.figures import (
     heatmap,
     qkv_pipeline_figure,
 )
+from tests.map_images import assert_image_shows
 
 SCRIPT = "<script>alert(1)</script>"
 TOKENS = ["the", "cat", "sat", "on", "the", "mat"]
@@ -57,13 +59,13 @@ def pipeline_inputs(tokens=TOKENS, d=4, seed=0):
 # --------------------------------------------------------------------------- module contract
 
 
-def test_module_imports_only_numpy_plotly_and_the_standard_library():
+def test_module_imports_only_numpy_plotly_pillow_and_the_standard_library():
     tree = ast.parse(Path(figures.__file__).read_text(encoding="utf-8"))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree)
                 if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"functools", "html", "math", "numpy", "plotly"}
+    assert imported <= {"base64", "functools", "html", "io", "math", "numpy", "plotly", "PIL"}
 
 
 def test_number_format_is_compact():
@@ -362,15 +364,49 @@ def test_every_figure_is_valid_plotly(build):
     go.Figure(build().to_dict())
 
 
-def test_large_attention_maps_are_sent_rounded_to_a_ten_thousandth():
-    tokens = [f"w{i}" for i in range(300)]  # 300² cells: over the exact limit
-    weights = np.random.default_rng(0).dirichlet(np.ones(300), 300).astype("float32")
-    trace = attention_heatmap(weights, tokens, tokens).data[0]
-    assert weights.size > figures.EXACT_CELL_LIMIT
-    assert trace.z.dtype == np.uint16 and (trace.zmin, trace.zmax) == (0, figures.ROUNDED_SCALE)
-    np.testing.assert_allclose(trace.z / figures.ROUNDED_SCALE, weights, atol=0.5 / figures.ROUNDED_SCALE + 1e-7)
-    assert "/ 10,000" in trace.hovertemplate
-    assert list(trace.colorbar.ticktext) == ["0", "0.25", "0.5", "0.75", "1"]
+# (name, matrix, builder, colorscale, expected colour range)
+LARGE_MAPS = {
+    "attention weights": (
+        np.random.default_rng(0).dirichlet(np.full(300, 0.3), 300).astype("float32"),
+        lambda values, labels: attention_heatmap(values, labels, labels), "Blues", (0.0, 1.0),
+    ),
+    "scores around zero": (
+        np.random.default_rng(1).standard_normal((300, 260)) * 3 + 1,
+        lambda values, labels: figures.heatmap(values, labels, [f"k{i}" for i in range(260)], value_name="score"),
+        "RdBu", None,  # symmetric around zmid=0, from the data
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LARGE_MAPS)
+def test_large_maps_are_images_in_the_heatmaps_colours(name):
+    values, build, colorscale, bounds = LARGE_MAPS[name]
+    labels = [f"w{i}" for i in range(values.shape[0])]
+    assert values.size > figures.EXACT_CELL_LIMIT
+    image, colorbar = build(values, labels).to_dict()["data"]
+    low, high = bounds or (-np.abs(values).max(), np.abs(values).max())
+    assert (colorbar["zmin"], colorbar["zmax"]) == pytest.approx((low, high))
+    assert colorbar["opacity"] == 0 and colorbar["hoverinfo"] == "skip"
+    assert_image_shows([image, colorbar], values, colorscale)
+    assert (image["x0"], image["dx"], image["y0"], image["dy"]) == (1, 1, 1, 1)  # 1-based numbers on hover
+
+
+def test_large_maps_name_tokens_by_number_on_hover_and_ticks():
+    tokens = [f"<b>t{i}</b>" for i in range(300)]
+    fig = attention_heatmap(np.full((300, 300), 1 / 300), tokens, tokens).to_dict()
+    assert fig["data"][0]["hovertemplate"] == "query (attending): #%{y}<br>key (attended to): #%{x}<extra></extra>"
+    xaxis = fig["layout"]["xaxis"]
+    assert xaxis["type"] == "linear" and xaxis["tickvals"][:2] == [1, 14]
+    assert xaxis["ticktext"][0] == "&lt;b&gt;t0&lt;/b&gt;"
+    assert len(xaxis["tickvals"]) <= 24
+    assert fig["layout"]["yaxis"]["autorange"] == "reversed"
+
+
+def test_large_map_payload_is_far_below_the_float_heatmap():
+    tokens = [f"w{i}" for i in range(1024)]
+    weights = np.random.default_rng(2).dirichlet(np.ones(1024), 1024).astype("float32")
+    payload = len(plotly.io.to_json(attention_heatmap(weights, tokens, tokens), validate=False))
+    assert payload < 1_500_000  # float32 as plotly's base64 would be 5.6 MB
 
 
 def test_attention_maps_up_to_the_limit_stay_exact():

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
 import page_support as ps
+from tests.map_images import assert_image_shows
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -623,3 +624,34 @@ def test_reset_clears_the_url():
     assert_healthy(at)
     assert at.query_params == {}
     assert {key: w.value for key, w in widgets(at).items()} == {key: page_defaults("sa")[key] for key in widgets(at)}
+
+
+# --------------------------------------------------------------------------- long sequences and downloads
+
+
+def test_long_sequences_draw_maps_as_images_of_the_library_weights():
+    text = " ".join(f"w{i}" for i in range(300))  # 300² cells: over the exact limit
+    at = run_page("sa", sa_text=text)
+    assert_healthy(at)
+    assert any("drawn as an image" in caption.value for caption in at.caption)
+    s = {**page_defaults("sa"), "sa_text": text}
+    _, x = ac.encode_text(text, ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
+    trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
+    assert_image_shows(charts(at)["sa_weights"]["data"], trace.weights[s["sa_head"]], "Blues")
+
+
+DOWNLOADS = {"dot": "dot_product", "dense": "dense_network", "sa": "self_attention", "rnn": "rnn_with_attention"}
+
+
+@pytest.mark.parametrize("page", DOWNLOADS)
+def test_downloads_are_built_only_when_their_expander_opens(page):
+    name = DOWNLOADS[page]
+    at = run_page(page)
+    assert [e.label for e in at.expander].count("Download every tensor") == 1
+    assert not at.get("download_button")
+    at.session_state[f"{name}_downloads"] = True
+    at.run()
+    assert_healthy(at)
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert labels == ["Tensors as JSON", "Tensors as CSV", "Tensors as NumPy .npz"]
