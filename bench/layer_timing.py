@@ -36,9 +36,29 @@ def _pair(ours, theirs, args_ours, args_theirs):
     return result
 
 
+def additive_attention_like(bahdanau, features_shape):
+    """Keras's built-ins doing BahdanauAttention's computation with its weights.
+
+    Dense W1 and W2 project features and hidden state; AdditiveAttention's learned `scale` is
+    V's kernel, and sum(scale * tanh(q + k)) is V(score) without V's bias, which the softmax
+    cancels. Returns a callable (features, hidden) -> context (B, 1, F).
+    """
+    batch, time, _ = features_shape
+    w1, w2 = keras.layers.Dense(bahdanau.units), keras.layers.Dense(bahdanau.units)
+    w1.build(features_shape)
+    w2.build((batch, 1, bahdanau.W2.kernel.shape[0]))
+    w1.set_weights(bahdanau.W1.get_weights())
+    w2.set_weights(bahdanau.W2.get_weights())
+    additive = keras.layers.AdditiveAttention()
+    additive.build([(batch, 1, bahdanau.units), features_shape, (batch, time, bahdanau.units)])
+    additive.scale.assign(bahdanau.V.kernel[:, 0])
+    return lambda features, hidden: additive([w2(hidden[:, None]), features, w1(features)])
+
+
 def measure():
     """SelfAttention against MultiHeadAttention (same weights, identity output projection),
-    BahdanauAttention against AdditiveAttention and Attention, on the same shapes."""
+    BahdanauAttention against AdditiveAttention and Attention on the same shapes, and against
+    the built-ins computing exactly what it computes (Dense projections + AdditiveAttention)."""
     results = {}
     rng = np.random.default_rng(0)
     for tokens, units, heads in SHAPES:
@@ -58,6 +78,11 @@ def measure():
                 lambda f, h: bahdanau(f, h), lambda q, v: builtin([q, v]),
                 (x, hidden), (hidden[:, None], x),
             )
+        same_math = additive_attention_like(bahdanau, x.shape)
+        np.testing.assert_allclose(same_math(x, hidden)[:, 0], bahdanau(x, hidden)[0], atol=1e-5)
+        results[f"BahdanauAttention vs Dense W1, W2 + AdditiveAttention (same computation), T={tokens}, U={units}"] = _pair(
+            lambda f, h: bahdanau(f, h), same_math, (x, hidden), (x, hidden),
+        )
     return results
 
 

@@ -17,8 +17,9 @@ def targets(results):
          latency["512"]["median_ms"] <= 400),
         ("Interaction median at 1024 tokens", f"{latency['1024']['median_ms']:.0f} ms", "≤ 1000 ms",
          latency["1024"]["median_ms"] <= 1000),
-        ("First view on a started server (median)", f"{results['first_view_s']['median']:.2f} s", "≤ 2 s",
-         results["first_view_s"]["median"] <= 2),
+        ("First view on a started server (median)",
+         f"{results['first_view_s']['median']:.2f} s (floor app: {results['first_view_s']['floor_median']:.2f} s)",
+         "≤ 2 s", results["first_view_s"]["median"] <= 2),
         (f"RSS growth over {results['memory']['soak_presses']} interactions",
          f"{results['memory']['growth_mb']:.1f} MB", "≤ 50 MB", results["memory"]["growth_mb"] <= 50),
         ("Heatmap payload at 1024 tokens", f"{results['payload']['1024'] / 1e6:.2f} MB", "≤ 4 MB",
@@ -64,7 +65,9 @@ def markdown(results):
         "## First view and memory",
         "",
         "First view (fresh server, open the self-attention page → heatmap visible): "
-        + ", ".join(f"{s:.2f} s" for s in results["first_view_s"]["runs"]) + ".",
+        + ", ".join(f"{s:.2f} s" for s in results["first_view_s"]["runs"])
+        + ". The floor app (one slider, one heatmap) on fresh servers, the same way: "
+        + ", ".join(f"{s:.2f} s" for s in results["first_view_s"]["floor_runs"]) + ".",
         "",
         f"Server RSS: {memory['after_start_mb']:.0f} MB after start, {memory['after_first_view_mb']:.0f} MB after "
         f"the first view, {memory['after_soak_mb']:.0f} MB after {memory['soak_presses']} interactions "

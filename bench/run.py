@@ -183,10 +183,15 @@ def measure_latency(browser):
 
 
 def measure_first_view_and_memory(browser):
-    """First view on fresh servers; RSS after start, first view and SOAK_PRESSES interactions."""
-    first_views = []
+    """First view on fresh app servers and, for comparison, on fresh floor servers; RSS after
+    start, first view and SOAK_PRESSES interactions."""
+    first_views, floor_first_views = [], []
     memory = {}
     for run in range(FIRST_VIEW_RUNS):
+        with server(FLOOR, f"floor-first-view-{run}") as (base, _):
+            session = Session(browser, FLOOR, base)
+            floor_first_views.append(session.first_view_s)
+            session.close()
         with server(APP, f"app-first-view-{run}") as (base, process):
             started_mb = rss_mb(process)
             session = Session(browser, APP, base)
@@ -199,8 +204,12 @@ def measure_first_view_and_memory(browser):
                 memory["soak_presses"] = SOAK_PRESSES
                 memory["growth_mb"] = memory["after_soak_mb"] - memory["after_first_view_mb"]
             session.close()
-    print(f"first views: {first_views}; memory: {memory}", flush=True)
-    return {"first_view_s": {"runs": first_views, "median": statistics.median(first_views)}, "memory": memory}
+    print(f"first views: {first_views}; floor: {floor_first_views}; memory: {memory}", flush=True)
+    return {
+        "first_view_s": {"runs": first_views, "median": statistics.median(first_views),
+                         "floor_runs": floor_first_views, "floor_median": statistics.median(floor_first_views)},
+        "memory": memory,
+    }
 
 
 def machine():
