@@ -219,7 +219,7 @@ def _sign_colors(values):
 
 # Above this many cells (256 × 256) a matrix is drawn as a PNG image, one pixel per cell,
 # coloured here with the heatmap's own colour scale. As a plotly heatmap, 1024 × 1024 float32
-# values are 5.6 MB of JSON that Streamlit's front end re-serializes and scans dozens of times
+# values are 5.9 MB of JSON that Streamlit's front end re-serializes and scans dozens of times
 # before plotly colours it cell by cell in JavaScript: over a second per slider move (measured
 # by `make bench`). The image is a few hundred KB, decoded natively by the browser. At 256+
 # rows a cell is under 3 px, so hover names its row and column; the downloads hold the values.
