@@ -29,7 +29,7 @@ TEXT_EXPORT_LIMIT = 2_000_000
 
 def configure_page(title):
     """Every page's first Streamlit call: a wide layout suits side-by-side heatmaps."""
-    st.set_page_config(page_title=f"{title} · Attention, computed", page_icon="🔎", layout="wide")
+    st.set_page_config(page_title=f"{title} · Attention, computed", page_icon=":material/search:", layout="wide")
 
 
 class Defaults(dict):

@@ -11,6 +11,8 @@ import sys
 import numpy as np
 
 import attention_core as ac
+import page_support  # noqa: F401  (its gc.freeze() then covers everything imported here)
+from streamlit import delta_generator
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.web import cli
@@ -43,9 +45,20 @@ def keep_keras_state():
     script_runner._clean_problem_modules = lambda: None
 
 
+def skip_direct_execution_check():
+    """Skip Streamlit's once-per-process check for being run without `streamlit run`.
+
+    The app always runs under `streamlit run`, so the check never warns; but it calls
+    `inspect.stack()`, which looks up the module of every frame among TensorFlow's thousands:
+    ~0.45 s (measured), paid by the first visitor's first element.
+    """
+    delta_generator._use_warning_has_been_displayed = True
+
+
 if __name__ == "__main__":
     warm_up()
     keep_keras_state()
+    skip_direct_execution_check()
     # app.py declares its pages with st.navigation, which turns off Streamlit's older pages/
     # folder mode, but only once it has run. Until then a fresh server treats pages/ as that
     # older kind of app, and its first visitor to a shared link such as /self-attention sees
