@@ -113,8 +113,11 @@ class BahdanauAttention(keras.layers.Layer):
         hidden_projection = self.W2(hidden_with_time_axis)  # (B, 1, U)
         score = ops.tanh(features_projection + hidden_projection)  # (B, T, U)
         logits = self.V(score)  # (B, T, 1)
-        time_mask = None if mask is None else ops.expand_dims(ops.cast(mask, "bool"), -1)
-        attention_weights = masked_softmax(logits, time_mask, axis=1)  # (B, T, 1)
+        # The softmax over time runs on the last axis of (B, T): over axis 1 of (B, T, 1),
+        # TensorFlow transposes there and back, 5x slower eagerly (1.55 vs 0.29 ms, measured).
+        time_mask = None if mask is None else ops.cast(mask, "bool")
+        attention_weights = masked_softmax(ops.squeeze(logits, -1), time_mask, axis=-1)  # (B, T)
+        attention_weights = ops.expand_dims(attention_weights, -1)  # (B, T, 1)
         weighted_features = attention_weights * features  # (B, T, F)
         context_vector = ops.sum(weighted_features, axis=1)  # (B, F)
         return {
@@ -158,8 +161,11 @@ class SelfAttention(keras.layers.Layer):
     2. `raw_scores = Q_n @ K_n^T`: query i against key j                     (B, N, T, T)
     3. `scaled_scores = raw_scores / sqrt(D)` when `use_scale`, else equal   (B, N, T, T)
     4. `attention_weights = softmax(scaled_scores)` over keys, masked keys 0  (B, N, T, T)
-    5. `context = attention_weights @ V_n`: weighted sum of value vectors    (B, N, T, D)
+    5. `context = attention_weights @ V_n`: weighted sum of value vectors    (B, T, N, D)
     6. `output` = the heads' contexts concatenated                            (B, T, U)
+
+    Heads are (B, T, N, D) reshapes of the projections, contracted with einsum as
+    `keras.layers.MultiHeadAttention` does.
 
     There is no output projection, so `output` is exactly the context vectors.
 
@@ -195,10 +201,16 @@ class SelfAttention(keras.layers.Layer):
         self.head_size = units // num_heads
         # The output keeps the token axis, so a padding mask passes through to later layers.
         self.supports_masking = True
-        query_init, key_init, value_init = _seeded_initializers(seed, 3)
-        self.query_dense = keras.layers.Dense(units, kernel_initializer=query_init, name="query")
-        self.key_dense = keras.layers.Dense(units, kernel_initializer=key_init, name="key")
-        self.value_dense = keras.layers.Dense(units, kernel_initializer=value_init, name="value")
+        # Each projection is Dense(units) applied at every token: kernel (F, U), bias (U,),
+        # y = xW + b. Written as an EinsumDense, as MultiHeadAttention projects, it is one
+        # broadcast matmul; a Dense on a 3-D input goes through tf.tensordot, whose eager
+        # dispatch costs more than the arithmetic (2.4 vs 1.4 ms at 128 tokens, measured).
+        self.query_dense, self.key_dense, self.value_dense = (
+            keras.layers.EinsumDense(
+                "btf,fu->btu", output_shape=(None, units), bias_axes="u", kernel_initializer=init, name=name
+            )
+            for init, name in zip(_seeded_initializers(seed, 3), ("query", "key", "value"))
+        )
 
     def build(self, x_shape):
         if len(x_shape) != 3:
@@ -210,10 +222,8 @@ class SelfAttention(keras.layers.Layer):
             dense.build(x_shape)
 
     def _split_heads(self, projection):
-        """(B, T, U) -> (B, N, T, D): head n takes columns [n*D, (n+1)*D)."""
-        batch, tokens = ops.shape(projection)[0], ops.shape(projection)[1]
-        heads = ops.reshape(projection, (batch, tokens, self.num_heads, self.head_size))
-        return ops.transpose(heads, (0, 2, 1, 3))
+        """(B, T, U) -> (B, T, N, D): head n takes columns [n*D, (n+1)*D)."""
+        return ops.reshape(projection, (-1, ops.shape(projection)[1], self.num_heads, self.head_size))
 
     def _attention_mask(self, mask, tokens, use_causal_mask):
         """Which key each query may attend to: bool (B or 1, 1, T, T), or None for all."""
@@ -233,20 +243,18 @@ class SelfAttention(keras.layers.Layer):
 
         `attention_mask` is the bool (B or 1, 1, T, T) mask that was applied, or None.
         """
-        query = self.query_dense(x)  # (B, T, U)
-        key = self.key_dense(x)  # (B, T, U)
-        value = self.value_dense(x)  # (B, T, U)
+        query, key, value = (
+            dense(x) for dense in (self.query_dense, self.key_dense, self.value_dense)
+        )  # (B, T, U) each
         query_heads, key_heads, value_heads = (
             self._split_heads(t) for t in (query, key, value)
-        )  # (B, N, T, D) each
-        raw_scores = ops.matmul(query_heads, ops.transpose(key_heads, (0, 1, 3, 2)))  # (B, N, T, T)
-        scale = 1.0 / (self.head_size**0.5) if self.use_scale else 1.0
-        scaled_scores = raw_scores * scale  # (B, N, T, T)
+        )  # (B, T, N, D) each
+        raw_scores = ops.einsum("bqnd,bknd->bnqk", query_heads, key_heads)  # (B, N, T, T)
+        scaled_scores = raw_scores * (1.0 / self.head_size**0.5) if self.use_scale else raw_scores  # (B, N, T, T)
         attention_mask = self._attention_mask(mask, ops.shape(x)[1], use_causal_mask)
         attention_weights = masked_softmax(scaled_scores, attention_mask, axis=-1)  # (B, N, T, T)
-        context = ops.matmul(attention_weights, value_heads)  # (B, N, T, D)
-        batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
-        output = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, tokens, self.units))
+        context = ops.einsum("bnqk,bknd->bqnd", attention_weights, value_heads)  # (B, T, N, D)
+        output = ops.reshape(context, (-1, ops.shape(x)[1], self.units))  # (B, T, U)
         return {
             "query": query,
             "key": key,

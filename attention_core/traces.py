@@ -85,8 +85,9 @@ def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=Fal
         inputs=_frozen(x[0]),
         **_unbatched(
             steps,
-            ["query", "key", "value", "raw_scores", "scaled_scores", "context", "output"],
+            ["query", "key", "value", "raw_scores", "scaled_scores", "output"],
         ),
+        context=_frozen(np.moveaxis(keras.ops.convert_to_numpy(steps["context"][0]), 1, 0)),  # (T, N, D) -> (N, T, D)
         attention_mask=allowed,
         weights=_frozen(steps["attention_weights"][0]),
         scale=1.0 / np.sqrt(layer.head_size) if layer.use_scale else 1.0,

@@ -10,28 +10,31 @@ import tensorflow as tf
 
 import attention_core as ac
 
-RUNS = 50  # timed calls per configuration, after warm-up
+RUNS = 200  # timed calls per configuration, after warm-up
+WARM_UP_RUNS = 10  # first calls build kernels and, compiled, trace the function
 SHAPES = ((128, 64, 4), (512, 64, 4))  # (tokens, units, heads)
 
 
-def _median_seconds(function, *args):
-    for _ in range(5):
-        function(*args)
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        keras.ops.convert_to_numpy(keras.tree.flatten(function(*args))[0])
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _seconds(function, args):
+    start = time.perf_counter()
+    keras.ops.convert_to_numpy(keras.tree.flatten(function(*args))[0])
+    return time.perf_counter() - start
 
 
 def _pair(ours, theirs, args_ours, args_theirs):
-    """Median forward seconds of two callables, eager and under tf.function, and their ratios."""
+    """Median forward seconds of two callables, eager and under tf.function, and their ratios.
+
+    Calls alternate, ours then theirs, so the machine's drift during a measurement (±30% on
+    this shared machine) falls on both alike.
+    """
     result = {}
     # autograph=False: the callables are plain layer calls; there is no Python control flow to convert.
     for mode, wrap in (("eager", lambda f: f), ("compiled", lambda f: tf.function(f, autograph=False))):
-        ours_s = _median_seconds(wrap(ours), *args_ours)
-        theirs_s = _median_seconds(wrap(theirs), *args_theirs)
+        ours_mode, theirs_mode = wrap(ours), wrap(theirs)
+        for _ in range(WARM_UP_RUNS):
+            _seconds(ours_mode, args_ours), _seconds(theirs_mode, args_theirs)
+        times = [(_seconds(ours_mode, args_ours), _seconds(theirs_mode, args_theirs)) for _ in range(RUNS)]
+        ours_s, theirs_s = (statistics.median(column) for column in zip(*times))
         result[mode] = {"ours_ms": ours_s * 1000, "keras_ms": theirs_s * 1000, "ratio": ours_s / theirs_s}
     return result
 
