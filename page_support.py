@@ -118,10 +118,12 @@ def encode_text(text, seed, add_positions):
     return ac.encode_text(text, EMBEDDING_DIM, seed=seed, add_positions=add_positions)
 
 
+# Layers are built once per structure and run under `ac.seeded(layer, seed)`, which gives them the
+# weights a layer made with that seed starts from: a seed slider move builds nothing.
 @st.cache_resource(max_entries=32, show_spinner=False)
-def self_attention_layer(units, num_heads, use_scale, seed):
-    """A built SelfAttention shared by every session; never mutated after this."""
-    layer = ac.SelfAttention(units, num_heads=num_heads, use_scale=use_scale, seed=seed)
+def self_attention_layer(units, num_heads, use_scale):
+    """A built SelfAttention shared by every session and seed; never mutated after this."""
+    layer = ac.SelfAttention(units, num_heads=num_heads, use_scale=use_scale)
     layer.build((1, None, EMBEDDING_DIM))
     return layer
 
@@ -133,22 +135,25 @@ def self_attention_layer(units, num_heads, use_scale, seed):
 def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
     """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text."""
     tokens, x = encode_text(text, seed, add_positions)
-    layer = self_attention_layer(units, num_heads, use_scale, seed)
-    return tuple(tokens), ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
+    layer = self_attention_layer(units, num_heads, use_scale)
+    with ac.seeded(layer, seed):
+        return tuple(tokens), ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def rnn_with_attention_model(units, num_features, seed):
-    """A built RNNWithAttention shared by every session; never mutated after this."""
-    model = ac.RNNWithAttention(units, seed=seed)
+def rnn_with_attention_model(units, num_features):
+    """A built RNNWithAttention shared by every session and seed; never mutated after this."""
+    model = ac.RNNWithAttention(units)
     model.build((1, None, num_features))
     return model
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def rnn_attention_trace(inputs, units, seed):
-    """RNNAttentionTrace of inputs (T, F) through the cached model."""
-    return ac.trace_rnn_with_attention(rnn_with_attention_model(units, inputs.shape[1], seed), inputs)
+    """RNNAttentionTrace of inputs (T, F) through the cached model with `seed`'s weights."""
+    model = rnn_with_attention_model(units, inputs.shape[1])
+    with ac.seeded(model, seed):
+        return ac.trace_rnn_with_attention(model, inputs)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

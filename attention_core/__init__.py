@@ -38,6 +38,7 @@ from attention_core.layers import (  # noqa: E402
     dense_network,
     masked_softmax,
     model_summary_text,
+    seeded,
 )
 from attention_core.traces import (  # noqa: E402
     BahdanauTrace,

@@ -1,12 +1,13 @@
 """The layers: contract, hand-worked numbers, and agreement with NumPy and Keras's own layers."""
 
 import math
+import threading
 
 import keras
 import numpy as np
 import pytest
 
-from attention_core import BahdanauAttention, RNNWithAttention, SelfAttention, dense_network
+from attention_core import BahdanauAttention, RNNWithAttention, SelfAttention, dense_network, seeded
 from attention_core import reference
 from attention_core.comparison import multi_head_attention_like
 
@@ -122,6 +123,66 @@ def test_seed_makes_weights_reproducible_and_distinct_per_projection():
     np.testing.assert_array_equal(as_numpy(a(x)), as_numpy(b(x)))
     assert not np.allclose(as_numpy(a.query_dense.kernel), as_numpy(a.key_dense.kernel))
     assert not np.allclose(as_numpy(SelfAttention(4, seed=12)(x)), as_numpy(a(x)))
+
+
+# Each maker builds a layer and returns (layer, call): call runs it on fixed inputs.
+SEEDED_LAYERS = {
+    "self-attention": lambda seed: _built_call(
+        SelfAttention(6, num_heads=2, seed=seed), lambda layer: layer(rng_array(0, 1, 5, 4), use_causal_mask=True)
+    ),
+    "bahdanau": lambda seed: _built_call(
+        BahdanauAttention(3, seed=seed), lambda layer: layer(rng_array(0, 1, 5, 4), rng_array(1, 1, 2))
+    ),
+    "rnn": lambda seed: _built_call(RNNWithAttention(4, seed=seed), lambda layer: layer(rng_array(0, 1, 5, 4))),
+}
+
+
+def _built_call(layer, call):
+    call(layer)  # builds it
+    return layer, lambda: [as_numpy(t) for t in keras.tree.flatten(call(layer))]
+
+
+@pytest.mark.parametrize("kind", SEEDED_LAYERS)
+def test_seeded_scope_computes_exactly_what_a_layer_made_with_that_seed_does(kind):
+    shared, call_shared = SEEDED_LAYERS[kind](None)
+    variables_before = [as_numpy(v) for v in shared.weights]
+    for seed in (0, 7, 41):
+        _, call_fresh = SEEDED_LAYERS[kind](seed)
+        with seeded(shared, seed):
+            for ours, fresh in zip(call_shared(), call_fresh(), strict=True):
+                np.testing.assert_array_equal(ours, fresh)
+    # The shared layer's own variables were never touched.
+    for before, after in zip(variables_before, shared.weights, strict=True):
+        np.testing.assert_array_equal(before, as_numpy(after))
+
+
+def test_seeded_scope_holds_only_in_its_own_thread():
+    shared, call_shared = SEEDED_LAYERS["self-attention"](None)
+    _, call_seed_3 = SEEDED_LAYERS["self-attention"](3)
+    unseeded = call_shared()
+    inside, outside = threading.Event(), threading.Event()
+    seen_elsewhere = []
+
+    def other_session():
+        inside.wait()
+        seen_elsewhere.extend(call_shared())
+        outside.set()
+
+    thread = threading.Thread(target=other_session)
+    thread.start()
+    with seeded(shared, 3):
+        inside.set()
+        outside.wait(timeout=30)
+        np.testing.assert_array_equal(call_shared()[0], call_seed_3()[0])
+    thread.join()
+    np.testing.assert_array_equal(seen_elsewhere[0], unseeded[0])
+
+
+def test_seeded_scope_says_what_it_needs():
+    with pytest.raises(ValueError, match="Expected a built layer"):
+        seeded(SelfAttention(4), 0)
+    with pytest.raises(ValueError, match="Expected `seed` to be an integer. Received: seed=None"):
+        seeded(SEEDED_LAYERS["bahdanau"](None)[0], None)
 
 
 def _model_holding_all_layers():
