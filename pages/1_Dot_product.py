@@ -16,39 +16,46 @@ st.markdown(
     "unrelated, and negative when they point apart — a measure of how well a query and a key match."
 )
 
-left, right = st.columns(2)
-a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params")
-b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params")
-DEFAULTS.reset_button()
-st.caption("Numbers separated by commas or spaces, brackets optional; up to 64 entries, finite numbers only.")
+# A fragment: a widget change reruns only this function, not the navigation and introduction.
+@st.fragment
+def calculator():
+    """The two vectors, their dot product step by step, and the downloads."""
+    left, right = st.columns(2)
+    a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params")
+    b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params")
+    DEFAULTS.reset_button()
+    st.caption("Numbers separated by commas or spaces, brackets optional; up to 64 entries, finite numbers only.")
 
-try:
-    a = parse_vector(a_text, name="a")
-    b = parse_vector(b_text, name="b")
-    check_same_length(a, b, names=("a", "b"))
-except InputError as error:
-    ps.show_input_error(error)
-    st.stop()
+    try:
+        a = parse_vector(a_text, name="a")
+        b = parse_vector(b_text, name="b")
+        check_same_length(a, b, names=("a", "b"))
+    except InputError as error:
+        ps.show_input_error(error)
+        return
 
-trace = trace_dot_product(a, b)
-st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
-st.dataframe(
-    {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
-    hide_index=True,
-)
-ps.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
+    trace = trace_dot_product(a, b)
+    st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
+    st.dataframe(
+        {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
+        hide_index=True,
+    )
+    ps.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
 
-st.subheader("The same in Python")
-st.code(
-    "a = " + repr(trace.a.tolist()) + "\n"
-    "b = " + repr(trace.b.tolist()) + "\n"
-    "dot_product = sum([a[i] * b[i] for i in range(len(a))])  # "
-    + f"{trace.total:.15g}",
-    language="python",
-)
-st.markdown(
-    "In attention, token *i*'s query is dotted with **every** key, giving one raw score per "
-    "token. The Self-attention page does exactly this for a whole sentence at once (Q·Kᵀ)."
-)
+    st.subheader("The same in Python")
+    st.code(
+        "a = " + repr(trace.a.tolist()) + "\n"
+        "b = " + repr(trace.b.tolist()) + "\n"
+        "dot_product = sum([a[i] * b[i] for i in range(len(a))])  # "
+        + f"{trace.total:.15g}",
+        language="python",
+    )
+    st.markdown(
+        "In attention, token *i*'s query is dotted with **every** key, giving one raw score per "
+        "token. The Self-attention page does exactly this for a whole sentence at once (Q·Kᵀ)."
+    )
 
-ps.download_trace(trace, "dot_product", {"a": a_text, "b": b_text})
+    ps.download_trace(trace, "dot_product", {"a": a_text, "b": b_text})
+
+
+calculator()

@@ -30,46 +30,53 @@ st.markdown(
     "implementation given the same weights."
 )
 
-with st.sidebar:
-    st.header("Settings")
-    units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
-    seed = st.slider("Seed", 0, 99, DEFAULTS["cmp_seed"], key="cmp_seed", bind="query-params")
-    use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
-    add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
-    DEFAULTS.reset_button()
+# A fragment: a widget change reruns only this function, not the navigation and introduction.
+@st.fragment
+def explorer():
+    """The settings, the sentence, the four mechanisms and their difference."""
+    with st.sidebar:
+        st.header("Settings")
+        units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
+        seed = st.slider("Seed", 0, 99, DEFAULTS["cmp_seed"], key="cmp_seed", bind="query-params")
+        use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
+        add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
+        DEFAULTS.reset_button()
 
-text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params")
-try:
-    tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
-except InputError as error:
-    ps.show_input_error(error)
-    st.stop()
+    text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params")
+    try:
+        tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
+    except InputError as error:
+        ps.show_input_error(error)
+        return
 
-ps.caption_if_image(len(tokens))
-by_name = {result.name: result for result in results}
-for row in (MECHANISMS[:2], MECHANISMS[2:]):
-    for column, name in zip(st.columns(2), row):
-        result = by_name[name]
-        with column:
-            st.caption(DESCRIPTIONS[name])
-            ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name), key=f"cmp_{name}")
-            check = (
-                f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
-                f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
-            )
-            if result.verified:
-                st.success(f"Equals {check}.", icon=":material/check_circle:")
-            else:
-                st.error(f"Disagrees with {check}.")
+    ps.caption_if_image(len(tokens))
+    by_name = {result.name: result for result in results}
+    for row in (MECHANISMS[:2], MECHANISMS[2:]):
+        for column, name in zip(st.columns(2), row):
+            result = by_name[name]
+            with column:
+                st.caption(DESCRIPTIONS[name])
+                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name), key=f"cmp_{name}")
+                check = (
+                    f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
+                    f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
+                )
+                if result.verified:
+                    st.success(f"Equals {check}.", icon=":material/check_circle:")
+                else:
+                    st.error(f"Disagrees with {check}.")
 
-st.header("Difference")
-left, right = st.columns(2)
-first = left.selectbox("First", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
-second = right.selectbox("Second", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
-difference = weights_difference(results, first, second)
-st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
-ps.plot(
-    figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
-                    row_title="query (attending)", col_title="key (attended to)", value_name="difference"),
-    key="cmp_difference",
-)
+    st.header("Difference")
+    left, right = st.columns(2)
+    first = left.selectbox("First", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
+    second = right.selectbox("Second", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
+    difference = weights_difference(results, first, second)
+    st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
+    ps.plot(
+        figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
+                        row_title="query (attending)", col_title="key (attended to)", value_name="difference"),
+        key="cmp_difference",
+    )
+
+
+explorer()

@@ -229,10 +229,20 @@ def _is_full_run_end(payload):
 
 @contextmanager
 def expect_rerun(page):
-    """Around an input: wait until the script run it causes has ended and the app is idle."""
-    with _SOCKETS[page].expect_event("framereceived", predicate=_is_full_run_end, timeout=RERUN_TIMEOUT):
-        yield
+    """Around an input: wait until the script run it causes has ended and the app is idle.
+
+    Yields the frame info whose `.value` is the ForwardMsg's script_finished status once done.
+    """
+    with _SOCKETS[page].expect_event("framereceived", predicate=_is_full_run_end, timeout=RERUN_TIMEOUT) as frame:
+        yield frame
     wait_idle(page)
+
+
+def finished_status(frame):
+    """The script_finished status of the websocket frame `expect_rerun` waited for."""
+    message = ForwardMsg()
+    message.ParseFromString(frame.value)
+    return message.script_finished
 
 
 def open_page(page, base_url, path, query=""):
@@ -331,11 +341,30 @@ SLIDER_MOVES = [
 def test_keyboard_on_sidebar_slider_rerenders_chart_and_url(page, server, path, label, param, chart):
     open_page(page, server, path)
     old = chart_data(page, chart)
-    with expect_rerun(page):
+    with expect_rerun(page) as frame:
         _, value = press_on_slider(page, label)
+    assert finished_status(frame) == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY  # the page's fragment only
     wait_chart_changed(page, chart, old)
     assert chart_data(page, chart) != old
     expect(page).to_have_url(re.compile(rf"[?&]{param}={value}(&|$)"))
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_slider_reruns_only_the_fragment_and_reset_restores_the_page(page, server):
+    open_page(page, server, "self-attention")
+    first = chart_data(page, "Softmax weights")
+    with expect_rerun(page) as frame:
+        press_on_slider(page, "Seed (weights and token vectors)")
+    # Only the page's fragment ran: the navigation and introduction were neither rerun nor redrawn.
+    assert finished_status(frame) == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+    wait_chart_changed(page, "Softmax weights", first)
+    expect(page).to_have_url(re.compile(r"[?&]sa_seed=1(&|$)"))
+
+    with expect_rerun(page):
+        page.get_by_role("button", name="Reset to defaults").click()
+    expect(sidebar_slider(page, "Seed (weights and token vectors)")).to_have_value("0")
+    expect(page).not_to_have_url(re.compile(r"sa_seed="))
+    page.wait_for_function(f"first => ({_CHART_DATA_JS})('Softmax weights') === first", arg=first)
     assert page.locator(EXCEPTION).count() == 0
 
 
