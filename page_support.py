@@ -179,10 +179,16 @@ def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_posi
 
 
 def plot(figure, key):
-    """Show a figure full-width; the chart's own toolbar downloads it as PNG."""
+    """Show a figure full-width; the chart's own toolbar downloads it as PNG.
+
+    With Streamlit's chart theme off: the figures carry their own look, and re-theming every
+    chart in the browser took a fifth of a slider move (self-attention, 16 tokens: 238 vs
+    296 ms a press, measured).
+    """
     st.plotly_chart(
         figure,
         key=key,
+        theme=None,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key}},
     )
 

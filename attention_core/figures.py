@@ -31,8 +31,11 @@ _MAX_MATRIX_ROWS = 3
 # Longer tokens are cut in the diagram boxes (hover and tick text keep them whole).
 _MAX_TOKEN_CHARS = 14
 
-_FONT_FAMILY = '"Source Sans Pro", "Source Sans 3", "Segoe UI", "Noto Sans", sans-serif'
+# "Source Sans" is the web font Streamlit's pages load; the others stand in outside them.
+_FONT_FAMILY = '"Source Sans", "Source Sans Pro", "Source Sans 3", "Segoe UI", "Noto Sans", sans-serif'
 _TEXT_COLOR = "#262730"
+_MUTED_COLOR = "#808495"  # tick labels and axis titles, as Streamlit draws them
+_RULE_COLOR = "#e6eaf1"  # ticks, grid and zero lines
 _POSITIVE_COLOR = "#2166ac"
 _NEGATIVE_COLOR = "#b2182b"
 _ARROW_COLOR = "#555867"
@@ -132,6 +135,38 @@ def _colorscale(name):
     return plotly.colors.get_colorscale(name)
 
 
+# The figures' own look for axes and colour bars, so they need no styling from whoever shows them
+# (the app turns Streamlit's chart theme off, which makes plotly measure every axis's labels).
+_AXIS_STYLE = dict(
+    tickfont=dict(size=12, color=_MUTED_COLOR),
+    tickcolor=_RULE_COLOR,
+    gridcolor=_RULE_COLOR,
+    linecolor=_RULE_COLOR,
+)
+_COLORBAR_STYLE = dict(thickness=16, outlinewidth=0, tickfont=dict(size=12, color=_MUTED_COLOR))
+
+
+# A generous width of one 12 px tick-label character, and the most margin labels may claim.
+_TICK_CHAR_PX = 7
+_MAX_LABEL_ROOM = 240
+
+
+def _label_margin(labels, least):
+    """Pixels of margin for an axis showing `labels` and its title, at least `least`.
+
+    Estimated here rather than measured by plotly's `automargin`, which draws every chart twice
+    to measure its labels: ~25 ms a slider move (self-attention, 16 tokens, measured).
+    """
+    longest = max((len(str(label)) for label in labels), default=0)
+    return max(least, 45 + min(_MAX_LABEL_ROOM, _TICK_CHAR_PX * longest))
+
+
+def _axis(title, **settings):
+    """A visible axis titled `title` (escaped here) in the figures' own look, plus `settings`."""
+    title_style = dict(text=_escape(title), font=dict(size=14, color=_MUTED_COLOR), standoff=16)
+    return dict(_AXIS_STYLE, title=title_style, **settings)
+
+
 def _figure(data, layout, title, *, height=None, side=70, bottom=60):
     """The finished Figure: trace dicts and a layout dict, with the shared look and escaped title.
 
@@ -141,12 +176,12 @@ def _figure(data, layout, title, *, height=None, side=70, bottom=60):
     labels; diagrams without axes pass less).
     """
     layout = {
-        "title": dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18)),
+        "title": dict(text=_escape(title), x=0.0, xanchor="left", font=dict(size=18, weight=600)),
         "font": dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR),
-        "margin": dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom),
+        "margin": dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom, pad=8),
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "hoverlabel": dict(font=dict(family=_FONT_FAMILY, size=13)),
+        "hoverlabel": dict(bgcolor="white", bordercolor=_RULE_COLOR, font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR)),
         **({"height": height} if height is not None else {}),
         **layout,
     }
@@ -257,7 +292,7 @@ def heatmap(
     _check_labels("col_labels", col_labels, cols, f"column of values {values.shape}")
 
     row_name, col_name = _escape(row_title or "row"), _escape(col_title or "column")
-    colorbar = dict(title=dict(text=_escape(value_name)))
+    colorbar = dict(_COLORBAR_STYLE, title=dict(text=_escape(value_name)))
     if values.size <= EXACT_CELL_LIMIT:
         row_categories, col_categories = _categories(row_labels), _categories(col_labels)
         if hovertemplate is None:
@@ -275,10 +310,11 @@ def heatmap(
         x_ticks = _ticks(range(1, cols + 1), col_labels, "linear")
         y_ticks = _ticks(range(1, rows + 1), row_labels, "linear")
     layout = dict(
-        xaxis=dict(title=dict(text=_escape(col_title)), showgrid=False, zeroline=False, **x_ticks),
-        yaxis=dict(title=dict(text=_escape(row_title)), showgrid=False, zeroline=False, autorange="reversed", **y_ticks),
+        xaxis=_axis(col_title, showgrid=False, zeroline=False, **x_ticks),
+        yaxis=_axis(row_title, showgrid=False, zeroline=False, autorange="reversed", **y_ticks),
     )
-    return _figure(traces, layout, title, height=int(np.clip(26 * rows + 190, 320, 800)))
+    return _figure(traces, layout, title, height=int(np.clip(26 * rows + 190, 320, 800)),
+                   side=_label_margin(row_labels, 70), bottom=_label_margin(col_labels, 60))
 
 
 def _color_range(values, zmin, zmax, zmid):
@@ -358,10 +394,10 @@ def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None,
     else:
         trace.update(customdata=list(hover_texts), hovertemplate="%{customdata}<extra></extra>")
     layout = dict(
-        xaxis=dict(title=dict(text=_escape(x_title)), showgrid=False, **_ticks(categories, labels)),
-        yaxis=dict(title=dict(text=_escape(value_name)), zeroline=True, zerolinecolor="#9a9ca8"),
+        xaxis=_axis(x_title, showgrid=False, **_ticks(categories, labels)),
+        yaxis=_axis(value_name, zeroline=True, zerolinecolor="#9a9ca8"),
     )
-    return _figure([trace], layout, title, height=380)
+    return _figure([trace], layout, title, height=380, bottom=_label_margin(labels, 60))
 
 
 def dot_product_figure(a, b, products, total):

@@ -117,6 +117,20 @@ def test_heatmap_thins_many_tick_labels_but_hover_stays_complete():
     assert fig.data[0].customdata is None  # hover reads the categories: O(T), not O(T²)
 
 
+def test_margins_make_room_for_the_longest_label_without_plotly_measuring():
+    long_token = "internationalization"  # 20 characters
+    short = heatmap(np.eye(2), ["a", "b"], ["c", "d"])
+    long = heatmap(np.eye(2), ["a", long_token], [long_token, "d"])
+    bars = bar_chart(np.ones(2), ["a", long_token])
+    assert short.layout.margin.l == 70 and short.layout.margin.b == 60  # the least margins
+    assert long.layout.margin.l >= 7 * len(long_token) + 45
+    assert long.layout.margin.b >= 7 * len(long_token) + 45
+    assert bars.layout.margin.b >= 7 * len(long_token) + 45
+    # automargin would make plotly draw each chart twice to measure its labels.
+    for fig in (short, long, bars):
+        assert not fig.layout.xaxis.automargin and not fig.layout.yaxis.automargin
+
+
 def test_heatmap_rejects_wrong_label_counts_and_non_2d_values():
     with pytest.raises(ValueError, match=r"`row_labels` has 2 labels but needs 3.*one per row"):
         heatmap(np.zeros((3, 2)), ["a", "b"], ["x", "y"])
