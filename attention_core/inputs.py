@@ -159,15 +159,25 @@ def _whole_number(value, description, minimum):
     return number
 
 
-def _token_vector(token, dim, seed):
-    """(dim,) float64 standard-normal vector that depends only on (token, dim, seed).
+def _token_vectors(tokens, dim, seed):
+    """(len(tokens), dim) float64 standard normals; row i depends only on (tokens[i], dim, seed).
 
-    blake2b, unlike Python's `hash()`, gives the same number in every process.
+    SHAKE-256 of the seed and the token, unlike Python's `hash()`, gives the same bytes in every
+    process; Box-Muller turns pairs of its uniform numbers into normal ones, for all tokens at
+    once. (A NumPy generator seeded per token took ~40 us each: 20 ms a seed change at 512
+    tokens, measured.)
     """
+    pairs = (dim + 1) // 2
     # The separator keeps seed 1 + token "2x" apart from seed 12 + token "x".
-    key = f"{seed}\x1f{token}".encode("utf-8", "surrogatepass")
-    digest = hashlib.blake2b(key, digest_size=16).digest()
-    return np.random.default_rng(int.from_bytes(digest, "little")).standard_normal(dim)
+    digests = b"".join(
+        hashlib.shake_256(f"{seed}\x1f{token}".encode("utf-8", "surrogatepass")).digest(16 * pairs)
+        for token in tokens
+    )
+    words = np.frombuffer(digests, dtype="<u8").reshape(len(tokens), 2 * pairs)
+    uniform = (words >> np.uint64(11)) * 2.0**-53  # 53 random bits each, in [0, 1)
+    radius = np.sqrt(-2.0 * np.log1p(-uniform[:, :pairs]))  # log(1 - u): u = 0 stays finite
+    angle = 2.0 * np.pi * uniform[:, pairs:]
+    return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=1)[:, :dim]
 
 
 def embed_tokens(tokens: list[str], dim: int, seed: int = 0) -> np.ndarray:
@@ -181,13 +191,11 @@ def embed_tokens(tokens: list[str], dim: int, seed: int = 0) -> np.ndarray:
     seed = operator.index(seed)
     if isinstance(tokens, str) or not tokens:
         raise InputError("There are no tokens to embed. Give a list of at least one token.")
-    vectors = {}
     for token in tokens:
         if not isinstance(token, str):
             raise InputError(f"Every token must be a string; got a {type(token).__name__}.")
-        if token not in vectors:
-            vectors[token] = _token_vector(token, dim, seed)
-    return np.stack([vectors[token] for token in tokens]).astype(np.float32)
+    distinct, rows = np.unique(np.array(tokens, dtype=object), return_inverse=True)
+    return _token_vectors(distinct, dim, seed)[rows].astype(np.float32)
 
 
 def positional_encoding(length: int, dim: int) -> np.ndarray:
