@@ -136,7 +136,8 @@ def _colorscale(name):
 
 
 # The figures' own look for axes and colour bars, so they need no styling from whoever shows them
-# (the app turns Streamlit's chart theme off, which makes plotly measure every axis's labels).
+# (the app shows them with Streamlit's chart theme off: its automargin had plotly measure every
+# axis's labels on each redraw).
 _AXIS_STYLE = dict(
     tickfont=dict(size=12, color=_MUTED_COLOR),
     tickcolor=_RULE_COLOR,
@@ -154,8 +155,8 @@ _MAX_LABEL_ROOM = 240
 def _label_margin(labels, least):
     """Pixels of margin for an axis showing `labels` and its title, at least `least`.
 
-    Estimated here rather than measured by plotly's `automargin`, which draws every chart twice
-    to measure its labels: ~25 ms a slider move (self-attention, 16 tokens, measured).
+    Estimated here rather than left to plotly's `automargin`, which measures every label on
+    each redraw, a measurable part of every slider move.
     """
     longest = max((len(str(label)) for label in labels), default=0)
     return max(least, 45 + min(_MAX_LABEL_ROOM, _TICK_CHAR_PX * longest))
@@ -181,7 +182,9 @@ def _figure(data, layout, title, *, height=None, side=70, bottom=60):
         "margin": dict(l=side, r=min(side, 30), t=70 if title else 30, b=bottom, pad=8),
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
-        "hoverlabel": dict(bgcolor="white", bordercolor=_RULE_COLOR, font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR)),
+        "hoverlabel": dict(
+            bgcolor="white", bordercolor=_RULE_COLOR, font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR)
+        ),
         **({"height": height} if height is not None else {}),
         **layout,
     }

@@ -82,7 +82,9 @@ def seeded(layer, seed):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
     if not layer.built:
-        raise ValueError(f"Expected a built layer, whose variables exist. Received: {layer.name}, not built")
+        raise ValueError(
+            f"Expected a built layer, whose variables exist. Received: {layer.name}, not built yet"
+        )
     return keras.StatelessScope(state_mapping=layer.seeded_weights(seed))
 
 
@@ -297,7 +299,8 @@ class SelfAttention(keras.layers.Layer):
             self._split_heads(t) for t in (query, key, value)
         )  # (B, T, N, D) each
         raw_scores = ops.einsum("bqnd,bknd->bnqk", query_heads, key_heads)  # (B, N, T, T)
-        scaled_scores = raw_scores * (1.0 / self.head_size**0.5) if self.use_scale else raw_scores  # (B, N, T, T)
+        # (B, N, T, T); unscaled, the very tensor of the raw scores.
+        scaled_scores = raw_scores * (1.0 / self.head_size**0.5) if self.use_scale else raw_scores
         attention_mask = self._attention_mask(mask, ops.shape(x)[1], use_causal_mask)
         attention_weights = masked_softmax(scaled_scores, attention_mask, axis=-1)  # (B, N, T, T)
         context = ops.einsum("bnqk,bknd->bqnd", attention_weights, value_heads)  # (B, T, N, D)
