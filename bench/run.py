@@ -32,6 +32,7 @@ CHROMIUM_FLAGS = [
 ]
 TOKEN_COUNTS = (16, 128, 512, 1024)
 PRESSES = 15  # latency samples per configuration
+RATIO_ROUNDS = 3  # alternating sweeps of the floor and the app for the headline ratio
 SOAK_PRESSES = 500  # interactions between the memory readings
 FIRST_VIEW_RUNS = 3  # fresh servers for the first-view time
 LOG_DIR = ROOT / "bench" / "logs"
@@ -155,10 +156,29 @@ def token_query(tokens):
 
 
 def measure_latency(browser):
-    """Interaction latency of the floor variants and of the app at each token count."""
+    """Interaction latency of the floor variants and of the app at each token count.
+
+    The headline ratio's two sides, the NumPy floor and the app at 16 tokens, run on two servers
+    at once with their sweeps alternating, so the machine's drift falls on both alike.
+    """
     results = {"floor": {}, "app": {}}
+    with server(FLOOR, "floor-numpy") as (floor_base, _), server(APP, "app-latency") as (app_base, _):
+        floor, app = Session(browser, FLOOR, floor_base), Session(browser, APP, app_base, token_query(TOKEN_COUNTS[0]))
+        floor.sweep(3), app.sweep(3)  # warm
+        samples = {"floor": [], "app": []}
+        for _ in range(RATIO_ROUNDS):
+            samples["floor"] += floor.sweep(PRESSES // RATIO_ROUNDS)
+            samples["app"] += app.sweep(PRESSES // RATIO_ROUNDS)
+        results["floor"]["numpy"] = summarize(samples["floor"])
+        results["app"][str(TOKEN_COUNTS[0])] = summarize(samples["app"])
+        floor.close(), app.close()
+        for tokens in TOKEN_COUNTS[1:]:
+            session = Session(browser, APP, app_base, token_query(tokens))
+            session.sweep(2)  # warm
+            results["app"][str(tokens)] = summarize(session.sweep(PRESSES))
+            session.close()
+    print(f"latency: {results}", flush=True)
     floors = {
-        "numpy": {},
         "numpy + import tensorflow": {"FLOOR_IMPORT_TENSORFLOW": "1"},
         "numpy + import tensorflow + gc.freeze": {"FLOOR_IMPORT_TENSORFLOW": "1", "FLOOR_GC_FREEZE": "1"},
         # What Streamlit itself spends on a big float32 heatmap, for the app's long sequences.
@@ -172,13 +192,6 @@ def measure_latency(browser):
             results["floor"][name] = summarize(session.sweep(PRESSES))
             session.close()
         print(f"floor {name}: {results['floor'][name]}", flush=True)
-    with server(APP, "app-latency") as (base, _):
-        for tokens in TOKEN_COUNTS:
-            session = Session(browser, APP, base, token_query(tokens))
-            session.sweep(2)  # warm
-            results["app"][str(tokens)] = summarize(session.sweep(PRESSES))
-            session.close()
-            print(f"app {tokens} tokens: {results['app'][str(tokens)]}", flush=True)
     return results
 
 
