@@ -13,10 +13,10 @@ import streamlit as st
 import attention_core as ac
 from attention_core.export import number_count, trace_to_csv, trace_to_json, trace_to_npz
 
-# Streamlit runs a full garbage collection after every rerun, and each one walks the few hundred
-# thousand objects TensorFlow and Keras create at import. Freezing them once, right after the
-# heavy imports, moves them out of the collector's sight and takes that cost off every
-# interaction. Module code runs once per process, so this does too.
+# A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
+# import: Streamlit's own after every rerun did (it is off in .streamlit/config.toml), and
+# Python's still do. Freezing them once, right after the heavy imports, moves them out of the
+# collector's sight. Module code runs once per process, so this does too.
 gc.freeze()
 
 # Token vectors have this many features on the text pages: fixed, so moving the units slider

@@ -38,8 +38,10 @@ FIRST_VIEW_RUNS = 3  # fresh servers for the first-view time
 LOG_DIR = ROOT / "bench" / "logs"
 
 APP = {"command": ["serve.py"], "url": "self-attention", "slider": ".st-key-sa_seed", "chart": ".st-key-sa_weights"}
-FLOOR = {"command": ["-m", "streamlit", "run", "bench/floor_app.py"], "url": "", "slider": ".st-key-floor_seed",
-         "chart": ".st-key-floor_weights"}
+# The floor runs with Streamlit's default full garbage collection after every run, which the
+# app's config turns off: the floor variants measure Streamlit as it comes.
+FLOOR = {"command": ["-m", "streamlit", "run", "bench/floor_app.py", "--runner.postScriptGC", "true"], "url": "",
+         "slider": ".st-key-floor_seed", "chart": ".st-key-floor_weights"}
 
 
 def free_port():
