@@ -23,9 +23,18 @@ def _frozen(tensor, dtype=None):
     return array
 
 
+def _only_item(tensor):
+    """The only item of a batch of one, as a read-only NumPy copy.
+
+    Converted first, then indexed: indexing a TensorFlow tensor runs a slice op eagerly (~1 ms
+    each here, measured), indexing the NumPy array is a view.
+    """
+    return _frozen(keras.ops.convert_to_numpy(tensor)[0])
+
+
 def _unbatched(steps, names):
     """Drop the batch axis of a batch of one from the named tensors of `compute_steps`."""
-    return {name: _frozen(steps[name][0]) for name in names}
+    return {name: _only_item(steps[name]) for name in names}
 
 
 def _as_batch(array, rank, name):
@@ -80,16 +89,16 @@ def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=Fal
     if steps["attention_mask"] is None:
         allowed = _frozen(np.ones((x.shape[1], x.shape[1]), dtype=bool))
     else:
-        allowed = _frozen(steps["attention_mask"][0, 0])
+        allowed = _only_item(steps["attention_mask"])[0]
     return SelfAttentionTrace(
         inputs=_frozen(x[0]),
         **_unbatched(
             steps,
             ["query", "key", "value", "raw_scores", "scaled_scores", "output"],
         ),
-        context=_frozen(np.moveaxis(keras.ops.convert_to_numpy(steps["context"][0]), 1, 0)),  # (T, N, D) -> (N, T, D)
+        context=_frozen(np.moveaxis(_only_item(steps["context"]), 1, 0)),  # (T, N, D) -> (N, T, D)
         attention_mask=allowed,
-        weights=_frozen(steps["attention_weights"][0]),
+        weights=_only_item(steps["attention_weights"]),
         scale=1.0 / np.sqrt(layer.head_size) if layer.use_scale else 1.0,
     )
 
@@ -125,8 +134,8 @@ def _bahdanau_trace(steps):
                 "weighted_features",
             ],
         ),
-        weights=_frozen(steps["attention_weights"][0]),
-        context=_frozen(steps["context_vector"][0]),
+        weights=_only_item(steps["attention_weights"]),
+        context=_only_item(steps["context_vector"]),
     )
 
 
@@ -203,8 +212,8 @@ def trace_dense_network(model: keras.Sequential, x):
                 activation=keras.activations.serialize(layer.activation),
                 kernel=_frozen(layer.kernel),
                 bias=_frozen(layer.bias),
-                pre_activation=_frozen(pre_activation[0]),
-                output=_frozen(activations[0]),
+                pre_activation=_only_item(pre_activation),
+                output=_only_item(activations),
             )
         )
     return DenseNetworkTrace(inputs=_frozen(x, dtype="float32"), layers=tuple(layer_traces))
