@@ -11,7 +11,6 @@ import sys
 import numpy as np
 
 import attention_core as ac
-import page_support  # noqa: F401  (its gc.freeze() then covers everything imported here)
 from streamlit import delta_generator
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner

@@ -94,7 +94,8 @@ def _stop(process):
 
 def _start_server():
     """(process, port) of a Streamlit server answering its health check; fails with its log."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # The environment `make run` gives: attention_core itself quiets TensorFlow's start-up logs.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     for _attempt in range(3):  # another process may grab the free port before Streamlit does
         port = _free_port()
         with SERVER_LOG.open("w") as log:
@@ -303,6 +304,14 @@ def submit_text_area(page, text):
 
 
 # --------------------------------------------------------------------------- tests
+
+
+def test_server_starts_with_a_clean_terminal(server):
+    # Before its first visitor, `make run` prints Streamlit's banner and nothing else: no
+    # TensorFlow or Keras logs, no warnings.
+    start_up = _log_text().split("You can now view")[0]
+    noise = [line for line in start_up.splitlines() if line.strip() and "Uvicorn server started" not in line]
+    assert noise == [], f"The server printed at start-up:\n{start_up}"
 
 
 def test_first_visit_by_a_shared_link_shows_the_page_without_a_dialog(first_visit):
