@@ -10,7 +10,7 @@ WHY_MISSED = [
      "The floor redraws one slider and one unlabelled heatmap. A slider move on the self-attention "
      "page reruns its fragment: Streamlit re-registers its 11 URL-bound widgets and redraws the "
      "tabs, captions and download expander, Keras runs the layer with the seed's weights "
-     "(~3 ms for the weights, ~11 ms eager forward at 16 tokens), and plotly draws a heatmap "
+     "(~3 ms for the weights, ~9 ms for the eager forward and its trace at 16 tokens), and plotly draws a heatmap "
      "with labelled axes, hover text and a colour bar."),
     (("Interaction median at 512 tokens",),
      "Streamlit alone needs longer than the target to redraw a bare 512 × 512 float heatmap "

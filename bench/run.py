@@ -166,14 +166,16 @@ def measure_latency(browser):
     results = {"floor": {}, "app": {}}
     with server(FLOOR, "floor-numpy") as (floor_base, _), server(APP, "app-latency") as (app_base, _):
         floor, app = Session(browser, FLOOR, floor_base), Session(browser, APP, app_base, token_query(TOKEN_COUNTS[0]))
-        floor.sweep(3), app.sweep(3)  # warm
+        for session in (floor, app):
+            session.sweep(3)  # warm
         samples = {"floor": [], "app": []}
         for _ in range(RATIO_ROUNDS):
             samples["floor"] += floor.sweep(PRESSES // RATIO_ROUNDS)
             samples["app"] += app.sweep(PRESSES // RATIO_ROUNDS)
         results["floor"]["numpy"] = summarize(samples["floor"])
         results["app"][str(TOKEN_COUNTS[0])] = summarize(samples["app"])
-        floor.close(), app.close()
+        floor.close()
+        app.close()
         for tokens in TOKEN_COUNTS[1:]:
             session = Session(browser, APP, app_base, token_query(tokens))
             session.sweep(2)  # warm
