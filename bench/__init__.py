@@ -1,7 +1,6 @@
 """`make bench`: the app's speed and memory, measured in a real browser (see bench/run.py)."""
 
-import os
-
-# Quiet TensorFlow's C++ start-up logs, as attention_core does; set before layer_timing
-# imports keras, which loads TensorFlow. A user's own setting wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# attention_core sets TensorFlow's environment (quiet logs, oneDNN off) as the app runs it;
+# imported first, it applies before layer_timing imports keras, which loads TensorFlow, and
+# the servers the bench starts inherit it.
+import attention_core  # noqa: F401

@@ -94,8 +94,9 @@ def _stop(process):
 
 def _start_server():
     """(process, port) of a Streamlit server answering its health check; fails with its log."""
-    # The environment `make run` gives: attention_core itself quiets TensorFlow's start-up logs.
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    # The environment `make run` gives: attention_core itself sets TensorFlow's (quiet logs,
+    # oneDNN off), so none of the TF_ variables this process holds are passed on.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_")}
     for _attempt in range(3):  # another process may grab the free port before Streamlit does
         port = _free_port()
         with SERVER_LOG.open("w") as log:
