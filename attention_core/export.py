@@ -1,7 +1,9 @@
-"""Turn a trace (a frozen dataclass of NumPy arrays) into JSON or CSV text for download.
+"""Turn a trace (a frozen dataclass of NumPy arrays) into JSON, CSV or .npz for download.
 
-Nested traces (an RNN trace holds a Bahdanau trace) are flattened with dotted names, e.g.
-`attention.weights`. Scalars and strings are kept as they are.
+Nested traces (an RNN trace holds a Bahdanau trace and its weights) are flattened with dotted
+names, e.g. `attention.weights`, `attention.W1.kernel`. Every format holds every field, the
+weights and the text ones (a layer's activation) included, so a file alone is enough to redo
+each step with NumPy.
 """
 
 import csv
@@ -36,19 +38,24 @@ def trace_to_json(trace, metadata=None):
     return json.dumps({"metadata": metadata or {}, "tensors": tensors})
 
 
+def _arrays(trace):
+    """Every field of a trace as an array: numbers, and text (a layer's name, its activation) as
+    a 0-d string array, which `np.load` reads without pickle."""
+    return {name: np.asarray(value) for name, value in trace_tensors(trace).items()}
+
+
 def _numeric_tensors(trace):
-    """The numeric fields of a trace as arrays; text fields (a layer's name, its activation) are
-    metadata, which only the JSON export keeps."""
-    arrays = {name: np.asarray(value) for name, value in trace_tensors(trace).items()}
-    return {name: a for name, a in arrays.items() if a.dtype.kind in "biuf"}
+    """The numeric fields of a trace as arrays."""
+    return {name: a for name, a in _arrays(trace).items() if a.dtype.kind in "biuf"}
 
 
 def trace_to_csv(trace):
-    """CSV text in long format: one row per number, `tensor, i0, i1, …, value`.
+    """CSV text in long format: one row per value, `tensor, i0, i1, …, value`.
 
-    Index columns beyond a tensor's rank are left empty, so every tensor fits one table.
+    Index columns beyond a tensor's rank are left empty, so every tensor fits one table; a text
+    field is one row whose value is the text.
     """
-    tensors = _numeric_tensors(trace)
+    tensors = _arrays(trace)
     max_rank = max(a.ndim for a in tensors.values())
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -63,12 +70,12 @@ def trace_to_csv(trace):
 
 
 def trace_to_npz(trace):
-    """NumPy .npz bytes of every numeric tensor: compact and exact, for traces too big for text."""
+    """NumPy .npz bytes of every field: compact and exact, for traces too big for text."""
     out = io.BytesIO()
-    np.savez_compressed(out, **_numeric_tensors(trace))
+    np.savez_compressed(out, **_arrays(trace))
     return out.getvalue()
 
 
 def number_count(trace):
-    """How many numbers a trace holds: one CSV row each, and the size of its text exports."""
+    """How many numbers a trace holds, weights included: what sizes its JSON and CSV exports."""
     return sum(array.size for array in _numeric_tensors(trace).values())

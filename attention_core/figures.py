@@ -20,6 +20,10 @@ import plotly.colors
 import plotly.graph_objects as go
 from PIL import Image
 
+from attention_core.explain import factor as _fmt_factor
+from attention_core.explain import number as _fmt
+from attention_core.explain import plural as _plural
+
 # At most this many tick labels per axis (half-width charts stay legible); hover names them all.
 _MAX_TICK_LABELS = 24
 # Numbers (or token entries) shown per pipeline box before "… (+N more)".
@@ -72,20 +76,6 @@ def _short_token(label):
     if len(text) > _MAX_TOKEN_CHARS:
         text = text[: _MAX_TOKEN_CHARS - 1] + "…"
     return f"'{_FSI}{_escape(text)}{_PDI}'"
-
-
-def _fmt(x):
-    """A number as compact text: integers without ".0", others with up to 4 significant digits."""
-    x = float(x)
-    if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:.4g}"
-
-
-def _fmt_factor(x):
-    """`_fmt`, parenthesized when negative so "2×(-3)" reads unambiguously."""
-    text = _fmt(x)
-    return f"({text})" if text.startswith("-") else text
 
 
 def _preview(items, to_text, *, limit=_MAX_ENTRIES, sep=", ", per_line=None):
@@ -622,10 +612,6 @@ def _neuron_names(sizes, input_labels):
     inputs = ([_escape(x) for x in input_labels] if input_labels is not None
               else [f"x{i + 1}" for i in range(sizes[0])])
     return [inputs] + [[f"N{k}_{j + 1}" for j in range(n)] for k, n in enumerate(sizes[1:], 1)]
-
-
-def _plural(n, noun):
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _neuron_trace(column_index, names, heading, marker_px, show_text):

@@ -2,7 +2,9 @@
 
 Each trace is a frozen dataclass with one field per step of the layer's pipeline. The fields are
 the tensors the layer's own `compute_steps` returned (batch axis dropped), never a recomputation,
-so a page that shows a trace shows what Keras computed.
+so a page that shows a trace shows what Keras computed. Each trace also holds the weights the
+layer computed with (read inside the caller's `seeded` scope, so the seed's), so that a trace, or
+a file exported from it, is enough to redo every step.
 
 Shape letters: T time steps (tokens), F features, H hidden size, U units, N heads, D head size.
 """
@@ -52,6 +54,19 @@ def _ensure_built(layer, *inputs):
 
 
 @dataclass(frozen=True)
+class DenseWeights:
+    """One dense projection's weights: y = x @ kernel + bias, as Keras computes it."""
+
+    kernel: np.ndarray  # (inputs, units)
+    bias: np.ndarray  # (units,)
+
+
+def _dense_weights(layer):
+    """The weights `layer` computes with now: inside a `seeded` scope, the seed's."""
+    return DenseWeights(kernel=_frozen(layer.kernel.value), bias=_frozen(layer.bias.value))
+
+
+@dataclass(frozen=True)
 class SelfAttentionTrace:
     """Every step of `SelfAttention` on one sequence of T tokens."""
 
@@ -66,6 +81,9 @@ class SelfAttentionTrace:
     context: np.ndarray  # (N, T, D) weights @ value vectors, per head
     output: np.ndarray  # (T, U) the heads' contexts side by side
     scale: float  # the factor applied to raw_scores
+    query_dense: DenseWeights  # Wq (F, U) and bq (U,): query = inputs @ Wq + bq
+    key_dense: DenseWeights  # Wk, bk: key = inputs @ Wk + bk
+    value_dense: DenseWeights  # Wv, bv: value = inputs @ Wv + bv
 
     @property
     def num_heads(self):
@@ -100,6 +118,9 @@ def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=Fal
         attention_mask=allowed,
         weights=_only_item(steps["attention_weights"]),
         scale=1.0 / np.sqrt(layer.head_size) if layer.use_scale else 1.0,
+        query_dense=_dense_weights(layer.query_dense),
+        key_dense=_dense_weights(layer.key_dense),
+        value_dense=_dense_weights(layer.value_dense),
     )
 
 
@@ -117,9 +138,12 @@ class BahdanauTrace:
     weights: np.ndarray  # (T, 1) softmax over time
     weighted_features: np.ndarray  # (T, F) weights * features
     context: np.ndarray  # (F,) sum of weighted_features over time
+    W1: DenseWeights  # kernel (F, U), bias (U,)
+    W2: DenseWeights  # kernel (H, U), bias (U,)
+    V: DenseWeights  # kernel (U, 1), bias (1,)
 
 
-def _bahdanau_trace(steps):
+def _bahdanau_trace(steps, layer):
     return BahdanauTrace(
         **_unbatched(
             steps,
@@ -136,6 +160,9 @@ def _bahdanau_trace(steps):
         ),
         weights=_only_item(steps["attention_weights"]),
         context=_only_item(steps["context_vector"]),
+        W1=_dense_weights(layer.W1),
+        W2=_dense_weights(layer.W2),
+        V=_dense_weights(layer.V),
     )
 
 
@@ -145,7 +172,16 @@ def trace_bahdanau(layer: BahdanauAttention, features, hidden, mask=None):
     hidden = _as_batch(hidden, 1, "hidden")
     _ensure_built(layer, features, hidden)
     batch_mask = None if mask is None else np.asarray(mask, dtype=bool)[None]
-    return _bahdanau_trace(layer.compute_steps(features, hidden, mask=batch_mask))
+    return _bahdanau_trace(layer.compute_steps(features, hidden, mask=batch_mask), layer)
+
+
+@dataclass(frozen=True)
+class SimpleRNNWeights:
+    """A SimpleRNN's weights: h_t = tanh(x_t @ kernel + h_(t-1) @ recurrent_kernel + bias), h_(-1) = 0."""
+
+    kernel: np.ndarray  # (F, U)
+    recurrent_kernel: np.ndarray  # (U, U)
+    bias: np.ndarray  # (U,)
 
 
 @dataclass(frozen=True)
@@ -156,6 +192,7 @@ class RNNAttentionTrace:
     rnn_output: np.ndarray  # (T, U) the SimpleRNN's hidden state after each step
     hidden_state: np.ndarray  # (U,) its final state, the attention's `hidden`
     attention: BahdanauTrace  # features = rnn_output, hidden = hidden_state
+    rnn: SimpleRNNWeights
 
 
 def trace_rnn_with_attention(model: RNNWithAttention, inputs):
@@ -163,9 +200,15 @@ def trace_rnn_with_attention(model: RNNWithAttention, inputs):
     inputs = _as_batch(inputs, 2, "inputs")
     _ensure_built(model, inputs)
     steps = model.compute_steps(inputs)
+    cell = model.rnn.cell
     return RNNAttentionTrace(
         **_unbatched(steps, ["inputs", "rnn_output", "hidden_state"]),
-        attention=_bahdanau_trace(steps),
+        attention=_bahdanau_trace(steps, model.attention),
+        rnn=SimpleRNNWeights(
+            kernel=_frozen(cell.kernel.value),
+            recurrent_kernel=_frozen(cell.recurrent_kernel.value),
+            bias=_frozen(cell.bias.value),
+        ),
     )
 
 

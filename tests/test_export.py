@@ -29,14 +29,31 @@ def test_csv_is_long_format_with_one_row_per_number():
     assert len(rows) - 1 == number_count(trace) == 3 + 3 + 3 + 1
 
 
-def test_csv_and_npz_skip_text_fields_that_json_keeps():
+def test_every_format_keeps_the_text_fields():
     trace = trace_dense_network(dense_network(2, [2], seed=0), [1.0, 2.0])
-    csv_text = trace_to_csv(trace)
-    assert "layers.0.activation" not in csv_text
-    assert len(csv_text.splitlines()) - 1 == number_count(trace) == 2 + 4 + 2 + 2 + 2
-    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
-        assert "layers.0.activation" not in arrays.files
+    rows = list(csv.reader(io.StringIO(trace_to_csv(trace))))
+    assert ["layers.0.activation", "", "", "relu"] in rows
+    assert ["layers.0.name", "", "", "dense_1"] in rows
+    assert len(rows) - 1 == number_count(trace) + 2 == 2 + 4 + 2 + 2 + 2 + 2
+    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:  # no pickle needed for text
+        assert str(arrays["layers.0.activation"]) == "relu"
     assert json.loads(trace_to_json(trace))["tensors"]["layers.0.activation"]["values"] == "relu"
+
+
+def test_every_format_holds_the_weights():
+    trace = trace_rnn_with_attention(RNNWithAttention(3, seed=2), np.ones((4, 2)))
+    names = {"rnn.kernel", "rnn.recurrent_kernel", "rnn.bias"} | {
+        f"attention.{w}.{part}" for w in ("W1", "W2", "V") for part in ("kernel", "bias")
+    }
+    tensors = json.loads(trace_to_json(trace))["tensors"]
+    assert names <= set(tensors)
+    np.testing.assert_array_equal(tensors["rnn.recurrent_kernel"]["values"], trace.rnn.recurrent_kernel)
+    assert tensors["attention.V.kernel"]["shape"] == [3, 1]
+    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
+        assert names <= set(arrays.files)
+        np.testing.assert_array_equal(arrays["attention.W2.kernel"], trace.attention.W2.kernel)
+    csv_names = {row[0] for row in csv.reader(io.StringIO(trace_to_csv(trace)))}
+    assert names <= csv_names
 
 
 def test_npz_round_trips_exactly():

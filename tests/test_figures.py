@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import plotly.io
 import pytest
 
-from attention_core import figures
+from attention_core import explain, figures
 from attention_core.figures import (
     attention_heatmap,
     bar_chart,
@@ -59,17 +59,24 @@ def pipeline_inputs(tokens=TOKENS, d=4, seed=0):
 # --------------------------------------------------------------------------- module contract
 
 
-def test_module_imports_only_numpy_plotly_pillow_and_the_standard_library():
-    tree = ast.parse(Path(figures.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
-                if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"base64", "functools", "html", "io", "math", "numpy", "plotly", "PIL"}
+def imported_modules(module):
+    """The modules a source file imports, as written: "numpy", "attention_core.explain", …"""
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return imported | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+
+
+def test_module_imports_only_numpy_plotly_pillow_the_standard_library_and_explain():
+    # explain formats the numbers; it imports numpy and the standard library only.
+    assert imported_modules(figures) <= {
+        "base64", "functools", "html", "io", "math", "numpy", "plotly.colors", "plotly.graph_objects", "PIL",
+        "attention_core.explain",
+    }
+    assert imported_modules(explain) <= {"dataclasses", "numpy"}
 
 
 def test_number_format_is_compact():
-    assert [figures._fmt(x) for x in [4.0, -3, 0.0, 32, 0.123456, 2.5, 1e-7]] == [
+    assert [explain.number(x) for x in [4.0, -3, 0.0, 32, 0.123456, 2.5, 1e-7]] == [
         "4", "-3", "0", "32", "0.1235", "2.5", "1e-07"]
 
 
@@ -242,7 +249,7 @@ def test_pipeline_shows_the_tokens_numbers_in_order():
     ys = [a.y for a in fig.layout.annotations if a.text]
     assert ys == sorted(ys, reverse=True)  # top to bottom
 
-    fmt = figures._fmt
+    fmt = explain.number
     assert "cat" in boxes[0] and all(fmt(x) in boxes[0] for x in inputs["query"])
     assert fmt(inputs["keys"][0, 0]) in boxes[1] and fmt(inputs["values"][2, 3]) in boxes[2]
     assert "Raw attention scores for '\u2068cat\u2069'" in boxes[3]
@@ -300,7 +307,7 @@ def test_dense_network_4_3_2_labels_every_neuron_and_edge():
     for k, kernel in enumerate(kernels, start=1):
         (markers,) = hover_markers(fig, f"W{k}")
         assert list(markers.customdata) == [
-            f"W{k}[{i}, {j}] = {figures._fmt(kernel[i, j])} ({names[k - 1][i]} → {names[k][j]})"
+            f"W{k}[{i}, {j}] = {explain.number(kernel[i, j])} ({names[k - 1][i]} → {names[k][j]})"
             for i, j in np.ndindex(kernel.shape)
         ]
         # No two hover points of a layer coincide, so each edge can be hovered.

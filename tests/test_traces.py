@@ -18,6 +18,8 @@ from attention_core import (
     trace_rnn_with_attention,
     trace_self_attention,
 )
+from attention_core.export import trace_tensors
+from attention_core.layers import seeded
 
 ATOL = 1e-5
 
@@ -40,7 +42,7 @@ def test_self_attention_trace_fields_are_the_layer_outputs(causal):
     np.testing.assert_array_equal(trace.weights, as_numpy(weights)[0])
     np.testing.assert_array_equal(trace.query, as_numpy(layer.query_dense(x[None]))[0])
     np.testing.assert_array_equal(trace.inputs, x)
-    shapes = {f.name: getattr(trace, f.name).shape for f in dataclasses.fields(trace) if f.name != "scale"}
+    shapes = {name: np.shape(value) for name, value in trace_tensors(trace).items() if name != "scale"}
     assert shapes == {
         "inputs": (5, 4),
         "query": (5, 6),
@@ -52,6 +54,8 @@ def test_self_attention_trace_fields_are_the_layer_outputs(causal):
         "weights": (2, 5, 5),
         "context": (2, 5, 3),
         "output": (5, 6),
+        **{f"{p}_dense.kernel": (4, 6) for p in ("query", "key", "value")},
+        **{f"{p}_dense.bias": (6,) for p in ("query", "key", "value")},
     }
     assert (trace.num_heads, trace.head_size) == (2, 3)
     np.testing.assert_array_equal(trace.attention_mask, reference.causal_mask(5) if causal else True)
@@ -68,6 +72,25 @@ def test_self_attention_trace_steps_chain_together():
         np.testing.assert_allclose(trace.weights[head], reference.softmax(trace.scaled_scores[head]), atol=ATOL)
         np.testing.assert_allclose(trace.context[head], trace.weights[head] @ v, atol=ATOL)
         np.testing.assert_allclose(trace.head_columns(trace.output, head), trace.context[head], atol=ATOL)
+
+
+def test_self_attention_trace_holds_the_weights_it_computed_with():
+    x = rng_array(2, 4, 3)
+    built = SelfAttention(6, num_heads=3)
+    built.build((1, None, 3))
+    with seeded(built, 7):
+        trace = trace_self_attention(built, x)
+    made = SelfAttention(6, num_heads=3, seed=7)
+    expected = trace_self_attention(made, x)
+    for name in ("query_dense", "key_dense", "value_dense"):
+        ours, theirs = getattr(trace, name), getattr(made, name)
+        np.testing.assert_array_equal(ours.kernel, as_numpy(theirs.kernel))
+        np.testing.assert_array_equal(ours.bias, as_numpy(theirs.bias))
+    # The seed's weights, not the built layer's own: its variables were left as they were.
+    assert not np.array_equal(trace.query_dense.kernel, as_numpy(built.query_dense.kernel))
+    for name, weights in (("query", trace.query_dense), ("key", trace.key_dense), ("value", trace.value_dense)):
+        np.testing.assert_allclose(getattr(trace, name), x @ weights.kernel + weights.bias, atol=ATOL)
+        np.testing.assert_array_equal(getattr(trace, name), getattr(expected, name))
 
 
 def test_self_attention_trace_with_padding_mask():
@@ -104,6 +127,10 @@ def test_bahdanau_trace_fields_are_the_layer_outputs():
     np.testing.assert_allclose(trace.score, np.tanh(trace.features_projection + trace.hidden_projection), atol=ATOL)
     np.testing.assert_allclose(trace.weighted_features, trace.weights * trace.features, atol=ATOL)
     np.testing.assert_allclose(trace.context, trace.weighted_features.sum(axis=0), atol=ATOL)
+    W1, b1, W2, b2, V, bv = (as_numpy(w) for w in layer.weights)
+    for ours, theirs in ((trace.W1, (W1, b1)), (trace.W2, (W2, b2)), (trace.V, (V, bv))):
+        np.testing.assert_array_equal(ours.kernel, theirs[0])
+        np.testing.assert_array_equal(ours.bias, theirs[1])
 
 
 def test_rnn_trace_matches_the_model_and_numpy():
@@ -118,6 +145,9 @@ def test_rnn_trace_matches_the_model_and_numpy():
     np.testing.assert_allclose(trace.rnn_output, states, atol=ATOL)
     np.testing.assert_array_equal(trace.hidden_state, trace.rnn_output[-1])
     np.testing.assert_array_equal(trace.attention.features, trace.rnn_output)
+    for ours, theirs in zip((trace.rnn.kernel, trace.rnn.recurrent_kernel, trace.rnn.bias), model.rnn.weights):
+        np.testing.assert_array_equal(ours, as_numpy(theirs))
+    np.testing.assert_array_equal(trace.attention.W1.kernel, as_numpy(model.attention.W1.kernel))
 
 
 def test_dense_trace_matches_the_model():
