@@ -6,6 +6,7 @@ page's default values so one button can restore them.
 """
 
 import gc
+import html
 import re
 
 import streamlit as st
@@ -100,6 +101,19 @@ def caption_if_image(token_count, exact_values=""):
             + (f"; {exact_values} hold the exact values." if exact_values else ".")
         )
     return as_image
+
+
+# Keras's summary draws its table with box characters, which join only when the lines are as tall
+# as the font's own line box: st.code's taller lines left gaps between them.
+_SUMMARY_STYLE = (
+    "font-family: 'Source Code Pro', 'DejaVu Sans Mono', monospace; font-size: 13px; line-height: normal; "
+    "background: #f8f9fb; padding: 12px 16px; border-radius: 8px; overflow-x: auto; white-space: pre; margin: 0"
+)
+
+
+def show_model_summary(summary):
+    """Keras's `model.summary()` text in a monospace block whose box characters join up."""
+    st.html(f'<pre class="keras-summary" style="{_SUMMARY_STYLE}">{html.escape(summary)}</pre>')
 
 
 # Every ASCII punctuation character: a backslash before one makes Markdown show it as typed.

@@ -589,7 +589,7 @@ def _edge_traces(layer, kernel, weight_name, names_in, names_out, max_abs):
         type="scatter", x=layer + t, y=y_in[ii] + t * (y_out[jj] - y_in[ii]), mode="markers",
         marker=dict(size=10, color="rgba(0,0,0,0)"), showlegend=False,
         customdata=[
-            f"{weight_name}[{i}, {j}] = {_fmt(kernel[i, j])} ({names_in[i]} → {names_out[j]})"
+            f"{weight_name}: {names_in[i]} → {names_out[j]} = {_fmt(kernel[i, j])}"
             for i, j in zip(ii, jj)
         ],
         hovertemplate="%{customdata}<extra></extra>",
@@ -636,7 +636,8 @@ def dense_network_figure(kernels, *, input_labels=None, layer_names=None):
     input_labels: n_0 labels (default x1, x2, …);
     layer_names: one per kernel (default W1, W2, …, headed "Dense 1", "Dense 2", …).
     Line colour is the weight's sign (blue positive, red negative), width its magnitude
-    (in 4 classes relative to the largest |weight|); hover names each weight, e.g. "W1[0, 2]".
+    (in 4 classes relative to the largest |weight|); hover names each weight by the neurons it
+    joins, e.g. "W1: x1 → N1_3 = 0.25" (everything a user sees counts from 1, as x1 and N1_1 do).
     """
     kernels = _check_kernels(kernels, input_labels, layer_names)
     sizes = [kernels[0].shape[0]] + [w.shape[1] for w in kernels]

@@ -3,9 +3,14 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import InputError, figures, parse_vector
+from attention_core import InputError, explain, figures, parse_vector
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
+# How the weight matrix is laid out: as Keras stores it, or as the seed's formula writes it.
+LAYOUTS = {
+    "keras": "Keras: y = f(x·W + b), W is inputs × units",
+    "seed": "The seed: y = f(Wx + b), W is units × inputs",
+}
 MAX_FEATURES = 8
 ps.configure_page("Dense layers")
 DEFAULTS = ps.Defaults(
@@ -14,18 +19,25 @@ DEFAULTS = ps.Defaults(
     dense_units_2=2,
     dense_activation="relu",
     dense_seed=0,
+    dense_layout="keras",
 )
 
 st.title("Dense layers")
 st.markdown(
-    "A dense (fully connected) layer connects every input to every neuron. It computes a "
-    "weighted sum of its inputs plus a bias, then an activation function:"
+    "A dense (fully connected) layer connects every input to every neuron. Each neuron takes a "
+    "weighted sum of the inputs, adds its bias, and applies an activation function f. The seed "
+    "writes it with the weight matrix on the left, one **row** per neuron:"
 )
-st.latex(r"y = f(Wx + b)")
+st.latex(r"y = f(Wx + b), \qquad W:\ \text{units} \times \text{inputs}")
 st.markdown(
-    "In Keras, `tf.keras.layers.Dense(units=3, activation='relu')`. In the attention layers, "
-    "`W1`, `W2`, `V` and the query/key/value projections are dense layers **without** an "
-    "activation: only the linear part Wx + b."
+    "Keras stores the same numbers the other way round: `Dense`'s `kernel` has one **column** per "
+    "neuron, shape inputs × units, and a row of inputs x multiplies it from the left:"
+)
+st.latex(r"y = f(x\,W_{\text{Keras}} + b), \qquad W_{\text{Keras}}:\ \text{inputs} \times \text{units}, \qquad W = W_{\text{Keras}}^{\top}")
+st.markdown(
+    "Both give the same numbers: neuron j's sum is x₁·w₁ⱼ + x₂·w₂ⱼ + … + bⱼ either way. In the "
+    "attention layers, `W1`, `W2`, `V` and the query/key/value projections are dense layers "
+    "**without** an activation: only the linear part."
 )
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
@@ -38,6 +50,8 @@ def explorer():
         units_2 = st.slider("Units in dense layer 2", 1, 8, DEFAULTS["dense_units_2"], key="dense_units_2", bind="query-params")
         activation = st.selectbox("Activation f", ACTIVATIONS, ACTIVATIONS.index(DEFAULTS["dense_activation"]), key="dense_activation", bind="query-params")
         seed = st.slider("Seed (initial weights)", 0, 99, DEFAULTS["dense_seed"], key="dense_seed", bind="query-params")
+        layout = st.radio("Show W as", list(LAYOUTS), key="dense_layout", bind="query-params", format_func=LAYOUTS.get,
+                          help="The same weights either way: the seed's W is Keras's kernel transposed.")
         DEFAULTS.reset_button()
 
     x_text = st.text_input(
@@ -57,33 +71,52 @@ def explorer():
     st.subheader(f"{len(x)} → {units_1} → {units_2}: {trace.param_count} parameters")
     ps.plot(figures.dense_network_figure([layer.kernel for layer in trace.layers]), key="dense_network")
 
+    input_names = [f"x{i + 1}" for i in range(len(x))]
     for number, layer in enumerate(trace.layers, start=1):
         inputs = trace.inputs if number == 1 else trace.layers[number - 2].output
-        st.header(f"Dense layer {number}: {layer.kernel.shape[0]} inputs → {layer.kernel.shape[1]} units")
+        neuron_names = [f"N{number}_{j + 1}" for j in range(layer.kernel.shape[1])]
+        n_in, n_out = layer.kernel.shape
+        st.header(f"Dense layer {number}: {explain.plural(n_in, 'input')} → {explain.plural(n_out, 'unit')}")
         left, right = st.columns([3, 2])
         with left:
+            if layout == "keras":
+                matrix, rows, columns = layer.kernel, (input_names, "input"), (neuron_names, "neuron")
+                title = f"W{number} = Keras's kernel: {n_in} × {n_out} (inputs × units)"
+                formula = rf"y_{number} = \mathrm{{{layer.activation}}}(x\,W_{number} + b_{number}):\quad (1 \times {n_in})\,({n_in} \times {n_out}) + ({n_out}) \to ({n_out})"
+            else:
+                matrix, rows, columns = layer.kernel.T, (neuron_names, "neuron"), (input_names, "input")
+                title = f"W{number} = kernelᵀ, the seed's W: {n_out} × {n_in} (units × inputs)"
+                formula = rf"y_{number} = \mathrm{{{layer.activation}}}(W_{number}\,x + b_{number}):\quad ({n_out} \times {n_in})\,({n_in} \times 1) + ({n_out} \times 1) \to ({n_out} \times 1)"
+            st.latex(formula)
             ps.plot(
-                figures.heatmap(layer.kernel, [f"in {i + 1}" for i in range(layer.kernel.shape[0])],
-                                [f"N{number}_{j + 1}" for j in range(layer.kernel.shape[1])],
-                                title=f"W{number}: {layer.kernel.shape[0]} × {layer.kernel.shape[1]}",
-                                row_title="input", col_title="neuron", value_name="weight"),
+                figures.heatmap(matrix, rows[0], columns[0], title=title, row_title=rows[1], col_title=columns[1],
+                                value_name="weight"),
                 key=f"dense_kernel_{number}",
             )
         with right:
+            linear = "x·W + b" if layout == "keras" else "Wx + b"
             st.dataframe(
                 {
-                    "neuron": [f"N{number}_{j + 1}" for j in range(layer.kernel.shape[1])],
+                    "neuron": neuron_names,
                     "b": layer.bias,
-                    "Wx + b": layer.pre_activation,
-                    f"{layer.activation}(Wx + b)": layer.output,
+                    "weighted sum, written out": [
+                        explain.weighted_sum_text(inputs, layer.kernel[:, j], layer.bias[j]) for j in range(n_out)
+                    ],
+                    linear: layer.pre_activation,
+                    f"{layer.activation}({linear})": layer.output,
                 },
                 hide_index=True,
             )
-            st.caption(f"Input to this layer: {', '.join(f'{v:.4g}' for v in inputs)}")
-        st.caption(f"{layer.kernel.size} weights + {layer.bias.size} biases = {layer.param_count} parameters.")
+            st.caption(f"Input to this layer: {', '.join(f'{name} = {v:.4g}' for name, v in zip(input_names, inputs))}")
+        st.caption(
+            f"{explain.plural(layer.kernel.size, 'weight')} + {explain.plural(layer.bias.size, 'bias', 'biases')} "
+            f"= {explain.plural(layer.param_count, 'parameter')}."
+        )
+        input_names = neuron_names
 
     st.header("Keras's summary")
-    st.code(summary, language=None)
+    st.markdown("`model.summary()`, as the seed prints it: each layer's output shape and its weights + biases.")
+    ps.show_model_summary(summary)
     ps.download_trace(trace, "dense_network", {"x": x_text, "units": [units_1, units_2], "activation": activation, "seed": seed})
 
 

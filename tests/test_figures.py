@@ -37,7 +37,7 @@ def edge_segments(fig):
 
 def hover_markers(fig, weight_name):
     return [t for t in fig.data if t.mode == "markers" and t.customdata is not None
-            and str(t.customdata[0]).startswith(f"{weight_name}[")]
+            and str(t.customdata[0]).startswith(f"{weight_name}: ")]
 
 
 def neuron_labels(fig):
@@ -307,7 +307,7 @@ def test_dense_network_4_3_2_labels_every_neuron_and_edge():
     for k, kernel in enumerate(kernels, start=1):
         (markers,) = hover_markers(fig, f"W{k}")
         assert list(markers.customdata) == [
-            f"W{k}[{i}, {j}] = {explain.number(kernel[i, j])} ({names[k - 1][i]} → {names[k][j]})"
+            f"W{k}: {names[k - 1][i]} → {names[k][j]} = {explain.number(kernel[i, j])}"
             for i, j in np.ndindex(kernel.shape)
         ]
         # No two hover points of a layer coincide, so each edge can be hovered.
@@ -333,8 +333,8 @@ def test_dense_network_3_4_2_and_custom_names():
     assert neuron_labels(fig)[:3] == ["age", "income", "age"]
     assert len(neuron_labels(fig)) == 3 + 4 + 2
     assert sum(count for _, count in edge_segments(fig)) == 3 * 4 + 4 * 2
-    assert hover_markers(fig, "hidden")[0].customdata[0] == "hidden[0, 0] = 1 (age → N1_1)"
-    assert hover_markers(fig, "out")[0].customdata[0].startswith("out[0, 0] = -1")
+    assert hover_markers(fig, "hidden")[0].customdata[0] == "hidden: age → N1_1 = 1"
+    assert hover_markers(fig, "out")[0].customdata[0] == "out: N1_1 → N2_1 = -1"
     assert any("hidden (4 units)" in t for t in annotation_texts(fig))
 
 

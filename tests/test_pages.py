@@ -206,6 +206,7 @@ CHANGES = [
     ("dense", {}, "dense_units_2", 4),
     ("dense", {}, "dense_activation", "tanh"),
     ("dense", {}, "dense_seed", 7),
+    ("dense", {}, "dense_layout", "seed"),
     ("sa", {}, "sa_text", "A different sentence for the test."),
     ("sa", {}, "sa_units", 16),
     ("sa", {}, "sa_heads", 4),
@@ -392,16 +393,44 @@ def test_rnn_typed_matrix_works_and_equals_library():
     assert_close(decode(charts(at)["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
 
 
-def test_dense_kernels_and_outputs_equal_library():
-    at = run_page("dense", dense_x="3, -1, 2", dense_units_1=4, dense_activation="tanh", dense_seed=5)
+@pytest.mark.parametrize("layout", ["keras", "seed"])
+def test_dense_kernels_and_outputs_equal_library_with_shapes_that_fit_the_formula(layout):
+    at = run_page("dense", dense_x="3, -1, 2", dense_units_1=4, dense_activation="tanh", dense_seed=5, dense_layout=layout)
     assert_healthy(at)
     model = ac.dense_network(3, [4, 2], activation="tanh", seed=5)
     trace = ac.trace_dense_network(model, np.array([3.0, -1.0, 2.0]))
     shown = charts(at)
-    for number, (layer, table) in enumerate(zip(trace.layers, at.dataframe), start=1):
-        assert_close(heatmap_z(shown[f"dense_kernel_{number}"]), layer.kernel)
-        assert_close(table.value["Wx + b"], layer.pre_activation)
-        assert_close(table.value["tanh(Wx + b)"], layer.output)
+    intro = [latex.value for latex in at.latex[:2]]
+    assert "y = f(Wx + b)" in intro[0] and r"W = W_{\text{Keras}}^{\top}" in intro[1]
+    formulas = [latex.value for latex in at.latex[2:]]
+    linear = "x·W + b" if layout == "keras" else "Wx + b"
+    for number, (layer, table, formula) in enumerate(zip(trace.layers, at.dataframe, formulas, strict=True), start=1):
+        z = heatmap_z(shown[f"dense_kernel_{number}"])
+        assert_close(z, layer.kernel if layout == "keras" else layer.kernel.T)
+        rows, cols = z.shape
+        # The matrix beside the formula has the shape the formula multiplies by.
+        product = r"x\,W" if layout == "keras" else r"W_%d\,x" % number
+        assert product in formula and f"({rows} \\times {cols})" in formula
+        assert f"{rows} × {cols}" in shown[f"dense_kernel_{number}"]["layout"]["title"]["text"]
+        assert_close(table.value[linear], layer.pre_activation)
+        assert_close(table.value[f"tanh({linear})"], layer.output)
+        # Each written-out sum, evaluated, gives the layer's number (to its 4 printed digits).
+        for text, value in zip(table.value["weighted sum, written out"], layer.pre_activation):
+            np.testing.assert_allclose(eval(text.replace("×", "*")), value, rtol=1e-3, atol=1e-3)
+
+
+def summaries(at):
+    """The Keras summaries on the page, as the text of their monospace blocks."""
+    blocks = [element.proto.body for element in at.get("html")]
+    return [html.unescape(re.sub(r"<[^>]+>", "", body)) for body in blocks if 'class="keras-summary"' in body]
+
+
+def test_dense_summary_is_kerass_own_in_a_monospace_block():
+    at = run_page("dense")
+    (summary,) = summaries(at)
+    expected = ac.model_summary_text(ac.dense_network(4, [3, 2], seed=0))
+    assert summary.split("\n")[1:] == expected.split("\n")[1:]  # below the model's name, which Keras numbers
+    assert "Total params: 23" in summary and "┏" in summary and "┃" in summary
 
 
 def test_dot_product_shows_32_for_the_defaults():
