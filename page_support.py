@@ -132,6 +132,14 @@ def encode_text(text, seed, add_positions):
     return ac.encode_text(text, EMBEDDING_DIM, seed=seed, add_positions=add_positions)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def token_vector_parts(text, seed):
+    """The two parts of the text pages' input vectors, each (T, EMBEDDING_DIM): the token vectors
+    from the seeded hash, and the positional encoding that `add_positions` adds to them."""
+    tokens = ac.tokenize(text)
+    return ac.embed_tokens(tokens, EMBEDDING_DIM, seed), ac.positional_encoding(len(tokens), EMBEDDING_DIM)
+
+
 # Layers are built once per structure and run under `ac.seeded(layer, seed)`, which gives them the
 # weights a layer made with that seed starts from: a seed slider move builds nothing.
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -270,13 +270,15 @@ def heatmap(
     row_title="",
     col_title="",
     hovertemplate=None,
+    hover_texts=None,
 ):
     """A labelled heatmap of a matrix, first row at the top, exact values on hover.
 
     values: (R, C) finite; row_labels: R labels; col_labels: C labels (duplicates allowed).
     Up to EXACT_CELL_LIMIT cells the axes are categories such as "'cat' (#2)" (see
     `_categories`), which hover shows with the exact value; `hovertemplate` replaces the default
-    "row: …<br>column: …<br>value: …". Above it the matrix is an image (see `_image_traces`)
+    "row: …<br>column: …<br>value: …", and `hover_texts` (R, C) adds a line per cell (e.g. how
+    it was computed; escaped here). Above it the matrix is an image (see `_image_traces`)
     on numeric axes 1..R and 1..C, and hover shows row and column numbers.
     """
     values = _as_array("values", values, 2, "(R, C)")
@@ -290,18 +292,26 @@ def heatmap(
         row_categories, col_categories = _categories(row_labels), _categories(col_labels)
         if hovertemplate is None:
             hovertemplate = f"{row_name}: %{{y}}<br>{col_name}: %{{x}}<br>{_escape(value_name)}: %{{z:.6f}}<extra></extra>"
-        traces = [dict(
+        trace = dict(
             type="heatmap", z=values, x=col_categories, y=row_categories,
             colorscale=_colorscale(colorscale), zmid=zmid, zmin=zmin, zmax=zmax,
             colorbar=colorbar, hovertemplate=hovertemplate,
-        )]
+        )
+        if hover_texts is not None:
+            if np.shape(hover_texts) != values.shape:
+                raise ValueError(f"`hover_texts` must have the shape of values, {values.shape}; got {np.shape(hover_texts)}.")
+            trace["customdata"] = [[_escape(text) for text in row] for row in hover_texts]
+            trace["hovertemplate"] = hovertemplate.replace("<extra></extra>", "<br>%{customdata}<extra></extra>")
+        traces = [trace]
         x_ticks, y_ticks = _ticks(col_categories, col_labels), _ticks(row_categories, row_labels)
     else:
         low, high = _color_range(values, zmin, zmax, zmid)
         traces = _image_traces(values, colorscale, low, high, colorbar,
                                hovertemplate=f"{row_name}: #%{{y}}<br>{col_name}: #%{{x}}<extra></extra>")
         x_ticks = _ticks(range(1, cols + 1), col_labels, "linear")
-        y_ticks = _ticks(range(1, rows + 1), row_labels, "linear")
+        # plotly keeps an image's pixels square unless told otherwise: a square map then sat
+        # small in a tall frame. Stretched, it fills the frame as a heatmap does.
+        y_ticks = dict(_ticks(range(1, rows + 1), row_labels, "linear"), scaleanchor=False)
     layout = dict(
         xaxis=_axis(col_title, showgrid=False, zeroline=False, **x_ticks),
         yaxis=_axis(row_title, showgrid=False, zeroline=False, autorange="reversed", **y_ticks),

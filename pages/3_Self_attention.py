@@ -3,7 +3,7 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, InputError, figures
+from attention_core import MAX_TOKENS, InputError, explain, figures, trace_dot_product
 
 ps.configure_page("Self-attention")
 DEFAULTS = ps.Defaults(
@@ -15,20 +15,43 @@ DEFAULTS = ps.Defaults(
     sa_causal=False,
     sa_positions=True,
     sa_token=1,
-    sa_head=0,
+    sa_key=5,
+    sa_head=1,
 )
 # The page's views, in the order of the pipeline's story. Only the open one is computed and
 # drawn, so a slider move redraws one or two charts, not a dozen. The open view is navigation,
 # not a setting: it lives in the URL, and the reset button leaves it be.
-VIEWS = ["Attention weights", "Scores", "Q, K, V", "One token", "Every head", "Output"]
+VIEWS = ["Attention weights", "Scores", "Token vectors", "Q, K, V", "One token", "Every head", "Output",
+         "Projection weights"]
+PROJECTIONS = [("Query Q", "query", "W_q", "b_q"), ("Key K", "key", "W_k", "b_k"), ("Value V", "value", "W_v", "b_v")]
 
 st.title("Self-attention: Query, Key, Value")
 st.markdown(
     "Each token's vector is projected three ways. Its **query** is compared (dot product) with "
     "every token's **key**; softmax turns those raw scores into **attention weights** that "
     "sum to 1; the token's **context vector** is the weighted sum of every token's **value**. "
-    "Heads do this side by side on slices of the projections."
+    "Heads do this side by side on slices of the projections. Tokens, heads, units and features "
+    "are all numbered from 1."
 )
+
+
+def choose_head(num_heads):
+    """The head a view shows, as an index; a control (heads numbered from 1) only when there are several."""
+    if num_heads == 1:
+        return 0
+    options = list(range(1, num_heads + 1))
+    ps.keep_valid("sa_head", options)
+    return st.select_slider("Head to show", options=options, value=ps.nearest_option(DEFAULTS["sa_head"], options),
+                            key="sa_head", bind="query-params") - 1
+
+
+def choose_token(tokens, key, label):
+    """A token picked by its position (an index), shown as "#2 cat"."""
+    token_ids = list(range(len(tokens)))
+    ps.keep_valid(key, token_ids)
+    return st.selectbox(label, token_ids, index=min(DEFAULTS[key], len(tokens) - 1),
+                        format_func=lambda i: f"#{i + 1} {tokens[i]}", key=key, bind="query-params")
+
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
@@ -55,75 +78,124 @@ def explorer():
         ps.show_input_error(error)
         return
 
+    T, D = len(tokens), trace.head_size
     st.caption(
-        f"{len(tokens)} tokens → vectors of {ps.EMBEDDING_DIM} features → Q, K, V of {units} units "
-        f"→ {num_heads} head(s) of {trace.head_size} columns."
+        f"{explain.plural(T, 'token')} → vectors of {ps.EMBEDDING_DIM} features → Q, K, V of "
+        f"{explain.plural(units, 'unit')} → {explain.plural(num_heads, 'head')} of {explain.plural(D, 'column')}."
     )
-    head = 0
-    if num_heads > 1:
-        head_ids = list(range(num_heads))
-        ps.keep_valid("sa_head", head_ids)
-        head = st.select_slider("Head to show", options=head_ids, value=0, key="sa_head", bind="query-params")
-    unit_labels = [f"u{i}" for i in range(units)]
+    unit_labels = [f"u{i + 1}" for i in range(units)]
+    feature_labels = [f"f{i + 1}" for i in range(ps.EMBEDDING_DIM)]
 
-    weights_tab, scores_tab, qkv_tab, token_tab, heads_tab, output_tab = st.tabs(
-        VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params"
-    )
+    tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
+    weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab = tabs
     with weights_tab:
         if weights_tab.open:
-            ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head})"),
+            head = choose_head(num_heads)
+            ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head + 1})"),
                     key="sa_weights")
             if use_causal_mask:
                 st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-            if not ps.caption_if_image(len(tokens), "the One token view and the downloads"):
-                st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact value.")
+            if not ps.caption_if_image(T, "the One token view and the downloads"):
+                st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact "
+                           "value; the One token view shows a row's softmax step by step.")
 
     with scores_tab:
         if scores_tab.open:
+            head = choose_head(num_heads)
+            query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
+            hover = (explain.score_hover_texts(query, key, trace.raw_scores[head], trace.scale)
+                     if T * T <= explain.HOVER_ARITHMETIC_CELLS else None)
             scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
             ps.plot(
-                figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head})",
-                                row_title="query (attending)", col_title="key (attended to)", value_name="score"),
+                figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head + 1})",
+                                row_title="query (attending)", col_title="key (attended to)", value_name="score",
+                                hover_texts=hover),
                 key="sa_scores",
             )
-            ps.caption_if_image(len(tokens), "the downloads")
+            ps.caption_if_image(T, "the cell picker below and the downloads")
             st.caption(
                 "Entry (i, j) is the dot product of token i's query with token j's key"
                 + (", divided by √d" if use_scale else "")
                 + "; softmax over each row gives the weights."
+                + (" Hover a cell for its dot product written out." if hover is not None else "")
                 + (" With the causal mask, entries right of the diagonal are computed but never used:"
                    " the softmax gives them weight 0." if use_causal_mask else "")
             )
+            st.subheader("How one score was computed")
+            left, right = st.columns(2)
+            with left:
+                i = choose_token(tokens, "sa_token", "Query token (row)")
+            with right:
+                j = choose_token(tokens, "sa_key", "Key token (column)")
+            dot = trace_dot_product(query[i], key[j])
+            st.markdown(
+                f"q{i + 1} · k{j + 1}: multiply the {explain.plural(D, 'entry', 'entries')} of head {head + 1}'s "
+                f"query for #{i + 1} and key for #{j + 1} (columns {head * D + 1}–{(head + 1) * D} of Q and K) "
+                "that sit at the same position, then add the products up."
+            )
+            st.dataframe({"d": range(1, D + 1), f"q{i + 1}[d]": dot.a, f"k{j + 1}[d]": dot.b, "product": dot.products},
+                         hide_index=True)
+            lines = [f"raw score = {explain.products_text(dot.a, dot.b, explain.SUM_TERMS)} = "
+                     f"{trace.raw_scores[head, i, j]:.6g}"]
+            if use_scale:
+                lines.append(f"scaled score = raw × 1/√{D} = {trace.raw_scores[head, i, j]:.6g} × {trace.scale:.6g} = "
+                             f"{trace.scaled_scores[head, i, j]:.6g}")
+            lines.append(f"weight after the softmax over row #{i + 1} = {trace.weights[head, i, j]:.6g}"
+                         + ("" if trace.attention_mask[i, j] else " (masked: the key comes after the query)"))
+            st.code("\n".join(lines), language=None)
+
+    with vectors_tab:
+        if vectors_tab.open:
+            embedded, positions = ps.token_vector_parts(text, seed)
+            st.markdown(
+                f"**Where the token vectors come from.** Each token's {ps.EMBEDDING_DIM} numbers are **not learned**: "
+                "they come from a seeded hash. SHAKE-256 of the seed and the token's text gives random bits, which "
+                "become standard-normal numbers (Box–Muller). So a token gets the same vector wherever it appears, "
+                "in every session, for a given seed; another seed gives other vectors. A trained model would learn "
+                "these vectors instead; here they stand in for a not-yet-trained embedding table."
+            )
+            ps.plot(figures.heatmap(embedded, tokens, feature_labels, title=f"Token vectors (seeded hash): {T} × {ps.EMBEDDING_DIM}",
+                                    row_title="token", col_title="feature"), key="sa_embedding")
+            st.markdown(
+                "**What positional encoding adds.** Attention itself ignores order: two equal tokens would get equal "
+                "vectors and be indistinguishable. The Transformer's positional encoding adds a different pattern "
+                "of sines and cosines at each position (pos = token number − 1, d = "
+                f"{ps.EMBEDDING_DIM} features, i = 0, 1, …):"
+            )
+            st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right), \qquad "
+                     r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
+            ps.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {ps.EMBEDDING_DIM}",
+                                    row_title="token", col_title="feature"), key="sa_positions_map")
+            st.caption("The first columns change quickly from one token to the next, the last ones slowly: together "
+                       "they give every position its own pattern. The first token's row is 0, 1, 0, 1, …")
+            if add_positions:
+                title = "Inputs = token vectors + positional encoding"
+            else:
+                st.info("Positional encoding is off (sidebar): the layer reads the token vectors as they are.")
+                title = "Inputs = token vectors (positional encoding off)"
+            ps.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {ps.EMBEDDING_DIM}",
+                                    row_title="token", col_title="feature"), key="sa_inputs")
 
     with qkv_tab:
         if qkv_tab.open:
-            matrices = {
-                "Query Q": (trace.query, unit_labels),
-                "Key K": (trace.key, unit_labels),
-                "Value V": (trace.value, unit_labels),
-                "Token vectors": (trace.inputs, [f"f{i}" for i in range(ps.EMBEDDING_DIM)]),
-            }
-            for name, (matrix, columns) in matrices.items():
+            st.markdown("Each projection is a dense layer without activation, applied to every token's vector "
+                        "(a row of the inputs X): its kernel and bias are on the Projection weights view.")
+            for name, field, kernel, bias in PROJECTIONS:
+                matrix = getattr(trace, field)
+                st.latex(rf"{name[-1]} = X\,{kernel} + {bias}:\quad ({T} \times {ps.EMBEDDING_DIM})\,"
+                         rf"({ps.EMBEDDING_DIM} \times {units}) + ({units}) \to ({T} \times {units})")
                 ps.plot(
-                    figures.heatmap(matrix, tokens, columns, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
-                                    row_title="token", col_title="column"),
-                    key=f"sa_matrix_{name.split()[0].lower()}",
+                    figures.heatmap(matrix, tokens, unit_labels, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
+                                    row_title="token", col_title="unit"),
+                    key=f"sa_matrix_{field}",
                 )
             with st.expander("Tokens"):
-                st.dataframe({"#": range(1, len(tokens) + 1), "token": tokens}, hide_index=True)
+                st.dataframe({"#": range(1, T + 1), "token": tokens}, hide_index=True)
 
     with token_tab:
         if token_tab.open:
-            token_ids = list(range(len(tokens)))
-            ps.keep_valid("sa_token", token_ids)
-            token = st.selectbox(
-                "Token to follow",
-                token_ids,
-                index=min(DEFAULTS["sa_token"], len(tokens) - 1),
-                format_func=lambda i: f"#{i + 1} {tokens[i]}",  # 1-based, as in every figure
-                key="sa_token",
-                bind="query-params",
-            )
+            head = choose_head(num_heads)
+            token = choose_token(tokens, "sa_token", "Token to follow")
             ps.plot(
                 figures.qkv_pipeline_figure(
                     tokens,
@@ -141,8 +213,30 @@ def explorer():
             )
             ps.plot(
                 figures.bar_chart(trace.weights[head, token], tokens,
-                                  title=f"How much #{token + 1} attends to each token (head {head})", value_name="weight"),
+                                  title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight"),
                 key="sa_token_weights",
+            )
+            st.subheader("The softmax, step by step")
+            steps = explain.softmax_steps(trace.scaled_scores[head, token], trace.attention_mask[token])
+            st.latex(r"w_j = \frac{e^{\,s_j - m}}{\sum_k e^{\,s_k - m}}, \qquad m = \max_k s_k")
+            st.markdown(
+                f"Subtracting the largest score m = {steps.peak:.6g} changes no weight (it cancels in the fraction) "
+                f"and keeps exp() from overflowing. The exponentials add up to Σ = {steps.total:.6g}; each weight is "
+                "its exponential divided by Σ."
+                + (" Masked keys (after the query) get exp = 0, so weight 0." if use_causal_mask else "")
+            )
+            st.dataframe(
+                {
+                    "#": range(1, T + 1),
+                    "token": tokens,
+                    "score s": steps.scores,
+                    "s − m": steps.shifted,
+                    "exp(s − m)": steps.exponentials,
+                    "exp ÷ Σ": steps.weights,
+                    "weight (the layer's)": trace.weights[head, token],
+                },
+                hide_index=True,
+                key="sa_softmax_steps",
             )
 
     with heads_tab:
@@ -153,14 +247,31 @@ def explorer():
                 for start in range(0, num_heads, 2):
                     for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
                         with column:
-                            ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h}"),
+                            ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h + 1}"),
                                     key=f"sa_head_{h}")
 
     with output_tab:
         if output_tab.open:
             st.markdown("Each row is a token's context vector, the heads' contexts side by side.")
-            ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {len(tokens)} × {units}",
+            ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {T} × {units}",
                                     row_title="token", col_title="unit"), key="sa_output")
+
+    with projections_tab:
+        if projections_tab.open:
+            st.markdown(
+                "The weights the projections computed with, for this seed: Q = X·W_q + b_q, K = X·W_k + b_k, "
+                f"V = X·W_v + b_v. Each kernel is features × units ({ps.EMBEDDING_DIM} × {units}), as Keras stores it. "
+                "Kernels start as Glorot-uniform random numbers drawn with the seed and biases as zeros: nothing "
+                "here is trained. The downloads hold them all, so every step can be redone from the file."
+            )
+            for name, field, kernel, _ in PROJECTIONS:
+                weights = getattr(trace, f"{field}_dense")
+                ps.plot(figures.heatmap(weights.kernel, feature_labels, unit_labels,
+                                        title=f"{kernel} ({name.split()[0].lower()} kernel): {ps.EMBEDDING_DIM} × {units}",
+                                        row_title="feature", col_title="unit", value_name="weight"),
+                        key=f"sa_kernel_{field}")
+            st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias for _, field, _, bias in PROJECTIONS}},
+                         hide_index=True)
 
     ps.download_trace(
         trace,

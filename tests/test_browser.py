@@ -383,8 +383,8 @@ def test_url_query_params_restore_the_view(page, server):
     expect(sidebar_slider(page, "Units (width of Q, K, V)")).to_have_value("16")
     expect(sidebar_slider(page, "Heads")).to_have_attribute("aria-valuetext", "4")
     expect(sidebar_slider(page, "Seed (weights and token vectors)")).to_have_value("7")
-    expect(page.get_by_text("Q, K, V of 16 units → 4 head(s)", exact=False)).to_be_visible()
-    chart_data(page, "Head 3")  # the view from the URL is open: the fourth head's heatmap is drawn
+    expect(page.get_by_text("Q, K, V of 16 units → 4 heads of 4 columns", exact=False)).to_be_visible()
+    chart_data(page, "Head 4")  # the view from the URL is open: the fourth head's heatmap is drawn (heads count from 1)
 
 
 def test_typed_html_stays_text(page, server, events):

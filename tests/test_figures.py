@@ -445,3 +445,19 @@ def test_pipeline_names_the_scaling_the_layer_applied():
     unscaled = qkv_pipeline_figure(**inputs | {"scaled_scores": inputs["raw_scores"], "scale": 1.0})
     text = " ".join(annotation_texts(unscaled))
     assert "not scaled" in text and "÷ √D" not in text
+
+
+def test_large_maps_fill_their_frame_like_heatmaps():
+    tokens = [f"w{i}" for i in range(300)]
+    fig = attention_heatmap(np.full((300, 300), 1 / 300), tokens, tokens).to_dict()
+    assert fig["layout"]["yaxis"]["scaleanchor"] is False  # plotly would keep the pixels square
+    go.Figure(fig)
+
+
+def test_heatmap_hover_texts_add_a_line_per_cell_escaped():
+    texts = np.array([["q1 · k1 = 1×2 = 2", "<b>"], ["a", "b"]], dtype=object)
+    trace = heatmap(np.eye(2), ["x", "y"], ["u", "v"], hover_texts=texts).data[0]
+    assert trace.customdata[0][0] == "q1 · k1 = 1×2 = 2" and trace.customdata[0][1] == "&lt;b&gt;"
+    assert trace.hovertemplate.endswith("<br>%{customdata}<extra></extra>")
+    with pytest.raises(ValueError, match="`hover_texts` must have the shape of values"):
+        heatmap(np.eye(2), ["x", "y"], ["u", "v"], hover_texts=texts[:1])

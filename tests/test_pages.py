@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import attention_core as ac
+import attention_core as ac  # first: it quiets TensorFlow before keras loads it
+import keras
 import page_support as ps
 from tests.map_images import assert_image_shows
 
@@ -215,7 +216,8 @@ CHANGES = [
     ("sa", {}, "sa_causal", True),
     ("sa", {}, "sa_positions", False),
     ("sa", {}, "sa_token", 3),
-    ("sa", {}, "sa_head", 1),
+    ("sa", {}, "sa_key", 2),
+    ("sa", {}, "sa_head", 2),
     ("rnn", {}, "rnn_steps", 9),
     ("rnn", {}, "rnn_features", 6),
     ("rnn", {}, "rnn_units", 8),
@@ -232,10 +234,11 @@ CHANGES = [
     ("cmp", {}, "cmp_second", "multi-head"),
 ]
 # Controls that live on a view (a lazy tab) other than the page's first: the URL opens it.
-VIEW_OF = {"sa_token": {"sa_view": "One token"}}
+VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}}
 # The activation changes the layers' outputs, which the page shows in its tables; the charts
-# show the weights, which the activation does not touch.
-SHOWN_IN_TABLES = {"dense_activation"}
+# show the weights, which the activation does not touch. The key token picks the score whose
+# dot product the Scores view writes out in a table.
+SHOWN_IN_TABLES = {"dense_activation", "sa_key"}
 
 
 def test_every_control_has_a_change_case():
@@ -259,11 +262,13 @@ def test_each_control_changes_the_output(page, setup, key, value):
 
 @pytest.mark.parametrize("page", PAGES)
 def test_reset_restores_defaults(page):
-    # On the self-attention page, the view whose charts depend on every control (token included).
-    at = run_page(page, {"sa_view": "One token"} if page == "sa" else None)
+    # On the self-attention page, the view whose charts depend on every control (token included);
+    # a control that lives on another view only is not on this one.
+    view = {"sa_view": "One token"} if page == "sa" else None
+    at = run_page(page, view)
     default_charts = charts(at)
     for p, setup, key, value in CHANGES:
-        if p == page:
+        if p == page and VIEW_OF.get(key, view) == view:
             set_widgets(at, **setup, **{key: value})
     assert charts(at) != default_charts
 
@@ -289,7 +294,7 @@ def assert_self_attention_matches_library(at, settings):
     tokens, x = ac.encode_text(s["sa_text"], ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
     trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
-    head = s["sa_head"] if s["sa_heads"] > 1 else 0
+    head = s["sa_head"] - 1 if s["sa_heads"] > 1 else 0  # heads are numbered from 1 on the page
 
     shown = charts(at)  # the open view's, then those of the views that hold these heatmaps
     for view in ("Attention weights", "Scores", "Every head"):
@@ -336,12 +341,12 @@ def assert_compare_matches_library(at, settings):
 
 SELF_ATTENTION_SETTINGS = [
     {},
-    {"sa_head": 1},
-    {"sa_units": 16, "sa_heads": 4, "sa_head": 3, "sa_seed": 5, "sa_causal": True},
+    {"sa_head": 2},
+    {"sa_units": 16, "sa_heads": 4, "sa_head": 4, "sa_seed": 5, "sa_causal": True},
     {"sa_scale": False, "sa_positions": False, "sa_text": "the the the cat"},
     {"sa_units": 1, "sa_heads": 1},
     {"sa_units": 64, "sa_heads": 1},
-    {"sa_units": 64, "sa_heads": 64, "sa_head": 63},
+    {"sa_units": 64, "sa_heads": 64, "sa_head": 64},
     {"sa_seed": 99},
 ]
 
@@ -536,16 +541,16 @@ def test_unusual_text_works(page, name):
 
 
 def test_heads_and_token_follow_when_their_options_shrink():
-    at = run_page("sa", {"sa_view": "One token"}, sa_heads=8, sa_head=7, sa_token=10)
+    at = run_page("sa", {"sa_view": "One token"}, sa_heads=8, sa_head=8, sa_token=10)
     set_widgets(at, sa_units=6, sa_text="a b c")
     assert_healthy(at)
     values = {key: w.value for key, w in widgets(at).items()}
     # 8 heads do not divide 6 units: the largest divisor below is kept; the head and token
     # move to the last that still exists.
-    assert (values["sa_heads"], values["sa_head"], values["sa_token"]) == (6, 5, 2)
+    assert (values["sa_heads"], values["sa_head"], values["sa_token"]) == (6, 6, 2)
     # AppTest cannot switch a bound tab back to its first view, so the heatmaps are checked on a
     # fresh run with the values the controls moved to.
-    settings = {"sa_units": 6, "sa_heads": 6, "sa_head": 5, "sa_text": "a b c"}
+    settings = {"sa_units": 6, "sa_heads": 6, "sa_head": 6, "sa_text": "a b c"}
     assert_self_attention_matches_library(run_page("sa", **settings), settings)
 
 
@@ -667,7 +672,7 @@ def test_long_sequences_draw_maps_as_images_of_the_library_weights():
     _, x = ac.encode_text(text, ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
     trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
-    assert_image_shows(charts(at)["sa_weights"]["data"], trace.weights[s["sa_head"]], "Blues")
+    assert_image_shows(charts(at)["sa_weights"]["data"], trace.weights[s["sa_head"] - 1], "Blues")
 
 
 DOWNLOADS = {"dot": "dot_product", "dense": "dense_network", "sa": "self_attention", "rnn": "rnn_with_attention"}
@@ -684,3 +689,125 @@ def test_downloads_are_built_only_when_their_expander_opens(page):
     assert_healthy(at)
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Tensors as JSON", "Tensors as CSV", "Tensors as NumPy .npz"]
+
+
+# --------------------------------------------------------------------------- every number explained
+
+
+def default_sa_trace(**settings):
+    """(tokens, trace, layer) of the self-attention page's defaults with `settings` (page keys)."""
+    s = {**page_defaults("sa"), **settings}
+    tokens, x = ac.encode_text(s["sa_text"], ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
+    return tokens, ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"]), layer
+
+
+@pytest.mark.parametrize("settings", [{}, {"sa_causal": True, "sa_token": 3, "sa_head": 2}], ids=settings_id)
+def test_one_token_shows_the_softmax_as_arithmetic(settings):
+    at = run_page("sa", {"sa_view": "One token"}, **settings)
+    assert_healthy(at)
+    s = {**page_defaults("sa"), **settings}
+    _, trace, _ = default_sa_trace(**settings)
+    head, token = s["sa_head"] - 1, s["sa_token"]
+    (table,) = [frame.value for frame in at.dataframe if "exp(s − m)" in frame.value.columns]
+    scores = trace.scaled_scores[head, token]
+    allowed = trace.attention_mask[token]
+    peak = scores[allowed].max()
+    assert_close(table["score s"], scores)
+    assert_close(table["s − m"][allowed], scores[allowed] - peak)
+    exponentials = np.where(allowed, np.exp(np.where(allowed, scores - peak, 0)), 0)
+    assert_close(table["exp(s − m)"], exponentials)
+    assert_close(table["exp ÷ Σ"], exponentials / exponentials.sum())
+    assert_close(table["weight (the layer's)"], trace.weights[head, token])
+    assert_close(table["exp ÷ Σ"], table["weight (the layer's)"])  # the arithmetic gives the layer's weights
+    text = " ".join(markdown_texts(at))
+    assert f"m = {peak:.6g}" in text and f"Σ = {exponentials.sum():.6g}" in text
+    assert any(r"\frac{e^{\,s_j - m}}" in latex.value for latex in at.latex)
+
+
+def test_scores_hover_and_cell_picker_write_out_the_dot_product():
+    at = run_page("sa", {"sa_view": "Scores"}, sa_token=2, sa_key=4, sa_head=2)
+    assert_healthy(at)
+    _, trace, _ = default_sa_trace(sa_head=2)
+    head = 1
+    q, k = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
+    (heat,) = charts(at)["sa_scores"]["data"]
+    hover = np.array(heat["customdata"])
+    assert hover.shape == trace.raw_scores[head].shape
+    for i, j in [(0, 0), (2, 4), (10, 3)]:
+        text = hover[i, j]
+        assert text.startswith(f"q{i + 1} · k{j + 1} = {ac.explain.products_text(q[i], k[j], 3)} = ")
+        assert text.endswith(f"= {ac.explain.number(trace.scaled_scores[head, i, j])}")
+    assert "%{customdata}" in heat["hovertemplate"]
+    # The picked cell: every product, and the sum is the layer's raw score.
+    (table,) = [frame.value for frame in at.dataframe if "product" in frame.value.columns]
+    assert_close(table["q3[d]"], q[2])
+    assert_close(table["k5[d]"], k[4])
+    assert_close(table["product"], q[2] * k[4])
+    assert_close(table["product"].sum(), trace.raw_scores[head, 2, 4])
+    (code,) = [c.value for c in at.code]
+    assert f"= {trace.raw_scores[head, 2, 4]:.6g}" in code.splitlines()[0]
+    assert f"= {trace.scaled_scores[head, 2, 4]:.6g}" in code.splitlines()[1]
+    assert f"= {trace.weights[head, 2, 4]:.6g}" in code.splitlines()[2]
+
+
+def test_scores_hover_arithmetic_stops_above_its_limit():
+    text = " ".join(f"w{i}" for i in range(40))  # 1600 cells: over the limit, still a heatmap
+    at = run_page("sa", {"sa_view": "Scores"}, sa_text=text)
+    assert_healthy(at)
+    (heat,) = charts(at)["sa_scores"]["data"]
+    assert heat["type"] == "heatmap" and "customdata" not in heat
+    assert [frame for frame in at.dataframe if "product" in frame.value.columns]  # the picker still explains
+
+
+def test_token_vectors_view_explains_the_hash_and_positional_encoding():
+    at = run_page("sa", {"sa_view": "Token vectors"})
+    assert_healthy(at)
+    s = page_defaults("sa")
+    tokens = ac.tokenize(s["sa_text"])
+    embedded = ac.embed_tokens(tokens, ps.EMBEDDING_DIM, s["sa_seed"])
+    positions = ac.positional_encoding(len(tokens), ps.EMBEDDING_DIM)
+    shown = charts(at)
+    assert_close(heatmap_z(shown["sa_embedding"]), embedded)
+    assert_close(heatmap_z(shown["sa_positions_map"]), positions)
+    assert_close(heatmap_z(shown["sa_inputs"]), embedded + positions)
+    text = " ".join(markdown_texts(at))
+    assert "seeded hash" in text and "not learned" in text
+    (formula,) = [latex.value for latex in at.latex if "PE" in latex.value]
+    assert r"\sin" in formula and r"\cos" in formula and "10000^{2i/d}" in formula
+    set_widgets(at, sa_positions=False)
+    assert_close(heatmap_z(charts(at)["sa_inputs"]), embedded)
+    assert any("Positional encoding is off" in info.value for info in at.info)
+
+
+def test_projection_weights_view_shows_the_kernels_and_biases():
+    at = run_page("sa", {"sa_view": "Projection weights"}, sa_seed=4)
+    assert_healthy(at)
+    _, trace, layer = default_sa_trace(sa_seed=4)
+    shown = charts(at)
+    for field in ("query", "key", "value"):
+        dense = getattr(layer, f"{field}_dense")
+        assert_close(heatmap_z(shown[f"sa_kernel_{field}"]), keras.ops.convert_to_numpy(dense.kernel))
+    (biases,) = tables(at)
+    assert_close(biases["b_q"], keras.ops.convert_to_numpy(layer.query_dense.bias))
+    assert set(biases) == {"unit", "b_q", "b_k", "b_v"}
+
+
+def test_the_head_control_appears_only_on_views_it_changes():
+    views = {"Attention weights": True, "Scores": True, "One token": True, "Token vectors": False, "Q, K, V": False,
+             "Every head": False, "Output": False, "Projection weights": False}
+    for view, has_head in views.items():
+        at = run_page("sa", {"sa_view": view})
+        assert_healthy(at)
+        assert ("sa_head" in widgets(at)) == has_head, view
+
+
+def test_everything_is_numbered_from_1_and_counted_in_words():
+    at = run_page("sa", {"sa_view": "Every head"}, sa_units=8, sa_heads=4)
+    titles = [spec["layout"]["title"]["text"] for spec in charts(at).values()]
+    assert titles == ["Head 1", "Head 2", "Head 3", "Head 4"]
+    assert any("4 heads of 2 columns" in caption.value for caption in at.caption)
+    at = run_page("sa", {"sa_view": "Output"}, sa_text="one", sa_units=1, sa_heads=1)
+    assert any(caption.value == "1 token → vectors of 16 features → Q, K, V of 1 unit → 1 head of 1 column."
+               for caption in at.caption)
+    assert charts(at)["sa_output"]["data"][0]["x"] == ["'\u2068u1\u2069' (#1)"]
