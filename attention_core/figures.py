@@ -206,12 +206,13 @@ def _box(shapes, annotations, x0, y0, x1, y1, text, *, kind="plain", align="cent
     ))
 
 
-def _arrow(annotations, start, end, *, text=""):
-    """Append an arrow from data point `start` to `end`, with optional caption `text` (safe HTML)."""
+def _arrow(annotations, start, end, *, text="", name=None):
+    """Append an arrow from data point `start` to `end`, with optional caption `text` (safe HTML);
+    `name` says what flows along it (plotly keeps it, unseen, for tests and templates)."""
     annotations.append(dict(
         x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
         showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=2, arrowcolor=_ARROW_COLOR,
-        text="", standoff=2,
+        text="", standoff=2, **({"name": name} if name else {}),
     ))
     if text:
         annotations.append(dict(
@@ -527,19 +528,53 @@ def qkv_pipeline_figure(
     ]
 
     shapes, annotations = [], []
+    spans = []  # (top, bottom) of each box, in pixels from the top
     top = 0
-    previous_bottom = None
     for kind, lines in boxes:
         text = "<br>".join(lines)
         bottom = top - (2 * _BOX_PAD_PX + _LINE_PX * (text.count("<br>") + 1))
-        _box(shapes, annotations, 0.0, bottom, 1.0, top, text, kind=kind, align="left")
-        if previous_bottom is not None:
-            _arrow(annotations, (0.5, previous_bottom), (0.5, top))
-        previous_bottom, top = bottom, bottom - _BOX_GAP_PX
+        _box(shapes, annotations, _BOX_LEFT, bottom, _BOX_RIGHT, top, text, kind=kind, align="left")
+        spans.append((top, bottom))
+        top = bottom - _BOX_GAP_PX
+    _pipeline_flows(shapes, annotations, dict(zip(_PIPELINE_BOXES, spans)))
     layout = dict(shapes=shapes, annotations=annotations,
-                  **_hidden_axes((-0.01, 1.01), (previous_bottom - 2, 2)))
+                  **_hidden_axes((-0.01, 1.01), (spans[-1][1] - 2, 2)))
     return _figure([], layout, f"Query → key → value pipeline for '{tokens[token_index]}'",
-                   height=-previous_bottom + 100, side=10, bottom=10)
+                   height=-spans[-1][1] + 100, side=10, bottom=10)
+
+
+# The seed's boxes, in its order, and where the data really flows between them: the query and
+# the keys make the raw scores; the weights and the values make the weighted sum. (The seed's
+# diagram chains Query -> Key -> Value -> scores, as if values fed the scores; they do not.)
+_PIPELINE_BOXES = ("Query", "Keys", "Values", "Raw scores", "Scaled scores", "Softmax weights",
+                   "Weighted sum", "Context vector")
+PIPELINE_FLOWS = (
+    ("Query", "Raw scores"), ("Keys", "Raw scores"), ("Raw scores", "Scaled scores"),
+    ("Scaled scores", "Softmax weights"), ("Softmax weights", "Weighted sum"), ("Values", "Weighted sum"),
+    ("Weighted sum", "Context vector"),
+)
+_BOX_LEFT, _BOX_RIGHT = 0.07, 0.93
+# The lines that run past the boxes between them: the query's outermost on the left, so it
+# crosses no other line; the values' on the right.
+_SIDE_LANES = {"Query": (0.015, 0.7), "Keys": (0.045, 0.3), "Values": (0.975, 0.5)}
+
+
+def _pipeline_flows(shapes, annotations, spans):
+    """Arrows along PIPELINE_FLOWS between boxes at `spans` {name: (top, bottom)}: straight down
+    between neighbours, and around the boxes in between along a side lane otherwise."""
+    for source, target in PIPELINE_FLOWS:
+        name = f"flow: {source} → {target}"
+        (source_top, source_bottom), (target_top, target_bottom) = spans[source], spans[target]
+        if source not in _SIDE_LANES:
+            _arrow(annotations, (0.5, source_bottom), (0.5, target_top), name=name)
+            continue
+        lane, depth = _SIDE_LANES[source]
+        edge = _BOX_LEFT if lane < 0.5 else _BOX_RIGHT
+        start_y = (source_top + source_bottom) / 2
+        end_y = target_top - depth * (target_top - target_bottom)
+        shapes.append(dict(type="path", name=name, path=f"M {edge},{start_y} L {lane},{start_y} L {lane},{end_y}",
+                           line=dict(color=_ARROW_COLOR, width=2)))
+        _arrow(annotations, (lane, end_y), (edge, end_y), name=name)
 
 
 # --------------------------------------------------------------------------- dense network

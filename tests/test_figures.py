@@ -261,6 +261,30 @@ def test_pipeline_shows_the_tokens_numbers_in_order():
     assert all(fmt(x) in boxes[7] for x in inputs["context"])
 
 
+def test_pipeline_draws_the_data_flow_not_a_chain():
+    fig = qkv_pipeline_figure(**pipeline_inputs())
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
+    flows = {a.name.removeprefix("flow: ") for a in arrows}
+    assert flows == {
+        "Query → Raw scores", "Keys → Raw scores", "Raw scores → Scaled scores",
+        "Scaled scores → Softmax weights", "Softmax weights → Weighted sum", "Values → Weighted sum",
+        "Weighted sum → Context vector",
+    }
+    assert not any("Values → Raw" in flow or "Query → Keys" in flow or "Keys → Values" in flow for flow in flows)
+    # Every arrow ends on the box it names: its tip lies inside that box's rectangle.
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    boxes = dict(zip(figures._PIPELINE_BOXES, rects))
+    for arrow in arrows:
+        source, target = arrow.name.removeprefix("flow: ").split(" → ")
+        box = boxes[target]
+        assert box.x0 <= arrow.x <= box.x1 and box.y0 - 1 <= arrow.y <= box.y1 + 1, arrow.name
+    # Lines that pass other boxes run beside them, never through them.
+    for lane in [s for s in fig.layout.shapes if s.type == "path"]:
+        xs = [float(point.split(",")[0]) for point in lane.path[2:].split(" L ")]
+        assert min(xs) < figures._BOX_LEFT + 1e-9 or max(xs) > figures._BOX_RIGHT - 1e-9
+        assert all(x <= figures._BOX_LEFT or x >= figures._BOX_RIGHT for x in xs[1:])
+
+
 def test_pipeline_truncates_long_vectors_and_token_lists():
     tokens = [f"w{i}" for i in range(30)]
     fig = qkv_pipeline_figure(**pipeline_inputs(tokens, d=20))
