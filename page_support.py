@@ -12,6 +12,7 @@ import re
 import streamlit as st
 
 import attention_core as ac
+from attention_core import seed_code
 from attention_core.export import number_count, trace_to_csv, trace_to_json, trace_to_npz
 
 # A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
@@ -176,6 +177,12 @@ def rnn_attention_trace(inputs, units, seed):
     model = rnn_with_attention_model(units, inputs.shape[1])
     with ac.seeded(model, seed):
         return ac.trace_rnn_with_attention(model, inputs)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def simple_rnn_summary(num_features, units):
+    """Keras's summary of the seed's stand-alone SimpleRNN model for these sizes."""
+    return ac.model_summary_text(seed_code.simple_rnn_model(num_features, units))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

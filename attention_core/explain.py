@@ -98,3 +98,10 @@ def softmax_steps(scores, allowed=None):
     total = float(exponentials.sum())
     weights = exponentials / total if total > 0 else np.zeros_like(exponentials)
     return SoftmaxSteps(scores, allowed, peak, shifted, exponentials, total, weights)
+
+
+def aligned_rows(rows, gap=2):
+    """Rows of text cells as lines whose columns line up (each cell padded to its column's
+    widest), for a monospace block; trailing spaces dropped."""
+    widths = [max(len(row[c]) for row in rows if c < len(row)) for c in range(max(map(len, rows)))]
+    return [(" " * gap).join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

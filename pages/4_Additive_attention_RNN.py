@@ -3,7 +3,8 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import InputError, figures, parse_matrix, random_sequence
+from attention_core import InputError, explain, figures, parse_matrix, random_sequence, seed_code
+from attention_core.export import trace_tensors
 
 MAX_STEPS, MAX_FEATURES = 64, 16
 ps.configure_page("Additive attention")
@@ -15,6 +16,20 @@ DEFAULTS = ps.Defaults(
     rnn_seed=0,
     rnn_matrix="1, 0, 0, 0\n0, 1, 0, 0\n0, 0, 1, 0\n0, 0, 0, 1\n1, 1, 1, 1",
 )
+# What each step's result is, in the shape table beside the seed's lines.
+COMMENTS = {
+    "inputs": "the sequence: one row of features per time step",
+    "rnn_output": "the SimpleRNN's hidden state after each step: the attention's features",
+    "hidden_state": "its final state: the attention's hidden",
+    "attention.hidden_with_time_axis": "expand_dims adds the time axis: the data is unchanged",
+    "attention.features_projection": "W1(features)",
+    "attention.hidden_projection": "W2(hidden_with_time_axis), broadcast over every step",
+    "attention.score": "tanh of their sum",
+    "attention.logits": "V(score): one number per step",
+    "attention.weights": "softmax over axis 1, time",
+    "attention.weighted_features": "attention_weights * features",
+    "attention.context": "summed over time: the context vector",
+}
 
 st.title("Additive attention with an RNN")
 st.markdown(
@@ -24,13 +39,13 @@ st.markdown(
     "**tanh**, scores each step with **V**, and turns the scores into weights with a softmax "
     "over time. The **context vector** is the weighted sum of the hidden states."
 )
-st.code(
-    "hidden_with_time_axis = tf.expand_dims(hidden, 1)\n"
-    "score = tf.nn.tanh(self.W1(features) + self.W2(hidden_with_time_axis))\n"
-    "attention_weights = tf.nn.softmax(self.V(score), axis=1)\n"
-    "context_vector = tf.reduce_sum(attention_weights * features, axis=1)",
-    language="python",
-)
+st.subheader("The seed's code")
+st.markdown("The two classes this page runs, as the seed writes them. The app's `RNNWithAttention` computes exactly "
+            "this, in Keras 3; below, each line of `call()` stands beside the tensor it computed.")
+left, right = st.columns(2)
+left.code(seed_code.ATTENTION_CLASS, language="python")
+right.code(seed_code.RNN_WITH_ATTENTION_CLASS, language="python")
+
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
@@ -63,34 +78,48 @@ def explorer():
 
     trace = ps.rnn_attention_trace(inputs.astype("float32"), units, seed)
     attention = trace.attention
+    tensors = trace_tensors(trace)
     T, F = inputs.shape
-    step_labels = [f"t{t}" for t in range(T)]
-    unit_labels = [f"u{u}" for u in range(units)]
+    step_labels = [f"t{t + 1}" for t in range(T)]
+    unit_labels = [f"u{u + 1}" for u in range(units)]
+    feature_labels = [f"x{f + 1}" for f in range(F)]
+    steps_text, features_text, units_text = (explain.plural(T, "step"), explain.plural(F, "feature"),
+                                             explain.plural(units, "unit"))
 
-    st.header("1 · The input sequence and the RNN's hidden states")
+    st.header("The SimpleRNN, as the seed builds it")
+    st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
+                "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
+                "recurrent kernel (units × units) and the bias (units).")
+    left, right = st.columns(2)
+    left.code(seed_code.SIMPLE_RNN_MODEL.replace("(None, 4)", f"(None, {F})").replace("units=32", f"units={units}")
+              .replace("32 hidden units", explain.plural(units, "hidden unit")), language="python")
+    with right:
+        ps.show_model_summary(ps.simple_rnn_summary(F, units))
+
+    def line(number):
+        """Step `number` of the seed's call(): its line, and the shape of what it computed (batch of 1)."""
+        step = seed_code.CALL_STEPS[number]
+        shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
+        st.code(step.line, language="python")
+        st.caption(f"→ {shapes}")
+
+    st.header("1 · The RNN's hidden states")
+    line(0)
     left, right = st.columns(2)
     with left:
-        ps.plot(figures.heatmap(trace.inputs, step_labels, [f"x{f}" for f in range(F)], title=f"Inputs: {T} steps × {F} features",
+        ps.plot(figures.heatmap(trace.inputs, step_labels, feature_labels, title=f"Inputs: {steps_text} × {features_text}",
                                 row_title="time step", col_title="feature"), key="rnn_inputs")
     with right:
         ps.plot(figures.heatmap(trace.rnn_output, step_labels, unit_labels, title=f"Hidden states h_t: {T} × {units}",
                                 row_title="time step", col_title="unit"), key="rnn_states")
-    st.caption("h_t = tanh(x_t·W + h_(t−1)·R + b). The last row is the final hidden state, the attention's `hidden`.")
+    st.caption("h_t = tanh(x_t·W + h_(t−1)·R + b), starting from h_0 = 0; W, R and b are under The weights below. "
+               "The last row is the final hidden state, the attention's `hidden`.")
 
     st.header("2 · Projections: W1(features) and W2(hidden)")
-    st.markdown("The hidden state has no time axis. `expand_dims` adds one, so W2's result can be added to every step:")
-    st.code(
-        f"features               {(1, T, units)}   # the RNN's hidden states\n"
-        f"hidden                 {(1, units)}\n"
-        f"hidden_with_time_axis  {(1,) + attention.hidden_with_time_axis.shape}   # tf.expand_dims(hidden, 1)\n"
-        f"W1(features)           {(1,) + attention.features_projection.shape}\n"
-        f"W2(hidden_with_time)   {(1,) + attention.hidden_projection.shape}   # broadcast over the {T} steps\n"
-        f"score = tanh(sum)      {(1,) + attention.score.shape}\n"
-        f"V(score)               {(1,) + attention.logits.shape}\n"
-        f"attention_weights      {(1,) + attention.weights.shape}   # softmax over axis 1, time\n"
-        f"context_vector         {(1,) + attention.context.shape}",
-        language=None,
-    )
+    st.markdown("In `Attention.call`, `features` is `rnn_output` and `hidden` is `hidden_state`. The hidden state has "
+                "no time axis: `expand_dims` adds one, so W2's result can be added to every step.")
+    line(1)
+    line(2)
     left, right = st.columns(2)
     with left:
         ps.plot(figures.heatmap(attention.features_projection, step_labels, unit_labels, title="W1(features)",
@@ -98,10 +127,11 @@ def explorer():
     with right:
         ps.plot(figures.heatmap(attention.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
                                 col_title="unit"), key="rnn_w2")
-
-    st.header("3 · Score, V and the softmax over time")
     ps.plot(figures.heatmap(attention.score, step_labels, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
                             row_title="time step", col_title="unit"), key="rnn_score")
+
+    st.header("3 · V and the softmax over time")
+    line(3)
     left, right = st.columns(2)
     with left:
         ps.plot(figures.bar_chart(attention.logits[:, 0], step_labels, title="V(score): one number per step", value_name="logit"),
@@ -109,11 +139,21 @@ def explorer():
     with right:
         ps.plot(figures.bar_chart(attention.weights[:, 0], step_labels, title="Attention weights (sum to 1)", value_name="weight"),
                 key="rnn_weights")
+    softmax = explain.softmax_steps(attention.logits[:, 0])
+    st.markdown(f"The softmax, step by step: subtract the largest logit m = {softmax.peak:.6g}, take exp, add them "
+                f"up (Σ = {softmax.total:.6g}), divide each by Σ.")
+    st.dataframe(
+        {"step": step_labels, "logit s": softmax.scores, "s − m": softmax.shifted, "exp(s − m)": softmax.exponentials,
+         "exp ÷ Σ": softmax.weights, "weight (the layer's)": attention.weights[:, 0]},
+        hide_index=True, key="rnn_softmax_steps",
+    )
     ps.plot(figures.attention_heatmap(attention.weights.T, ["final state"], step_labels, title="Attention over time"),
             key="rnn_weights_heatmap")
 
     st.header("4 · The context vector")
     st.markdown("Each hidden state is multiplied by its weight, and the rows are added up.")
+    line(4)
+    line(5)
     left, right = st.columns(2)
     with left:
         ps.plot(figures.heatmap(attention.weighted_features, step_labels, unit_labels, title="attention_weights × features",
@@ -121,6 +161,32 @@ def explorer():
     with right:
         ps.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value"),
                 key="rnn_context")
+
+    st.header("Every shape, in order")
+    rows = [["# tensor", "shape", "# what it is"]] + [
+        [name.split(".")[-1], str((1,) + tensors[name].shape), f"# {comment}"] for name, comment in COMMENTS.items()
+    ]
+    st.code("\n".join(explain.aligned_rows(rows)), language=None)
+
+    st.header("The weights")
+    st.markdown("What the model computed with, for this seed: kernels start as seeded random numbers (Glorot-uniform; "
+                "the recurrent kernel orthogonal), biases as zeros. Nothing is trained. Each Dense computes x·kernel + "
+                "bias with the kernel as inputs × units, as Keras stores it; the downloads hold every weight.")
+    kernels = [
+        ("SimpleRNN kernel W", trace.rnn.kernel, feature_labels, "feature", "rnn_kernel"),
+        ("SimpleRNN recurrent kernel R", trace.rnn.recurrent_kernel, unit_labels, "unit (previous state)", "rnn_recurrent"),
+        ("W1 kernel", attention.W1.kernel, unit_labels, "unit of features", "rnn_W1_kernel"),
+        ("W2 kernel", attention.W2.kernel, unit_labels, "unit of hidden", "rnn_W2_kernel"),
+    ]
+    for start in range(0, len(kernels), 2):
+        for column, (name, kernel, rows_labels, row_title, key) in zip(st.columns(2), kernels[start:start + 2]):
+            with column:
+                ps.plot(figures.heatmap(kernel, rows_labels, unit_labels, title=f"{name}: {kernel.shape[0]} × {kernel.shape[1]}",
+                                        row_title=row_title, col_title="unit", value_name="weight"), key=key)
+    ps.plot(figures.bar_chart(attention.V.kernel[:, 0], unit_labels, title=f"V kernel: {units} × 1 (bias {attention.V.bias[0]:.4g})",
+                              value_name="weight"), key="rnn_V_kernel")
+    st.dataframe({"unit": unit_labels, "SimpleRNN bias b": trace.rnn.bias, "W1 bias": attention.W1.bias,
+                  "W2 bias": attention.W2.bias}, hide_index=True, key="rnn_biases")
 
     ps.download_trace(trace, "rnn_with_attention", {"units": units, "seed": seed, "source": source})
 

@@ -811,3 +811,53 @@ def test_everything_is_numbered_from_1_and_counted_in_words():
     assert any(caption.value == "1 token → vectors of 16 features → Q, K, V of 1 unit → 1 head of 1 column."
                for caption in at.caption)
     assert charts(at)["sa_output"]["data"][0]["x"] == ["'\u2068u1\u2069' (#1)"]
+
+
+def test_rnn_page_shows_the_seeds_classes_and_each_call_line_beside_its_shape():
+    at = run_page("rnn", rnn_units=6, rnn_steps=3, rnn_features=2)
+    assert_healthy(at)
+    codes = [c.value for c in at.code]
+    assert ac.seed_code.ATTENTION_CLASS.rstrip() in codes and ac.seed_code.RNN_WITH_ATTENTION_CLASS.rstrip() in codes
+    trace = rnn_trace(ac.random_sequence(3, 2, 0), units=6)
+    tensors = ac.export.trace_tensors(trace)
+    captions = [c.value for c in at.caption]
+    for step in ac.seed_code.CALL_STEPS:
+        assert step.line in codes  # its own block, right above the caption of its shapes
+        assert step.line in ac.seed_code.ATTENTION_CLASS + ac.seed_code.RNN_WITH_ATTENTION_CLASS
+        shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
+        assert f"→ {shapes}" in captions
+    # The seed's SimpleRNN model with its summary: 2·6 + 6·6 + 6 = 54 parameters.
+    (summary,) = summaries(at)
+    expected = ac.model_summary_text(ac.seed_code.simple_rnn_model(2, 6))
+    assert summary.split("\n")[1:] == expected.split("\n")[1:]
+    assert "Total params: 54" in summary
+    assert any("Input(shape=(None, 2))" in code and "SimpleRNN(units=6)" in code for code in codes)
+
+
+def test_rnn_shape_table_lines_up_and_counts_in_words():
+    at = run_page("rnn", rnn_steps=1, rnn_features=1, rnn_units=1)
+    assert_healthy(at)
+    (table,) = [c.value for c in at.code if c.value.startswith("# tensor")]
+    lines = table.splitlines()
+    assert len({line.index("# ", 2) for line in lines}) == 1  # the comments start in one column
+    assert len({line.index("(") for line in lines[1:]}) == 1
+    assert "Inputs: 1 step × 1 feature" in [spec["layout"]["title"]["text"] for spec in charts(at).values()]
+
+
+def test_rnn_page_shows_its_weights_and_the_softmax_arithmetic():
+    at = run_page("rnn", rnn_units=4, rnn_seed=3)
+    assert_healthy(at)
+    model = ac.RNNWithAttention(4, seed=3)
+    trace = ac.trace_rnn_with_attention(model, ac.random_sequence(5, 4, 3))
+    shown = charts(at)
+    cell = model.rnn.cell
+    for key, variable in [("rnn_kernel", cell.kernel), ("rnn_recurrent", cell.recurrent_kernel),
+                          ("rnn_W1_kernel", model.attention.W1.kernel), ("rnn_W2_kernel", model.attention.W2.kernel)]:
+        assert_close(heatmap_z(shown[key]), keras.ops.convert_to_numpy(variable))
+    assert_close(decode(shown["rnn_V_kernel"]["data"][0]["y"]), keras.ops.convert_to_numpy(model.attention.V.kernel)[:, 0])
+    (steps,) = [frame.value for frame in at.dataframe if "exp(s − m)" in frame.value.columns]
+    assert_close(steps["logit s"], trace.attention.logits[:, 0])
+    assert_close(steps["exp ÷ Σ"], trace.attention.weights[:, 0])
+    assert_close(steps["weight (the layer's)"], trace.attention.weights[:, 0])
+    (biases,) = [frame.value for frame in at.dataframe if "SimpleRNN bias b" in frame.value.columns]
+    assert_close(biases["W1 bias"], keras.ops.convert_to_numpy(model.attention.W1.bias))
