@@ -420,11 +420,11 @@ def dot_product_figure(a, b, products, total):
     total = _fmt(total)
     fig = bar_chart(
         products, [f"{_fmt_factor(x)}×{_fmt_factor(y)}" for x, y in zip(a, b)],
-        title=f"Dot product a · b = {total}", value_name="a[i] × b[i]",
-        x_title="element i: a[i] × b[i]",
+        title=f"Dot product a · b = {total}", value_name="a × b",
+        x_title="each entry: a × b",
         hover_texts=[
-            f"a[{i}] × b[{i}] = {_fmt_factor(x)} × {_fmt_factor(y)} = {_fmt(p)}"
-            for i, (x, y, p) in enumerate(zip(a, b, products))
+            f"entry {i}: {_fmt_factor(x)} × {_fmt_factor(y)} = {_fmt(p)}"
+            for i, (x, y, p) in enumerate(zip(a, b, products), start=1)
         ],
     )
     terms = _preview(list(zip(a, b)), lambda xy: f"{_fmt_factor(xy[0])}×{_fmt_factor(xy[1])}",

@@ -37,12 +37,13 @@ def calculator():
     trace = trace_dot_product(a, b)
     st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
     st.dataframe(
-        {"i": range(len(a)), "a[i]": trace.a, "b[i]": trace.b, "a[i] × b[i]": trace.products},
+        {"entry": range(1, len(a) + 1), "a": trace.a, "b": trace.b, "a × b": trace.products},
         hide_index=True,
     )
     ps.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
 
     st.subheader("The same in Python")
+    st.caption("Python counts positions from 0, so its a[0] is entry 1 above.")
     st.code(
         "a = " + repr(trace.a.tolist()) + "\n"
         "b = " + repr(trace.b.tolist()) + "\n"

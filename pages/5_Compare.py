@@ -52,24 +52,32 @@ def explorer():
     ps.caption_if_image(len(tokens))
     by_name = {result.name: result for result in results}
     for row in (MECHANISMS[:2], MECHANISMS[2:]):
+        # Captions, maps and checks each in a row of their own, so a longer caption cannot push
+        # one map below its neighbour.
+        for column, name in zip(st.columns(2), row):
+            column.caption(DESCRIPTIONS[name])
+        for column, name in zip(st.columns(2), row):
+            with column:
+                ps.plot(figures.attention_heatmap(by_name[name].weights, tokens, tokens, title=name), key=f"cmp_{name}")
         for column, name in zip(st.columns(2), row):
             result = by_name[name]
-            with column:
-                st.caption(DESCRIPTIONS[name])
-                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name), key=f"cmp_{name}")
-                check = (
-                    f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
-                    f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
-                )
-                if result.verified:
-                    st.success(f"Equals {check}.", icon=":material/check_circle:")
-                else:
-                    st.error(f"Disagrees with {check}.")
+            check = (
+                f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
+                f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
+            )
+            if result.verified:
+                column.success(f"Equals {check}.", icon=":material/check_circle:")
+            else:
+                column.error(f"Disagrees with {check}.")
 
     st.header("Difference")
     left, right = st.columns(2)
     first = left.selectbox("First", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
     second = right.selectbox("Second", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
+    if first == second:
+        st.info(f"Both are {first}: a mechanism minus itself is 0 everywhere. Pick two different mechanisms to see "
+                "where their weights differ.", icon=":material/info:")
+        return
     difference = weights_difference(results, first, second)
     st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
     ps.plot(
@@ -77,6 +85,5 @@ def explorer():
                         row_title="query (attending)", col_title="key (attended to)", value_name="difference"),
         key="cmp_difference",
     )
-
 
 explorer()

@@ -189,15 +189,15 @@ def test_bar_chart_thins_many_tick_labels_and_rejects_mismatched_labels():
 def test_dot_product_figure_shows_each_product_and_the_sum():
     fig = dot_product_figure([1, 2, 3], [4, 5, 6], [4, 10, 18], 32)
     np.testing.assert_array_equal(fig.data[0].y, [4, 10, 18])
-    assert fig.data[0].customdata[0] == "a[0] × b[0] = 1 × 4 = 4"
-    assert fig.data[0].customdata[2] == "a[2] × b[2] = 3 × 6 = 18"
+    assert fig.data[0].customdata[0] == "entry 1: 1 × 4 = 4"
+    assert fig.data[0].customdata[2] == "entry 3: 3 × 6 = 18"
     assert fig.layout.title.text.endswith("= 32")
     assert any("1×4 + 2×5 + 3×6 = <b>32</b>" in text for text in annotation_texts(fig))
 
 
 def test_dot_product_figure_formats_floats_and_negatives_compactly():
     fig = dot_product_figure([0.5, -2.0], [0.123456, 3.0], [0.061728, -6.0], -5.938272)
-    assert fig.data[0].customdata[1] == "a[1] × b[1] = (-2) × 3 = -6"
+    assert fig.data[0].customdata[1] == "entry 2: (-2) × 3 = -6"
     assert "0.5×0.1235 + (-2)×3 = <b>-5.938</b>" in annotation_texts(fig)[0]
 
 

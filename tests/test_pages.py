@@ -442,6 +442,8 @@ def test_dot_product_shows_32_for_the_defaults():
     at = run_page("dot")
     assert_healthy(at)
     assert [metric.value for metric in at.metric] == ["32"]
+    (table,) = tables(at)
+    assert table == {"entry": [1, 2, 3], "a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0], "a × b": [4.0, 10.0, 18.0]}
     (bars,) = charts(at)["dot_figure"]["data"]
     assert_close(decode(bars["y"]), [4, 10, 18])
 
@@ -575,8 +577,8 @@ URL_CASES = [
     ("dense", {"dense_activation": "tanh", "dense_units_1": "5"}, {"dense_activation": "tanh", "dense_units_1": 5}),
     ("rnn", {"rnn_source": "Typed matrix", "rnn_matrix": "1 2\n3 4"}, {"rnn_source": "typed", "rnn_matrix": "1 2\n3 4"}),
     ("sa", {"sa_view": "One token", "sa_token": "#4 on"}, {"sa_token": 3}),
-    ("cmp", {"cmp_units": "12", "cmp_heads": "3", "cmp_first": "additive"},
-     {"cmp_units": 12, "cmp_heads": 3, "cmp_first": "additive"}),
+    ("cmp", {"cmp_units": "12", "cmp_heads": "3", "cmp_first": "dot-product"},
+     {"cmp_units": 12, "cmp_heads": 3, "cmp_first": "dot-product"}),
 ]
 
 
@@ -861,3 +863,27 @@ def test_rnn_page_shows_its_weights_and_the_softmax_arithmetic():
     assert_close(steps["weight (the layer's)"], trace.attention.weights[:, 0])
     (biases,) = [frame.value for frame in at.dataframe if "SimpleRNN bias b" in frame.value.columns]
     assert_close(biases["W1 bias"], keras.ops.convert_to_numpy(model.attention.W1.bias))
+
+
+def test_compare_notes_a_mechanism_against_itself_instead_of_an_empty_map():
+    at = run_page("cmp", cmp_first="additive", cmp_second="additive")
+    assert not at.exception and not at.error
+    assert "cmp_difference" not in charts(at)
+    (note,) = at.info
+    assert "a mechanism minus itself is 0 everywhere" in note.value
+    set_widgets(at, cmp_second="dot-product")
+    assert "cmp_difference" in charts(at) and not at.info
+
+
+def test_compare_puts_each_rows_maps_in_a_row_of_their_own():
+    """Each map is alone in its column, so the two in a row start at the same height whatever
+    their captions' lengths."""
+    at = run_page("cmp")
+    (fragment,) = [block for block in at.main.children.values() if getattr(block, "type", None) == "flex_container"]
+    map_rows = []
+    for row in fragment.children.values():
+        columns = [c for c in getattr(row, "children", {}).values() if getattr(c, "type", None) == "column"]
+        contents = [[element.type for element in column.children.values()] for column in columns]
+        if any("plotly_chart" in content for content in contents):
+            map_rows.append(contents)
+    assert map_rows == [[["plotly_chart"], ["plotly_chart"]]] * 2
