@@ -1,31 +1,59 @@
-# The app as a container: docker build -t attention . && docker run -p 8501:8501 attention
-FROM python:3.11-slim
+# The app as a container:
+#   docker build -t attention-visualizer .
+#   docker run --rm -p 127.0.0.1:8501:8501 attention-visualizer
+# Any base with Python 3.11 and its venv module works: python:3.11-slim, or a plain Debian
+# bookworm with python3 and python3-venv (--build-arg BASE_IMAGE=...).
+ARG BASE_IMAGE=python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
-
-WORKDIR /app
-
-# curl answers the health check.
+# --- build: the locked dependency tree in a virtual environment (Debian's Python refuses a
+# system-wide pip install, PEP 668) ---
+FROM ${BASE_IMAGE} AS build
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# strip, from binutils, runs in this stage only. Its version is not pinned: it differs between
+# the bases this file supports (python:3.11-slim follows Debian's current release).
+# hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends curl \
+    && apt-get install -y --no-install-recommends binutils \
     && rm -rf /var/lib/apt/lists/*
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/venv
+COPY requirements.lock /tmp/requirements.lock
+# pip precompiles the bytecode, which is kept: without it the server starts in 9.5 s, not 3.6 s
+# (measured). Never loaded at run time: TensorFlow's C++ headers (include/, 287 MB), libclang
+# (62 MB, for TensorFlow's own code generation), pip itself, the test suites of pandas, pyarrow
+# and NumPy (70 MB), and TensorFlow's symbol tables (241 MB; its dynamic symbols stay). Only
+# TensorFlow's libraries are stripped: the wheels that auditwheel patched (NumPy's OpenBLAS)
+# fail to load once stripped.
+WORKDIR /opt/venv/lib/python3.11/site-packages
+RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock \
+    && /opt/venv/bin/pip uninstall --yes libclang \
+    && /opt/venv/bin/pip uninstall --yes pip \
+    && rm -rf tensorflow/include pandas/tests pyarrow/tests \
+    && find numpy -type d -name tests -prune -exec rm -rf {} + \
+    && find tensorflow -type f \( -name '*.so' -o -name '*.so.[0-9]*' \) -exec strip --strip-unneeded {} +
 
-COPY requirements.txt .
-RUN pip install -r requirements.txt
-
+# --- runtime: the venv and the app, run by a numeric non-root user ---
+FROM ${BASE_IMAGE}
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HOME=/tmp
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
 COPY .streamlit/ .streamlit/
 COPY app.py page_support.py serve.py ./
 COPY attention_core/ attention_core/
 COPY pages/ pages/
+# The app's own bytecode, made now: the running server cannot write it (read-only root).
+RUN python -m compileall -q .
 
-RUN useradd --create-home appuser
-USER appuser
-
+USER 10001:10001
 EXPOSE 8501
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
-    CMD curl --fail http://localhost:8501/_stcore/health || exit 1
+# Streamlit answers its health check ~4 s after start (measured): checked every 5 s, with a
+# 60 s grace for a slow machine.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=2)"]
 
-ENTRYPOINT ["python", "serve.py", "--server.port=8501", "--server.address=0.0.0.0"]
+# Production settings live in .streamlit/config.toml: headless, no usage statistics, no file
+# watcher, XSRF protection on, uploads of at most 16 MB.
+ENTRYPOINT ["python", "serve.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
-# Everything lives in .venv; a stamp file re-installs only when a requirements file changes.
+# Everything lives in .venv; a stamp file re-installs only when a lock file changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,13 +9,18 @@ PORT ?= 8501
 # is never used.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test bench screenshots chromium venv dev-venv clean
+.PHONY: run test container-test bench screenshots chromium venv dev-venv lock clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
 
+# The whole suite, the container test included (tests/test_container.py: it builds the image,
+# starting Debian's Docker engine as root when none answers).
 test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+container-test: $(VENV)/.dev-installed chromium
+	$(BIN)/python -m pytest tests/test_container.py
 
 # Speed and memory in a real browser (not part of `make test`): bench/results.json, bench/RESULTS.md.
 bench: $(VENV)/.dev-installed chromium
@@ -44,15 +49,33 @@ chromium:
 venv: $(VENV)/.runtime-installed
 dev-venv: $(VENV)/.dev-installed
 
-$(VENV)/.runtime-installed: requirements.txt
+# The lock files pin the whole tree, so nothing is resolved here (--no-deps).
+$(VENV)/.runtime-installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements.lock
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-dev.lock
 	touch $@
+
+# Re-resolve the whole dependency tree after editing requirements.txt or requirements-dev.txt:
+# requirements.lock (the runtime: .venv and the Docker image) and requirements-dev.lock (what the
+# tests add to it), each from a throwaway venv.
+LOCK_VENV := .lock-venv
+LOCK_NOTE := on Python 3.11, Linux x86-64; installed with pip --no-deps. Made by: make lock
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet -r requirements.txt
+	{ echo "# The whole runtime tree that requirements.txt pulls in, for .venv and the image,"; \
+	  echo "# $(LOCK_NOTE)"; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude pip; } > requirements.lock
+	$(LOCK_VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	{ echo "# What requirements-dev.txt adds to requirements.lock, for the tests,"; \
+	  echo "# $(LOCK_NOTE)"; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude pip | grep -vxFf requirements.lock; } > requirements-dev.lock
+	rm -rf $(LOCK_VENV)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis tests/artifacts
