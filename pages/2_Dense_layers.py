@@ -77,37 +77,37 @@ def explorer():
         neuron_names = [f"N{number}_{j + 1}" for j in range(layer.kernel.shape[1])]
         n_in, n_out = layer.kernel.shape
         st.header(f"Dense layer {number}: {explain.plural(n_in, 'input')} → {explain.plural(n_out, 'unit')}")
-        left, right = st.columns([3, 2])
+        if layout == "keras":
+            matrix, rows, columns = layer.kernel, (input_names, "input"), (neuron_names, "neuron")
+            title = f"W{number} = Keras's kernel: {n_in} × {n_out} (inputs × units)"
+            formula = rf"y_{number} = \mathrm{{{layer.activation}}}(x\,W_{number} + b_{number}):\quad (1 \times {n_in})\,({n_in} \times {n_out}) + ({n_out}) \to ({n_out})"
+        else:
+            matrix, rows, columns = layer.kernel.T, (neuron_names, "neuron"), (input_names, "input")
+            title = f"W{number} = kernelᵀ, the seed's W: {n_out} × {n_in} (units × inputs)"
+            formula = rf"y_{number} = \mathrm{{{layer.activation}}}(W_{number}\,x + b_{number}):\quad ({n_out} \times {n_in})\,({n_in} \times 1) + ({n_out} \times 1) \to ({n_out} \times 1)"
+        left, right = st.columns(2)
         with left:
-            if layout == "keras":
-                matrix, rows, columns = layer.kernel, (input_names, "input"), (neuron_names, "neuron")
-                title = f"W{number} = Keras's kernel: {n_in} × {n_out} (inputs × units)"
-                formula = rf"y_{number} = \mathrm{{{layer.activation}}}(x\,W_{number} + b_{number}):\quad (1 \times {n_in})\,({n_in} \times {n_out}) + ({n_out}) \to ({n_out})"
-            else:
-                matrix, rows, columns = layer.kernel.T, (neuron_names, "neuron"), (input_names, "input")
-                title = f"W{number} = kernelᵀ, the seed's W: {n_out} × {n_in} (units × inputs)"
-                formula = rf"y_{number} = \mathrm{{{layer.activation}}}(W_{number}\,x + b_{number}):\quad ({n_out} \times {n_in})\,({n_in} \times 1) + ({n_out} \times 1) \to ({n_out} \times 1)"
-            st.latex(formula)
             ps.plot(
                 figures.heatmap(matrix, rows[0], columns[0], title=title, row_title=rows[1], col_title=columns[1],
                                 value_name="weight"),
                 key=f"dense_kernel_{number}",
             )
         with right:
-            linear = "x·W + b" if layout == "keras" else "Wx + b"
-            st.dataframe(
-                {
-                    "neuron": neuron_names,
-                    "b": layer.bias,
-                    "weighted sum, written out": [
-                        explain.weighted_sum_text(inputs, layer.kernel[:, j], layer.bias[j]) for j in range(n_out)
-                    ],
-                    linear: layer.pre_activation,
-                    f"{layer.activation}({linear})": layer.output,
-                },
-                hide_index=True,
-            )
+            st.latex(formula)
             st.caption(f"Input to this layer: {', '.join(f'{name} = {v:.4g}' for name, v in zip(input_names, inputs))}")
+        linear = "x·W + b" if layout == "keras" else "Wx + b"
+        st.dataframe(
+            {
+                "neuron": neuron_names,
+                "b": layer.bias,
+                "weighted sum, written out": [
+                    explain.weighted_sum_text(inputs, layer.kernel[:, j], layer.bias[j]) for j in range(n_out)
+                ],
+                linear: layer.pre_activation,
+                f"{layer.activation}({linear})": layer.output,
+            },
+            hide_index=True,
+        )
         st.caption(
             f"{explain.plural(layer.kernel.size, 'weight')} + {explain.plural(layer.bias.size, 'bias', 'biases')} "
             f"= {explain.plural(layer.param_count, 'parameter')}."
