@@ -42,9 +42,8 @@ st.markdown(
 st.subheader("The seed's code")
 st.markdown("The two classes this page runs, as the seed writes them. The app's `RNNWithAttention` computes exactly "
             "this, in Keras 3; below, each line of `call()` stands beside the tensor it computed.")
-left, right = st.columns(2)
-left.code(seed_code.ATTENTION_CLASS, language="python")
-right.code(seed_code.RNN_WITH_ATTENTION_CLASS, language="python")
+st.code(seed_code.ATTENTION_CLASS, language="python")
+st.code(seed_code.RNN_WITH_ATTENTION_CLASS, language="python")
 
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
@@ -90,11 +89,9 @@ def explorer():
     st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
                 "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
                 "recurrent kernel (units × units) and the bias (units).")
-    left, right = st.columns(2)
-    left.code(seed_code.SIMPLE_RNN_MODEL.replace("(None, 4)", f"(None, {F})").replace("units=32", f"units={units}")
+    st.code(seed_code.SIMPLE_RNN_MODEL.replace("(None, 4)", f"(None, {F})").replace("units=32", f"units={units}")
               .replace("32 hidden units", explain.plural(units, "hidden unit")), language="python")
-    with right:
-        ps.show_model_summary(ps.simple_rnn_summary(F, units))
+    ps.show_model_summary(ps.simple_rnn_summary(F, units))
 
     def line(number):
         """Step `number` of the seed's call(): its line, and the shape of what it computed (batch of 1)."""
