@@ -1,0 +1,464 @@
+"""Training runs that record how attention learns: `train()`, the `Recorder`, `Run`, and a
+background runner for the app.
+
+A `Run` is plain data plus its model: the settings, `history` (one `Frame` per recorded step:
+the probe example's alignment, the loss, held-out accuracy and the alignment score), and
+`predict`. `train(task, ...)` trains one in the calling thread and returns it; `start(run)`
+trains it in a worker thread (which never touches Streamlit), at most `MAX_CONCURRENT_RUNS` at
+once server-wide, with play, pause, step and cancel checked by the recorder after every batch.
+
+Runs are deterministic: every weight comes from the seed (seeded initializers), batches are
+shuffled by a generator seeded with (seed, epoch), and no global random state is read, so the
+same settings give the same run, in any thread, even while another run trains.
+
+Shape letters: N examples, E evaluation examples, S source steps, T target steps, U units.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from attention_core.inputs import InputError, _whole_number
+from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention, decoder_inputs
+from attention_core.tasks import START_ID
+from attention_core.traces import trace_bahdanau
+
+# The page's defaults, and train()'s: chosen so each task meets issue 9's targets on a 2-core
+# machine (measured in bench/training.py).
+DEFAULT_EPOCHS = 4
+DEFAULT_LEARNING_RATE = 0.01
+BATCH_SIZE = 64
+# A frame every 2 batches: at ~20-80 ms a batch the alignment forms over 40-150 batches, so
+# every 2 leaves 20-75 frames to watch it form (issue 9 asks for 30 before the score passes 90%).
+RECORD_EVERY = 2
+# Held-out examples decoded for every frame (the probe is the first); the whole held-out set is
+# decoded at the end of each epoch. 200 keeps a frame to a fraction of two batches' time.
+FRAME_EXAMPLES = 200
+
+MAX_UNITS = 256
+MAX_EPOCHS = 50
+# Runs that train at once in this process; more wait. Two cores: one run already uses both.
+MAX_CONCURRENT_RUNS = 1
+# A run whose page has not looked at it for this long was left (tab closed): it is cancelled.
+# The page looks every half second while a run trains; a paused run is kept ten minutes.
+ABANDONED_AFTER_SECONDS = 20
+ABANDONED_WHILE_PAUSED_SECONDS = 600
+
+STATUSES = ("ready", "waiting", "training", "paused", "finished", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One recorded step of a run. Read as attributes or as `frame["alignment"]`.
+
+    step: batches trained so far; epoch: epochs trained so far, fractional (1.5 = half way
+    through the second); loss: mean training loss over the batches since the previous frame
+    (NaN for the frame before any training); accuracy: greedy-decoded per-token accuracy,
+    exact_match: the fraction of whole outputs right, and alignment_score (see
+    `alignment_score`), on the first FRAME_EXAMPLES held-out examples; alignment: (T, S_probe)
+    the probe's greedy-decoded attention weights over its real (unpadded) input; elapsed:
+    seconds since training started.
+    """
+
+    step: int
+    epoch: float
+    loss: float
+    accuracy: float
+    exact_match: float
+    alignment_score: float
+    alignment: np.ndarray
+    elapsed: float
+
+    def __getitem__(self, name):
+        return getattr(self, name)
+
+
+def alignment_score(alignments, ideals):
+    """The fraction of output steps whose largest attention weight lies on an ideal position.
+
+    alignments: (N, T, S) attention weights; ideals: (N, T, S) 0/1. Output steps whose ideal
+    row is empty (a date's hyphens) are left out. With repeated symbols (sort), any position of
+    the right symbol is ideal, so a weight split between them still counts.
+    """
+    alignments, ideals = np.asarray(alignments), np.asarray(ideals)
+    looked_at = np.take_along_axis(ideals, alignments.argmax(-1)[..., None], axis=-1)[..., 0]  # (N, T)
+    scored = ideals.any(-1)
+    return float(looked_at[scored].mean())
+
+
+def _accuracies(outputs, targets):
+    """(per-token accuracy, exact-match rate) of (N, T) outputs against (N, T) targets."""
+    right = np.asarray(outputs) == np.asarray(targets)
+    return float(right.mean()), float(right.all(axis=1).mean())
+
+
+def _check_setting(value, description, minimum, maximum):
+    value = _whole_number(value, description, minimum)
+    if value > maximum:
+        raise InputError(f"{description} is {value}; the limit is {maximum}.")
+    return value
+
+
+class Recorder(keras.callbacks.Callback):
+    """Records a `Frame` every `run.record_every` batches and obeys the run's controls.
+
+    After every batch it stops training when the run was cancelled or abandoned, and blocks
+    while the run is paused (it runs in the training thread, so blocking is what pausing is).
+    """
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+        self._loss_sum_at_frame = 0.0
+        self._batches_at_frame = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._loss_sum_at_frame, self._batches_at_frame = 0.0, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        run = self.run
+        run.steps_done += 1
+        # Keras's logs hold the running mean of the epoch's batch losses; the mean since the
+        # last frame follows from two running sums.
+        loss_sum = float(logs["loss"]) * (batch + 1)
+        if run.steps_done % run.record_every == 0:
+            loss = (loss_sum - self._loss_sum_at_frame) / (batch + 1 - self._batches_at_frame)
+            self._loss_sum_at_frame, self._batches_at_frame = loss_sum, batch + 1
+            run._record(loss)
+        if not run._wait_while_paused():
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras ends the epoch even when training stopped part-way through it.
+        if not self.run.cancelled:
+            self.run._end_epoch()
+
+
+class Run:
+    """A training run: its settings, model, recorded history and controls.
+
+    Made by `train()` (trained at once) or for `start()` (trained in the background).
+    Attributes: task, settings (dict), model (Seq2SeqAttention), history (list of Frame),
+    epoch_results (list of dicts: the whole held-out set after each epoch), epochs_done,
+    steps_done, status (one of STATUSES), error (message of a failed run), probe_source
+    (unpadded ids of the probe example), probe_ideal (T, S_probe) 0/1.
+    """
+
+    def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
+                 learning_rate=DEFAULT_LEARNING_RATE, seed=0, batch_size=BATCH_SIZE,
+                 record_every=RECORD_EVERY, frame_examples=FRAME_EXAMPLES, model=None):
+        if mechanism not in MECHANISMS:
+            raise InputError(f"{mechanism!r} is not an attention mechanism here; choose one of {', '.join(MECHANISMS)}.")
+        units = _check_setting(units, "The number of units", 1, MAX_UNITS)
+        epochs = _check_setting(epochs, "The number of epochs", 1, MAX_EPOCHS)
+        seed = _whole_number(seed, "The seed", 0)
+        batch_size = _whole_number(batch_size, "The batch size", 1)
+        if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate <= 1):
+            raise InputError(f"The learning rate must be a number above 0 and at most 1; got {learning_rate!r}.")
+        self.task = task
+        # The task's own seed (its data) is `task_seed`; `seed` is the model's (its weights and
+        # the order of batches).
+        self.settings = {**{("task_seed" if k == "seed" else k): v for k, v in task.settings.items()},
+                         "mechanism": mechanism, "units": units, "epochs": epochs,
+                         "learning_rate": float(learning_rate), "seed": seed, "batch_size": batch_size}
+        self.record_every = _whole_number(record_every, "record_every", 1)
+        self.batch_size = min(batch_size, task.num_examples)
+        self.steps_per_epoch = task.num_examples // self.batch_size
+        self.model = model or self._new_model(task, mechanism, units, seed)
+        self.history, self.epoch_results = [], []
+        self.epochs_done = self.steps_done = 0
+        self.status, self.error = "ready", None
+
+        frame_sources = np.asarray(task.heldout_sources[:frame_examples])  # (E, S)
+        self._frame_sources, self._frame_targets = frame_sources, np.asarray(task.heldout_targets[:frame_examples])
+        self._frame_ideals = np.stack([task.ideal_alignment(source) for source in frame_sources])  # (E, T, S)
+        self.probe_source = task.unpadded(frame_sources[0])
+        self.probe_ideal = self._frame_ideals[0][:, :len(self.probe_source)]
+        # One compiled decoder per input shape: frames decode (E, S), predict (1, S).
+        self._greedy = tf.function(lambda source: self.model.greedy_decode(source, task.target_length))
+
+        self._control = threading.Condition()
+        self._paused = self._cancelled = False
+        self._pause_after_epoch = None
+        self._last_seen = None  # None: nobody watches (train()), so never abandoned
+        self._slots = None
+        self._start_time = None
+
+    @staticmethod
+    def _new_model(task, mechanism, units, seed):
+        model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed)
+        model((np.zeros((1, task.source_length), np.int32), np.zeros((1, task.target_length), np.int32)))
+        return model
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, callbacks=None):
+        """Train the remaining epochs in this thread; returns self. Honours pause and cancel."""
+        if self._start_time is None:
+            self._start_time = time.perf_counter()
+            self._compile()
+        if not self.history:
+            self._record(float("nan"))  # the untrained model: where the replay starts
+        sources, targets = np.asarray(self.task.train_sources), np.asarray(self.task.train_targets)
+        recorder = Recorder(self)
+        while self.epochs_done < self.settings["epochs"] and not self._cancelled:
+            # Shuffled by this run's own generator, never global state; the remainder of
+            # N / batch_size is dropped (a smaller last batch would compile a second graph).
+            order = np.random.default_rng([self.settings["seed"], self.epochs_done]).permutation(len(sources))
+            order = order[: self.steps_per_epoch * self.batch_size]
+            self.model.fit(
+                (sources[order], decoder_inputs(targets[order], START_ID)), targets[order],
+                batch_size=self.batch_size, initial_epoch=self.epochs_done, epochs=self.epochs_done + 1,
+                shuffle=False, verbose=0, callbacks=[recorder, *(callbacks or [])],
+            )
+        with self._control:
+            self.status = "cancelled" if self._cancelled and self.epochs_done < self.settings["epochs"] else "finished"
+        return self
+
+    def _compile(self):
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.settings["learning_rate"], decay_steps=self.settings["epochs"] * self.steps_per_epoch
+        )
+        self.model.compile(optimizer=keras.optimizers.Adam(schedule),
+                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def _record(self, loss):
+        outputs, alignments, _ = self._greedy(self._frame_sources)
+        outputs, alignments = outputs.numpy(), alignments.numpy()
+        accuracy, exact_match = _accuracies(outputs, self._frame_targets)
+        probe_alignment = alignments[0][:, :len(self.probe_source)]
+        probe_alignment.setflags(write=False)
+        self.history.append(Frame(
+            step=self.steps_done,
+            epoch=self.steps_done / self.steps_per_epoch,
+            loss=float(loss),
+            accuracy=accuracy,
+            exact_match=exact_match,
+            alignment_score=alignment_score(alignments, self._frame_ideals),
+            alignment=probe_alignment,
+            elapsed=time.perf_counter() - self._start_time,
+        ))
+
+    def _end_epoch(self):
+        self.epochs_done += 1
+        self.epoch_results.append({"epoch": self.epochs_done, **self.evaluate()})
+        with self._control:
+            if self._pause_after_epoch is not None and self.epochs_done >= self._pause_after_epoch:
+                self._pause_after_epoch = None
+                if self.epochs_done < self.settings["epochs"]:
+                    self._paused = True
+
+    def evaluate(self, num_examples=None):
+        """Greedy decoding of the held-out set (or its first `num_examples`): a dict of
+        accuracy (per token), exact_match and alignment_score."""
+        sources = np.asarray(self.task.heldout_sources[:num_examples])
+        targets = np.asarray(self.task.heldout_targets[:num_examples])
+        outputs, alignments = [], []
+        for start in range(0, len(sources), len(self._frame_sources)):  # the frames' compiled shape
+            batch = sources[start:start + len(self._frame_sources)]
+            padded = np.concatenate([batch, np.repeat(batch[:1], len(self._frame_sources) - len(batch), axis=0)])
+            output, alignment, _ = self._greedy(padded)
+            outputs.append(output.numpy()[: len(batch)])
+            alignments.append(alignment.numpy()[: len(batch)])
+        outputs, alignments = np.concatenate(outputs), np.concatenate(alignments)
+        accuracy, exact_match = _accuracies(outputs, targets)
+        ideals = np.stack([self.task.ideal_alignment(source) for source in sources])
+        return {"accuracy": accuracy, "exact_match": exact_match, "alignment_score": alignment_score(alignments, ideals)}
+
+    # ------------------------------------------------------------------ using the model
+
+    def _decode_one(self, source_ids):
+        """Greedy decoding of one source: (outputs (T,), alignment (T, n), decoder states
+        (T, U), the padded source (S,)), n being the real (unpadded) input length."""
+        source_ids = np.asarray(source_ids, dtype=np.int32)
+        if source_ids.ndim != 1 or not 0 < len(source_ids) <= self.task.source_length:
+            raise InputError(f"Give one source of 1 to {self.task.source_length} ids; got shape {source_ids.shape}.")
+        self.task.decode(source_ids)  # InputError for ids outside the vocabulary
+        padded = self.task.pad(source_ids)[None]
+        outputs, alignment, decoder_states = self._greedy(padded)
+        real = len(self.task.unpadded(source_ids))
+        return outputs.numpy()[0], alignment.numpy()[0][:, :real], decoder_states.numpy()[0], padded[0]
+
+    def predict(self, source_ids):
+        """(output_ids (T,), alignment (T, n)) for one source of n ids, greedy-decoded; the
+        alignment covers the real (unpadded) input positions."""
+        outputs, alignment, _, _ = self._decode_one(source_ids)
+        return outputs, alignment
+
+    def attention_trace(self, source_ids, output_step):
+        """The additive attention's every step (a BahdanauTrace) at `output_step` of the greedy
+        decoding of one source: W1(encoder states), W2(decoder state), tanh, V, softmax and
+        context, computed by the trained `BahdanauAttention` itself. Padding is left out."""
+        if self.settings["mechanism"] != "additive":
+            raise InputError("The step-by-step pipeline is for additive attention; this run uses scaled dot-product.")
+        _, _, decoder_states, padded = self._decode_one(source_ids)
+        encoder_states, _ = self.model.encode(padded[None])
+        real = len(self.task.unpadded(padded))
+        return trace_bahdanau(self.model.attention, encoder_states.numpy()[0][:real], decoder_states[output_step])
+
+    # ------------------------------------------------------------------ controls
+
+    def pause(self):
+        with self._control:
+            self._paused = True
+
+    def play(self):
+        """Resume training (or let a waiting-to-start run start)."""
+        with self._control:
+            self._paused, self._pause_after_epoch = False, None
+            self._control.notify_all()
+
+    def step(self):
+        """Train one more epoch, then pause."""
+        with self._control:
+            self._pause_after_epoch = self.epochs_done + 1
+            self._paused = False
+            self._control.notify_all()
+
+    def cancel(self):
+        with self._control:
+            self._cancelled = True
+            self._control.notify_all()
+
+    def touch(self):
+        """Say that a page still shows this run (see ABANDONED_AFTER_SECONDS)."""
+        self._last_seen = time.monotonic()
+
+    @property
+    def cancelled(self):
+        return self._cancelled
+
+    def _abandoned(self):
+        if self._last_seen is None:
+            return False
+        limit = ABANDONED_WHILE_PAUSED_SECONDS if self._paused else ABANDONED_AFTER_SECONDS
+        return time.monotonic() - self._last_seen > limit
+
+    def _wait_while_paused(self):
+        """Block while paused (giving the training slot to others); False to stop training."""
+        with self._control:
+            if self._paused and not self._cancelled:
+                self.status = "paused"
+                if self._slots:
+                    self._slots.release(self)
+                while self._paused and not self._cancelled and not self._abandoned():
+                    self._control.wait(timeout=0.5)
+                if self._abandoned():
+                    self._cancelled = True
+            elif self._abandoned():
+                self._cancelled = True
+            if self._cancelled:
+                return False
+        if self.status == "paused":
+            if self._slots and not self._slots.acquire(self):
+                return False
+            self.status = "training"
+        return True
+
+    # ------------------------------------------------------------------ background
+
+    def _train_in_background(self, slots, finished_runs):
+        self._slots = slots
+        try:
+            if not slots.acquire(self):
+                self.status = "cancelled"
+                return
+            self.status = "training"
+            self.fit()
+            if self.status == "finished":
+                finished_runs.put(self)
+        except Exception as error:  # the worker's only report is the run itself
+            self.status, self.error = "failed", f"{type(error).__name__}: {error}"
+        finally:
+            if slots.holds(self):
+                slots.release(self)
+
+
+class TrainingSlots:
+    """At most `limit` runs train at once; the others wait (status "waiting") for a slot."""
+
+    def __init__(self, limit=MAX_CONCURRENT_RUNS):
+        self._semaphore = threading.Semaphore(limit)
+        self._holders = set()  # ids of the runs holding a slot
+        self._lock = threading.Lock()
+
+    def acquire(self, run):
+        """Wait for a slot for `run`; False when it was cancelled or abandoned meanwhile."""
+        run.status = "waiting"
+        while not self._semaphore.acquire(timeout=0.2):
+            if run.cancelled or run._abandoned():
+                return False
+        with self._lock:
+            self._holders.add(id(run))
+        return True
+
+    def holds(self, run):
+        with self._lock:
+            return id(run) in self._holders
+
+    def release(self, run):
+        with self._lock:
+            self._holders.remove(id(run))
+        self._semaphore.release()
+
+
+class FinishedRuns:
+    """The last `size` finished runs by their settings, so a shared link shows its run at once."""
+
+    def __init__(self, size=8):
+        self._runs, self._size, self._lock = OrderedDict(), size, threading.Lock()
+
+    @staticmethod
+    def key(settings):
+        return tuple(sorted(settings.items()))
+
+    def get(self, settings):
+        with self._lock:
+            run = self._runs.get(self.key(settings))
+            if run is not None:
+                self._runs.move_to_end(self.key(settings))
+            return run
+
+    def put(self, run):
+        with self._lock:
+            self._runs[self.key(run.settings)] = run
+            while len(self._runs) > self._size:
+                self._runs.popitem(last=False)
+
+
+SLOTS = TrainingSlots()
+FINISHED_RUNS = FinishedRuns()
+
+
+def start(run, slots=None, finished_runs=None):
+    """Train `run` in a daemon worker thread, which never calls Streamlit; returns the thread.
+
+    The run waits for one of the server's training slots; a finished run goes into
+    `finished_runs` (by default the server-wide FINISHED_RUNS).
+    """
+    run.touch()
+    run.status = "waiting"
+    thread = threading.Thread(
+        target=run._train_in_background, args=(slots or SLOTS, finished_runs or FINISHED_RUNS),
+        name=f"train-{run.settings['name']}-{run.settings['seed']}", daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def train(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_rate=DEFAULT_LEARNING_RATE,
+          seed=0, callbacks=None, **options):
+    """Train a seq2seq model with attention on `task` in this thread; returns the `Run`.
+
+    `mechanism` is "additive" (the seed's BahdanauAttention) or "dot" (scaled dot-product);
+    `options` are `Run`'s batch_size, record_every and frame_examples. Keras `callbacks` are
+    passed to `fit`. The same arguments give the same run.
+    """
+    return Run(task, mechanism=mechanism, units=units, epochs=epochs, learning_rate=learning_rate,
+               seed=seed, **options).fit(callbacks=callbacks)
+

@@ -1,0 +1,124 @@
+"""The encoder-decoder: shapes, the attention it records against NumPy given the same states
+and weights, the additive path running the seed's BahdanauAttention itself, greedy decoding."""
+
+import keras
+import numpy as np
+import pytest
+
+import attention_core as ac
+from attention_core import reference
+from attention_core.seq2seq import decoder_inputs
+
+VOCAB, UNITS = 7, 8
+ATOL = 1e-5
+
+
+def as_numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def batch(seed, rows=3, source_steps=5, target_steps=4):
+    """Sources with some right padding (id 0) and targets, ids 2..VOCAB-1."""
+    rng = np.random.default_rng(seed)
+    sources = rng.integers(2, VOCAB, (rows, source_steps)).astype("int32")
+    sources[1, 3:] = 0  # a shorter source: two padding steps
+    targets = rng.integers(2, VOCAB, (rows, target_steps)).astype("int32")
+    return sources, targets
+
+
+@pytest.fixture(scope="module", params=ac.seq2seq.MECHANISMS)
+def model(request):
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism=request.param, seed=3)
+    sources, targets = batch(0)
+    model((sources, decoder_inputs(targets)))
+    return model
+
+
+def test_shapes_and_alignment_rows_are_distributions_over_real_positions(model):
+    sources, targets = batch(1)
+    steps = model.compute_steps(sources, decoder_inputs(targets))
+    assert tuple(steps["logits"].shape) == (3, 4, VOCAB)
+    alignment = as_numpy(steps["alignment"])
+    assert alignment.shape == (3, 4, 5)
+    np.testing.assert_allclose(alignment.sum(-1), 1.0, atol=ATOL)
+    assert np.all(alignment[1, :, 3:] == 0.0)  # padding is never looked at
+    assert np.all(alignment[1, :, :3] > 0.0)
+
+
+def test_additive_alignment_is_bahdanau_attention_at_every_step():
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="additive", seed=1)
+    assert isinstance(model.attention, ac.BahdanauAttention)
+    sources, targets = batch(2)
+    steps = model.compute_steps(sources, decoder_inputs(targets))
+    encoder_states, decoder_states = as_numpy(steps["encoder_states"]), as_numpy(steps["decoder_states"])
+    # Random biases, so the check covers every weight of W1, W2 and V.
+    rng = np.random.default_rng(0)
+    for variable in model.attention.weights:
+        variable.assign(rng.standard_normal(variable.shape).astype("float32"))
+    steps = model.compute_steps(sources, decoder_inputs(targets))
+    weights = {name: as_numpy(getattr(model.attention, name).kernel).astype(np.float64) for name in ("W1", "W2", "V")}
+    biases = {name: as_numpy(getattr(model.attention, name).bias).astype(np.float64) for name in ("W1", "W2", "V")}
+    mask = sources != 0
+    for b in range(3):
+        for i in range(4):
+            context, expected = reference.bahdanau_attention(
+                encoder_states[b].astype(np.float64), decoder_states[b, i].astype(np.float64),
+                weights["W1"], biases["W1"], weights["W2"], biases["W2"], weights["V"], biases["V"], mask=mask[b],
+            )
+            np.testing.assert_allclose(as_numpy(steps["alignment"])[b, i], expected, atol=ATOL)
+            np.testing.assert_allclose(as_numpy(steps["context"])[b, i], context, atol=ATOL)
+            # And the layer's own call, on the same states, gives the same weights.
+            _, layer_weights = model.attention(encoder_states[b:b + 1], decoder_states[b:b + 1, i], mask=mask[b:b + 1])
+            np.testing.assert_allclose(as_numpy(layer_weights)[0, :, 0], expected, atol=ATOL)
+
+
+def test_dot_alignment_is_the_scaled_dot_product():
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=1)
+    assert model.attention.weights == []  # nothing to learn in the attention itself
+    sources, targets = batch(3)
+    steps = model.compute_steps(sources, decoder_inputs(targets))
+    keys, queries = as_numpy(steps["encoder_states"]).astype(np.float64), as_numpy(steps["decoder_states"]).astype(np.float64)
+    for b in range(3):
+        expected = reference.softmax(queries[b] @ keys[b].T / np.sqrt(UNITS), axis=-1, mask=(sources[b] != 0)[None])
+        np.testing.assert_allclose(as_numpy(steps["alignment"])[b], expected, atol=ATOL)
+        np.testing.assert_allclose(as_numpy(steps["context"])[b], expected @ keys[b], atol=ATOL)
+
+
+def test_hand_worked_dot_attention():
+    # Two steps, features [1, 0] and [0, 1], query [2, 0]: logits 2/sqrt(2) and 0.
+    layer = ac.ScaledDotProductAttention()
+    context, weights = layer(np.array([[[1.0, 0.0], [0.0, 1.0]]], "float32"), np.array([[2.0, 0.0]], "float32"))
+    first = np.exp(np.sqrt(2)) / (np.exp(np.sqrt(2)) + 1)
+    np.testing.assert_allclose(as_numpy(weights)[0, :, 0], [first, 1 - first], atol=ATOL)
+    np.testing.assert_allclose(as_numpy(context)[0], [first, 1 - first], atol=ATOL)
+
+
+def test_greedy_decoding_agrees_with_teacher_forcing_on_its_own_outputs(model):
+    sources, _ = batch(4)
+    outputs, alignment, decoder_states = model.greedy_decode(sources, 4)
+    outputs = as_numpy(outputs)
+    steps = model.compute_steps(sources, decoder_inputs(outputs))
+    assert np.array_equal(as_numpy(steps["logits"]).argmax(-1), outputs)
+    np.testing.assert_allclose(as_numpy(alignment), as_numpy(steps["alignment"]), atol=ATOL)
+    np.testing.assert_allclose(as_numpy(decoder_states), as_numpy(steps["decoder_states"]), atol=ATOL)
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    def weights(seed):
+        model = ac.Seq2SeqAttention(VOCAB, units=UNITS, seed=seed)
+        model((batch(0)[0], decoder_inputs(batch(0)[1])))
+        return [as_numpy(w) for w in model.weights]
+
+    first, again, other = weights(5), weights(5), weights(6)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    # Biases start at zero whatever the seed; every other weight differs.
+    assert not any(np.array_equal(a, b) for a, b in zip(first, other) if np.any(a))
+
+
+def test_config_round_trip_and_argument_checks():
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=2, name="s2s")
+    assert ac.Seq2SeqAttention.from_config(model.get_config()).get_config() == model.get_config()
+    with pytest.raises(ValueError, match="Expected `mechanism` to be one of"):
+        ac.Seq2SeqAttention(VOCAB, mechanism="multiplicative")
+    with pytest.raises(ValueError, match="Expected `units` to be a positive integer"):
+        ac.Seq2SeqAttention(VOCAB, units=0)

@@ -1,0 +1,160 @@
+"""Training runs: a tiny run learns and records a frame per recorded step, runs are deterministic
+(also two at once in two threads), the score is worked by hand, and the background runner
+obeys pause, step, cancel, the server-wide cap and an abandoned page."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import attention_core as ac
+from attention_core import training
+
+# 640 examples in batches of 32: 20 steps an epoch, a frame every 2 of them.
+TINY = {"units": 16, "learning_rate": 0.02, "batch_size": 32, "record_every": 2, "frame_examples": 50}
+
+
+@pytest.fixture(scope="module")
+def task():
+    return ac.make_task("reverse", length=4, vocab_size=5, num_examples=640, num_heldout=60)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(task):
+    return ac.train(task, epochs=3, **TINY)
+
+
+def wait_for(condition, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)  # polling a worker thread's progress, not a synchronization
+
+
+def test_alignment_score_worked_by_hand():
+    # Two output steps over three inputs. Step 0 looks hardest at input 2 (ideal: 2) -> hit;
+    # step 1 at input 0 (ideal: 1) -> miss; a third step with an empty ideal row is left out.
+    alignments = [[[0.1, 0.2, 0.7], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4]]]
+    ideals = [[[0, 0, 1], [0, 1, 0], [0, 0, 0]]]
+    assert ac.alignment_score(alignments, ideals) == 0.5
+    # With two ideal positions (a repeated symbol in sort), either one counts.
+    assert ac.alignment_score([[[0.6, 0.1, 0.3]]], [[[1, 0, 1]]]) == 1.0
+
+
+def test_a_tiny_run_lowers_the_loss_and_records_a_matrix_per_recorded_step(tiny_run, task):
+    history = tiny_run.history
+    assert len(history) == 1 + 3 * 20 // 2  # the untrained frame, then every 2nd of 60 steps
+    assert [frame.step for frame in history] == list(range(0, 61, 2))
+    assert np.isnan(history[0].loss)
+    assert history[-1].loss < 0.5 * history[1].loss
+    assert history[-1].accuracy > history[0].accuracy
+    for frame in history:
+        assert frame["alignment"].shape == (task.target_length, task.length)
+        np.testing.assert_allclose(frame.alignment.sum(-1), 1.0, atol=1e-5)
+    assert history[-1].epoch == 3.0 and history[10].epoch == 1.0
+    assert tiny_run.status == "finished" and tiny_run.epochs_done == 3
+    assert [result["epoch"] for result in tiny_run.epoch_results] == [1, 2, 3]
+
+
+def test_frames_hold_what_the_model_computes(tiny_run, task):
+    # The last frame's probe alignment is the trained model's greedy decoding of the probe,
+    # and its scores are the frame examples' greedy decodings against the task's answers.
+    outputs, alignment = tiny_run.predict(tiny_run.probe_source)
+    np.testing.assert_allclose(tiny_run.history[-1].alignment, alignment, atol=1e-6)
+    assert np.array_equal(tiny_run.probe_source, task.heldout_sources[0])
+    decoded = [tiny_run.predict(source) for source in task.heldout_sources[:50]]
+    right = np.array([out for out, _ in decoded]) == task.heldout_targets[:50]
+    assert tiny_run.history[-1].accuracy == pytest.approx(right.mean())
+    ideals = np.stack([task.ideal_alignment(s) for s in task.heldout_sources[:50]])
+    assert tiny_run.history[-1].alignment_score == pytest.approx(ac.alignment_score(np.stack([a for _, a in decoded]), ideals))
+
+
+def test_same_settings_same_run_also_two_at_once_in_threads(tiny_run, task):
+    runs = [ac.Run(task, epochs=3, **TINY) for _ in range(2)]
+    threads = [threading.Thread(target=run.fit) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for run in runs:
+        assert [f.loss for f in run.history][1:] == [f.loss for f in tiny_run.history][1:]
+        for mine, theirs in zip(run.history, tiny_run.history):
+            assert np.array_equal(mine.alignment, theirs.alignment)
+        for a, b in zip(run.model.weights, tiny_run.model.weights):
+            assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_another_seed_gives_another_run(tiny_run, task):
+    other = ac.train(task, epochs=1, seed=1, **TINY)
+    assert not np.array_equal(other.history[0].alignment, tiny_run.history[0].alignment)
+
+
+def test_predict_and_the_additive_pipeline(tiny_run, task):
+    source = task.encode("4031")
+    outputs, alignment = tiny_run.predict(source)
+    assert outputs.shape == (4,) and alignment.shape == (4, 4)
+    trace = tiny_run.attention_trace(source, output_step=2)
+    np.testing.assert_allclose(trace.weights[:, 0], alignment[2], atol=1e-5)
+    assert trace.features_projection.shape == (4, 16)  # W1(encoder states)
+    with pytest.raises(ac.InputError, match="Id 9 is not in this task's vocabulary"):
+        tiny_run.predict([9, 2, 2, 2])
+    with pytest.raises(ac.InputError, match="Give one source of 1 to 4 ids"):
+        tiny_run.predict([2, 2, 2, 2, 2])
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"mechanism": "cosine"}, "not an attention mechanism"),
+        ({"units": 0}, "at least 1"),
+        ({"units": 1000}, "the limit is 256"),
+        ({"epochs": 51}, "the limit is 50"),
+        ({"learning_rate": 0}, "above 0"),
+    ],
+)
+def test_bad_settings_are_input_errors(task, settings, message):
+    with pytest.raises(ac.InputError, match=message):
+        ac.Run(task, **settings)
+
+
+def test_step_trains_one_epoch_then_pauses_and_play_finishes(task):
+    slots, finished = training.TrainingSlots(1), training.FinishedRuns()
+    run = ac.Run(task, epochs=2, **TINY)
+    run.step()
+    training.start(run, slots, finished)
+    wait_for(lambda: run.status == "paused")
+    assert run.epochs_done == 1 and run.history[-1].epoch == 1.0
+    assert finished.get(run.settings) is None
+    other = ac.Run(task, **TINY)
+    assert slots.acquire(other)  # a paused run leaves its slot to others
+    run.play()
+    time.sleep(0.3)
+    assert run.status == "waiting"  # until that slot comes back
+    slots.release(other)
+    wait_for(lambda: run.status == "finished")
+    assert run.epochs_done == 2 and finished.get(run.settings) is run
+
+
+def test_past_the_cap_a_run_waits_and_cancel_stops_it(task):
+    slots, finished = training.TrainingSlots(1), training.FinishedRuns()
+    first, second = ac.Run(task, epochs=50, **TINY), ac.Run(task, epochs=50, **TINY)
+    training.start(first, slots, finished)
+    wait_for(lambda: first.status == "training" and len(first.history) > 1)
+    training.start(second, slots, finished)
+    time.sleep(0.3)
+    assert second.status == "waiting" and second.history == []
+    first.cancel()
+    wait_for(lambda: first.status == "cancelled")
+    wait_for(lambda: second.status == "training")
+    second.cancel()
+    wait_for(lambda: second.status == "cancelled")
+    assert first.epochs_done < 50 and finished.get(first.settings) is None
+
+
+def test_a_run_nobody_watches_is_cancelled(task, monkeypatch):
+    monkeypatch.setattr(training, "ABANDONED_AFTER_SECONDS", 0.5)
+    run = ac.Run(task, epochs=50, **TINY)
+    training.start(run, training.TrainingSlots(1), training.FinishedRuns())
+    wait_for(lambda: run.status == "cancelled")
+    assert run.epochs_done < 50
