@@ -1,0 +1,170 @@
+"""Save and load: a round trip predicts the same, and every hostile or invalid file is refused
+with its own message, before anything in it runs."""
+
+import io
+import json
+import zipfile
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import attention_core as ac
+from attention_core import model_io
+
+
+@pytest.fixture(scope="module")
+def task():
+    return ac.make_task("reverse", length=4, vocab_size=5, num_examples=320, num_heldout=20)
+
+
+@pytest.fixture(scope="module")
+def run(task):
+    return ac.train(task, units=8, epochs=1, batch_size=32, record_every=5, frame_examples=20)
+
+
+@pytest.fixture(scope="module")
+def saved(run):
+    return ac.model_bytes(run.model)
+
+
+def members(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def archive(files):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for name, content in files.items():
+            zipped.writestr(name, content)
+    return buffer.getvalue()
+
+
+def with_config(data, edit):
+    """`data` with its config.json replaced by edit(config)."""
+    files = members(data)
+    files["config.json"] = json.dumps(edit(json.loads(files["config.json"])))
+    return archive(files)
+
+
+def saved_keras_model(model, tmp_path, name="model.keras"):
+    path = tmp_path / name
+    model.save(path)
+    return path.read_bytes()
+
+
+def test_save_then_load_predicts_the_same(run, saved, task, tmp_path):
+    loaded = ac.load_model(saved, vocab_size=len(task.vocabulary))
+    assert isinstance(loaded, ac.Seq2SeqAttention) and loaded.get_config()["units"] == 8
+    path = tmp_path / "model.keras"
+    path.write_bytes(saved)
+    for model in (loaded, ac.load_model(str(path))):
+        again = ac.Run(task, units=8, model=model)
+        for source in task.heldout_sources[:10]:
+            outputs, alignment = run.predict(source)
+            loaded_outputs, loaded_alignment = again.predict(source)
+            assert np.array_equal(outputs, loaded_outputs)
+            np.testing.assert_array_equal(alignment, loaded_alignment)
+
+
+def test_a_file_over_the_size_limit(tmp_path, monkeypatch):
+    too_big = b"PK" + b"\0" * model_io.MAX_MODEL_BYTES
+    with pytest.raises(ac.InputError, match=r"The model file is 10.0 MB; the limit is 10 MB"):
+        ac.load_model(too_big)
+    path = tmp_path / "big.keras"
+    path.write_bytes(too_big)
+    with pytest.raises(ac.InputError, match="the limit is 10 MB"):
+        ac.load_model(path)
+
+
+def test_a_zip_that_unpacks_past_the_limit(saved, monkeypatch):
+    monkeypatch.setattr(model_io, "MAX_MODEL_BYTES", len(saved) + 10)  # compressed fits, unpacked does not
+    files = members(saved)
+    files["metadata.json"] = b" " * (len(saved) * 4)
+    with pytest.raises(ac.InputError, match="unpacks to more than"):
+        ac.load_model(archive(files))
+
+
+def test_a_file_that_is_not_a_zip():
+    with pytest.raises(ac.InputError, match="This is not a .keras file: a .keras file is a zip archive"):
+        ac.load_model(b"print('hello')\n")
+
+
+def test_an_h5_file(tmp_path):
+    path = tmp_path / "model.h5"
+    with h5py.File(path, "w") as file:
+        file.attrs["keras_version"] = "3.15.1"
+        file.create_dataset("model_weights/dense/kernel", data=np.ones((2, 2)))
+    with pytest.raises(ac.InputError, match=r"This is an HDF5 \(.h5\) model, the older Keras format"):
+        ac.load_model(path.read_bytes())
+
+
+def test_a_model_with_a_lambda_layer_is_refused_and_its_code_never_runs(tmp_path):
+    marker = tmp_path / "lambda-ran"
+    inputs = keras.Input((2,))
+    # The function's only reference is the path as a literal, so it would run anywhere.
+    function = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x * 2)[1]")
+    outputs = keras.layers.Lambda(function)(inputs)
+    data = saved_keras_model(keras.Model(inputs, outputs), tmp_path)
+    marker.unlink()  # building the model above called the function once
+    with pytest.raises(ac.InputError, match="contains a Lambda layer: Python code stored in the file"):
+        ac.load_model(data)
+    assert not marker.exists()
+
+
+def test_a_config_that_turns_unsafe_deserialization_back_on(saved):
+    def switch_on(config):
+        config["compile_config"]["loss"] = {
+            "module": "keras.config", "class_name": "function",
+            "config": "enable_unsafe_deserialization", "registered_name": "function",
+        }
+        return config
+
+    with pytest.raises(ac.InputError, match="tries to turn unsafe deserialization back on"):
+        ac.load_model(with_config(saved, switch_on))
+    with pytest.raises(ac.InputError, match="tries to turn unsafe deserialization back on"):
+        ac.load_model(with_config(saved, lambda config: {**config, "safe_mode": False}))
+
+
+def test_a_tfsm_layer_pointing_outside_the_archive(saved):
+    def outside(config):
+        return {
+            "module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"layers": [{"module": "keras.layers", "class_name": "TFSMLayer", "registered_name": None,
+                                   "config": {"filepath": "/etc/evil_saved_model", "call_endpoint": "serve"}}]},
+        }
+
+    with pytest.raises(ac.InputError, match="TFSMLayer, which would load a TensorFlow SavedModel from '/etc/evil_saved_model'"):
+        ac.load_model(with_config(saved, outside))
+
+
+def test_unknown_classes(tmp_path, saved):
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ac.InputError, match="uses the class 'Sequential', which this app does not know"):
+        ac.load_model(saved_keras_model(plain, tmp_path))
+    renamed = with_config(saved, lambda config: {**config, "class_name": "EvilLayer", "registered_name": "evil>EvilLayer"})
+    with pytest.raises(ac.InputError, match="'EvilLayer', which this app does not know"):
+        ac.load_model(renamed)
+
+
+def test_a_model_of_the_wrong_shape(saved, task):
+    with pytest.raises(ac.InputError, match="trained on 7 symbols; the chosen task has 38"):
+        ac.load_model(saved, vocab_size=38)
+    wider = with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 16}})
+    with pytest.raises(ac.InputError, match="weights do not fit a 16-unit model over 7 symbols"):
+        ac.load_model(wider)
+    with pytest.raises(ac.InputError, match="units is 0; it must be a whole number from 1 to 256"):
+        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 0}}))
+
+
+def test_other_members_and_damaged_files(saved):
+    with pytest.raises(ac.InputError, match="holds '../evil.py', which a model saved here never does"):
+        ac.load_model(archive({**members(saved), "../evil.py": "import os"}))
+    with pytest.raises(ac.InputError, match="config.json is not valid JSON"):
+        ac.load_model(archive({**members(saved), "config.json": "{"}))
+    files = members(saved)
+    files["model.weights.h5"] = b"not hdf5"
+    with pytest.raises(ac.InputError, match="weights do not fit"):
+        ac.load_model(archive(files))
