@@ -152,24 +152,13 @@ class Run:
     def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
                  learning_rate=DEFAULT_LEARNING_RATE, seed=0, batch_size=BATCH_SIZE,
                  record_every=RECORD_EVERY, frame_examples=FRAME_EXAMPLES, model=None):
-        if mechanism not in MECHANISMS:
-            raise InputError(f"{mechanism!r} is not an attention mechanism here; choose one of {', '.join(MECHANISMS)}.")
-        units = _check_setting(units, "The number of units", 1, MAX_UNITS)
-        epochs = _check_setting(epochs, "The number of epochs", 1, MAX_EPOCHS)
-        seed = _whole_number(seed, "The seed", 0)
-        batch_size = _whole_number(batch_size, "The batch size", 1)
-        if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate <= 1):
-            raise InputError(f"The learning rate must be a number above 0 and at most 1; got {learning_rate!r}.")
         self.task = task
-        # The task's own seed (its data) is `task_seed`; `seed` is the model's (its weights and
-        # the order of batches).
-        self.settings = {**{("task_seed" if k == "seed" else k): v for k, v in task.settings.items()},
-                         "mechanism": mechanism, "units": units, "epochs": epochs,
-                         "learning_rate": float(learning_rate), "seed": seed, "batch_size": batch_size}
+        self.settings = self.settings_for(task, mechanism, units, epochs, learning_rate, seed, batch_size)
         self.record_every = _whole_number(record_every, "record_every", 1)
-        self.batch_size = min(batch_size, task.num_examples)
+        self.batch_size = min(self.settings["batch_size"], task.num_examples)
         self.steps_per_epoch = task.num_examples // self.batch_size
-        self.model = model or self._new_model(task, mechanism, units, seed)
+        self.model = model or self._new_model(task, mechanism, self.settings["units"], self.settings["seed"])
+        self._compile()
         self.history, self.epoch_results = [], []
         self.epochs_done = self.steps_done = 0
         self.status, self.error = "ready", None
@@ -190,6 +179,26 @@ class Run:
         self._start_time = None
 
     @staticmethod
+    def settings_for(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_rate=DEFAULT_LEARNING_RATE,
+                     seed=0, batch_size=BATCH_SIZE):
+        """The settings dict of a run with these arguments (what a finished run is cached by);
+        InputError for a bad one. The task's own seed (its data) is `task_seed`; `seed` is the
+        model's (its weights and the order of batches)."""
+        if mechanism not in MECHANISMS:
+            raise InputError(f"{mechanism!r} is not an attention mechanism here; choose one of {', '.join(MECHANISMS)}.")
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate <= 1:
+            raise InputError(f"The learning rate must be a number above 0 and at most 1; got {learning_rate!r}.")
+        return {
+            **{("task_seed" if key == "seed" else key): value for key, value in task.settings.items()},
+            "mechanism": mechanism,
+            "units": _check_setting(units, "The number of units", 1, MAX_UNITS),
+            "epochs": _check_setting(epochs, "The number of epochs", 1, MAX_EPOCHS),
+            "learning_rate": float(learning_rate),
+            "seed": _whole_number(seed, "The seed", 0),
+            "batch_size": _whole_number(batch_size, "The batch size", 1),
+        }
+
+    @staticmethod
     def _new_model(task, mechanism, units, seed):
         model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed)
         model((np.zeros((1, task.source_length), np.int32), np.zeros((1, task.target_length), np.int32)))
@@ -201,12 +210,13 @@ class Run:
         """Train the remaining epochs in this thread; returns self. Honours pause and cancel."""
         if self._start_time is None:
             self._start_time = time.perf_counter()
-            self._compile()
         if not self.history:
             self._record(float("nan"))  # the untrained model: where the replay starts
         sources, targets = np.asarray(self.task.train_sources), np.asarray(self.task.train_targets)
         recorder = Recorder(self)
-        while self.epochs_done < self.settings["epochs"] and not self._cancelled:
+        with self._control:
+            self.status = "training"
+        while self.epochs_done < self.settings["epochs"] and self._wait_while_paused():
             # Shuffled by this run's own generator, never global state; the remainder of
             # N / batch_size is dropped (a smaller last batch would compile a second graph).
             order = np.random.default_rng([self.settings["seed"], self.epochs_done]).permutation(len(sources))
@@ -311,14 +321,20 @@ class Run:
         """Resume training (or let a waiting-to-start run start)."""
         with self._control:
             self._paused, self._pause_after_epoch = False, None
-            self._control.notify_all()
+            self._wake()
 
     def step(self):
         """Train one more epoch, then pause."""
         with self._control:
             self._pause_after_epoch = self.epochs_done + 1
             self._paused = False
-            self._control.notify_all()
+            self._wake()
+
+    def _wake(self):
+        # Waiting for a slot again from now, so a page polls until training resumes.
+        if self.status == "paused":
+            self.status = "waiting"
+        self._control.notify_all()
 
     def cancel(self):
         with self._control:
@@ -342,19 +358,18 @@ class Run:
     def _wait_while_paused(self):
         """Block while paused (giving the training slot to others); False to stop training."""
         with self._control:
-            if self._paused and not self._cancelled:
+            was_paused = self._paused and not self._cancelled
+            if was_paused:
                 self.status = "paused"
                 if self._slots:
                     self._slots.release(self)
                 while self._paused and not self._cancelled and not self._abandoned():
                     self._control.wait(timeout=0.5)
-                if self._abandoned():
-                    self._cancelled = True
-            elif self._abandoned():
+            if self._abandoned():
                 self._cancelled = True
             if self._cancelled:
                 return False
-        if self.status == "paused":
+        if was_paused:
             if self._slots and not self._slots.acquire(self):
                 return False
             self.status = "training"

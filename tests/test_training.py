@@ -85,11 +85,6 @@ def test_same_settings_same_run_also_two_at_once_in_threads(tiny_run, task):
             assert np.array_equal(a.numpy(), b.numpy())
 
 
-def test_another_seed_gives_another_run(tiny_run, task):
-    other = ac.train(task, epochs=1, seed=1, **TINY)
-    assert not np.array_equal(other.history[0].alignment, tiny_run.history[0].alignment)
-
-
 def test_predict_and_the_additive_pipeline(tiny_run, task):
     source = task.encode("4031")
     outputs, alignment = tiny_run.predict(source)
