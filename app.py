@@ -18,6 +18,8 @@ PAGES = [
      "A SimpleRNN's hidden states, W1 and W2, tanh, V and a softmax over time."),
     ("pages/5_Compare.py", "compare", "Compare mechanisms",
      "Dot-product, scaled, multi-head and additive attention on the same tokens, side by side."),
+    ("pages/6_Train_and_watch.py", "train-and-watch", "Train and watch",
+     "A seq2seq model learns copy, reverse, sort or dates; watch its attention form live, beside the ideal."),
 ]
 
 

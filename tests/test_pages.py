@@ -155,6 +155,7 @@ def test_home_shows_title_links_and_loop_figure():
         ("3 · Self-attention (Query/Key/Value)", "self-attention"),
         ("4 · Additive attention with an RNN", "additive-attention"),
         ("5 · Compare mechanisms", "compare"),
+        ("6 · Train and watch", "train-and-watch"),
     ]
     loop = charts(at)["home_loop"]["layout"]
     boxes = " ".join(annotation.get("text", "") for annotation in loop["annotations"])

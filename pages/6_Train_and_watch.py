@@ -1,0 +1,279 @@
+"""Train and watch: a sequence-to-sequence model learns where to look, and the alignment forms live."""
+
+import streamlit as st
+
+import attention_core as ac
+import page_support as ps
+from attention_core import InputError, figures, training
+
+ps.configure_page("Train and watch")
+DEFAULTS = ps.Defaults(
+    tw_task="reverse",
+    tw_length=8,
+    tw_mechanism="additive",
+    tw_units=64,
+    tw_learning_rate=training.DEFAULT_LEARNING_RATE,
+    tw_epochs=training.DEFAULT_EPOCHS,
+    tw_seed=0,
+)
+TASK_HELP = ("copy: output the input; reverse: output it backwards; sort: output it sorted; dates: a date as "
+             "people write it (3 March 2026, tue 3 mar 26, 03.03.2026, ...) into ISO (2026-03-03).")
+EXAMPLE_INPUTS = {"dates": "March 3, 2026"}
+LIVE_INTERVAL = 0.5  # seconds between redraws while a run trains
+ACTIVE = ("waiting", "training")
+
+st.title("Train and watch")
+st.markdown(
+    "Every other page shows attention with **random weights**. Here a small encoder-decoder "
+    "learns a task, and you watch **where it learns to look**. The encoder (a GRU) reads the "
+    "input; at every output step the decoder asks the attention which input positions matter. "
+    "Press **Play**: the heatmap is the model's attention for one held-out example, redrawn as "
+    "it trains, beside the **ideal alignment** (where a perfect model would look). The "
+    "**alignment score** is the share of output steps whose strongest weight falls on an ideal "
+    "position."
+)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def task_for(name, length):
+    """The task shared by every session (its arrays are read-only)."""
+    return ac.make_task(name, length=length)
+
+
+def settings_controls():
+    with st.sidebar:
+        st.header("Settings")
+        # Options without a format_func: the URL holds what an option shows, kept short.
+        name = st.selectbox("Task", ac.TASK_NAMES, index=ac.TASK_NAMES.index(DEFAULTS["tw_task"]), key="tw_task",
+                            bind="query-params", help=TASK_HELP)
+        length = st.slider("Sequence length", 4, 32, DEFAULTS["tw_length"], key="tw_length", bind="query-params",
+                           disabled=name == "dates", help="Dates have their own length (up to 18 characters).")
+        mechanism = st.radio("Attention", ac.seq2seq.MECHANISMS, key="tw_mechanism", bind="query-params",
+                             help="additive: the seed's BahdanauAttention (W1, W2, V); dot: scaled dot-product, "
+                                  "no weights of its own.")
+        units = st.select_slider("Units", [16, 32, 64, 128], DEFAULTS["tw_units"], key="tw_units", bind="query-params")
+        learning_rate = st.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03], DEFAULTS["tw_learning_rate"],
+                                         key="tw_learning_rate", bind="query-params")
+        epochs = st.slider("Epochs", 1, 10, DEFAULTS["tw_epochs"], key="tw_epochs", bind="query-params")
+        seed = st.slider("Seed (weights and batch order)", 0, 99, DEFAULTS["tw_seed"], key="tw_seed", bind="query-params")
+        DEFAULTS.reset_button()
+    task = task_for(name, length)
+    return task, {"mechanism": mechanism, "units": units, "epochs": epochs, "learning_rate": learning_rate, "seed": seed}
+
+
+def session_run(task, options):
+    """This session's run for these settings: its own, else a finished one from the cache
+    (unless Reset cleared it)."""
+    wanted = ac.Run.settings_for(task, **options)
+    run = st.session_state.get("tw_run")
+    if run is not None and run.settings != wanted:
+        run.cancel()  # the settings moved on, and a session has one run
+        run = st.session_state["tw_run"] = None
+    if run is None and st.session_state.get("tw_cleared") != wanted:
+        run = st.session_state["tw_run"] = training.FINISHED_RUNS.get(wanted)
+    return run
+
+
+def new_run(task, options):
+    st.session_state.pop("tw_cleared", None)
+    run = st.session_state["tw_run"] = ac.Run(task, **options)
+    return run
+
+
+# The buttons act in callbacks, which run before the page is drawn, so every button shows the
+# state its press led to.
+def play(task, options):
+    run = st.session_state.get("tw_run")
+    if run is None:
+        training.start(new_run(task, options))
+    else:
+        run.play()
+
+
+def pause():
+    st.session_state["tw_run"].pause()
+
+
+def step(task, options):
+    run = st.session_state.get("tw_run")
+    if run is None:
+        run = new_run(task, options)
+        run.step()
+        training.start(run)
+    else:
+        run.step()
+
+
+def reset(task, options):
+    run = st.session_state.get("tw_run")
+    if run is not None:
+        run.cancel()
+    st.session_state["tw_cleared"] = ac.Run.settings_for(task, **options)
+    st.session_state["tw_run"] = None
+
+
+def controls(task, options, run):
+    """Play, Pause, Step (one epoch) and Reset, as in TensorFlow Playground."""
+    status = run.status if run else "ready"
+    done = status in ACTIVE + ("finished",)
+    for column, (label, icon, callback, args, disabled, help_text) in zip(st.columns(4), [
+        ("Play", "play_arrow", play, (task, options), done, "Train, live."),
+        ("Pause", "pause", pause, (), status not in ACTIVE, "Stop after this batch; Play goes on."),
+        ("Step", "skip_next", step, (task, options), done, "Train one epoch, then pause."),
+        ("Reset", "restart_alt", reset, (task, options), False, "Stop and forget this run."),
+    ]):
+        column.button(label, icon=f":material/{icon}:", key=f"tw_{label.lower()}", on_click=callback, args=args,
+                      disabled=disabled, help=help_text, use_container_width=True)
+
+
+def symbols(task, ids):
+    """One label per id: the task's symbol (a space shows as ␣)."""
+    return [task.vocabulary[i].replace(" ", "␣") for i in ids]
+
+
+def alignment_pair(task, alignment, ideal, source, target, key, title):
+    left, right = st.columns(2)
+    inputs, outputs = symbols(task, source), symbols(task, target)
+    with left:
+        ps.plot(figures.attention_heatmap(alignment, outputs, inputs, title=title), key=f"{key}_learned")
+    with right:
+        ps.plot(figures.attention_heatmap(ideal, outputs, inputs, title="Ideal alignment"), key=f"{key}_ideal")
+
+
+def curves(run):
+    frames = run.history[1:]
+    if frames:
+        st.line_chart({"step": [f.step for f in frames], "training loss": [f.loss for f in frames]}, x="step",
+                      height=220)
+        st.line_chart({"step": [f.step for f in frames], "held-out accuracy": [f.accuracy for f in frames],
+                       "alignment score": [f.alignment_score for f in frames]}, x="step", height=220)
+
+
+def status_line(run):
+    settings = run.settings
+    if run.status == "waiting":
+        st.info(f"Waiting for a free training slot: this server trains {training.MAX_CONCURRENT_RUNS} run(s) at a time. "
+                "Yours starts as soon as one finishes.", icon=":material/hourglass_top:")
+    elif run.status == "failed":
+        st.error(f"Training stopped with an error: {run.error}")
+    total_steps = settings["epochs"] * run.steps_per_epoch
+    st.progress(min(run.steps_done / total_steps, 1.0),
+                text=f"{run.status.capitalize()}: epoch {run.epochs_done} of {settings['epochs']} done, "
+                     f"step {run.steps_done} of {total_steps}")
+
+
+def live_view(task):
+    """The run's latest frame, redrawn every LIVE_INTERVAL seconds while it trains."""
+    run = st.session_state.get("tw_run")
+    if run is None:
+        st.info("Press **Play** to train with these settings, or **Step** to train one epoch at a time.",
+                icon=":material/play_arrow:")
+        return
+    run.touch()
+    status_line(run)
+    if run.history:
+        frame = run.history[-1]
+        st.metric("Alignment score", f"{frame.alignment_score:.1%}", help="On the first held-out examples, greedy decoding.")
+        alignment_pair(task, frame.alignment, run.probe_ideal, run.probe_source, task.solve(run.probe_source), "tw_live",
+                       f"Learned alignment, step {frame.step}")
+        curves(run)
+    if st.session_state.get("tw_was_active") and run.status not in ACTIVE:
+        st.session_state["tw_was_active"] = False
+        st.rerun(scope="app")  # training stopped: show what needs a stopped run
+    st.session_state["tw_was_active"] = run.status in ACTIVE
+
+
+def replay(task, run):
+    st.header("Replay: how the alignment formed")
+    frames = run.history
+    index = st.select_slider("Recorded step", options=list(range(len(frames))), value=len(frames) - 1, key="tw_frame",
+                             format_func=lambda i: f"step {frames[i].step} (epoch {frames[i].epoch:.2f})")
+    frame = frames[index]
+    st.caption(f"Loss {frame.loss:.4f} · held-out accuracy {frame.accuracy:.1%} · alignment score {frame.alignment_score:.1%}")
+    ps.plot(figures.attention_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
+                                      symbols(task, run.probe_source), title=f"Alignment at step {frame.step}"),
+            key="tw_replay")
+
+
+def try_it(task, run, prefix):
+    """Type an input; see the model's output, its alignment and the additive pipeline."""
+    example = EXAMPLE_INPUTS.get(task.name, task.decode(task.heldout_sources[1]))
+    text = st.text_input(f"Your input ({'a date in any supported format' if task.name == 'dates' else f'{task.length} symbols from {task.symbols[0]} to {task.symbols[-1]}'})",
+                         example, key=f"{prefix}_text", bind="query-params")
+    try:
+        source = task.encode(text)
+    except InputError as error:
+        ps.show_input_error(error)
+        return
+    outputs, alignment = run.predict(source)
+    expected = task.decode(task.solve(source))
+    st.markdown(f"Output: `{task.decode(outputs)}` · correct: `{expected}`")
+    alignment_pair(task, alignment, task.ideal_alignment(source), source, outputs, f"{prefix}_typed", "Its alignment")
+    if run.settings["mechanism"] != "additive":
+        st.caption("The step-by-step pipeline below is for additive attention: choose it in the sidebar.")
+        return
+    additive_pipeline(task, run, source, outputs, prefix)
+
+
+def additive_pipeline(task, run, source, outputs, prefix):
+    st.subheader("One output step through the trained additive attention")
+    labels = symbols(task, outputs)
+    step = st.selectbox("Output step", list(range(len(outputs))), key=f"{prefix}_output_step",
+                        format_func=lambda i: f"#{i + 1} '{labels[i]}'")
+    trace = run.attention_trace(source, step)
+    inputs = symbols(task, source)
+    unit_labels = [f"u{u}" for u in range(trace.features_projection.shape[1])]
+    st.markdown("`features` are the encoder's states over the input, `hidden` the decoder's state at this step.")
+    left, right = st.columns(2)
+    with left:
+        ps.plot(figures.heatmap(trace.features_projection, inputs, unit_labels, title="W1(features)",
+                                row_title="input position", col_title="unit"), key=f"{prefix}_w1")
+    with right:
+        ps.plot(figures.heatmap(trace.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
+                                col_title="unit"), key=f"{prefix}_w2")
+    ps.plot(figures.heatmap(trace.score, inputs, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
+                            row_title="input position", col_title="unit"), key=f"{prefix}_score")
+    left, right = st.columns(2)
+    with left:
+        ps.plot(figures.bar_chart(trace.logits[:, 0], inputs, title="V(score): one number per input position",
+                                  value_name="logit"), key=f"{prefix}_logits")
+    with right:
+        ps.plot(figures.bar_chart(trace.weights[:, 0], inputs, title="softmax: attention weights", value_name="weight"),
+                key=f"{prefix}_weights")
+    ps.plot(figures.bar_chart(trace.context, unit_labels, title="Context vector: Σ weight × feature", value_name="value"),
+            key=f"{prefix}_context")
+
+
+def save_and_load(task, run):
+    st.header("Save and load")
+    if run is not None and run.status in ("finished", "paused"):
+        st.download_button("Download the trained model (.keras)", data=lambda: ac.model_bytes(run.model),
+                           file_name=f"attention-{task.name}.keras", mime="application/octet-stream",
+                           key="tw_download", on_click="ignore", icon=":material/download:")
+    upload = st.file_uploader("Load a model trained here (.keras)", type=["keras"], key="tw_upload",
+                              max_upload_size=10)
+    if upload is None:
+        return
+    try:
+        model = ac.load_model(upload.getvalue(), vocab_size=len(task.vocabulary))
+    except InputError as error:
+        ps.show_input_error(error)
+        return
+    config = model.get_config()
+    st.success(f"Loaded: {config['mechanism']} attention, {config['units']} units.", icon=":material/check:")
+    try_it(task, ac.Run(task, mechanism=config["mechanism"], units=config["units"], seed=config["seed"], model=model),
+           "tw_loaded")
+
+
+task, options = settings_controls()
+run = session_run(task, options)
+controls(task, options, run)
+active = run is not None and run.status in ACTIVE
+st.session_state["tw_was_active"] = active
+st.fragment(live_view, run_every=LIVE_INTERVAL if active else None)(task)
+
+if run is not None and run.history and not active:
+    replay(task, run)
+    st.header("Try it")
+    try_it(task, run, "tw")
+save_and_load(task, run)

@@ -1,0 +1,154 @@
+"""The Train and watch page in AppTest: step, pause and play a tiny run, the heatmaps show what
+the run recorded, the URL sets the controls, typed input and Reset behave, and a finished
+run is there at once for the next visitor with the same settings."""
+
+import functools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import attention_core as ac
+from attention_core import training
+from tests.test_pages import decode
+
+PAGE = Path(__file__).resolve().parents[1] / "pages" / "6_Train_and_watch.py"
+# With the small tasks below: 10 steps an epoch.
+TINY = {"tw_length": "4", "tw_units": "16", "tw_epochs": "2", "tw_seed": "3"}
+
+
+def open_page(query=None):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params.update(query or {})
+    return at.run()
+
+
+def button(at, key):
+    (found,) = [b for b in at.button if b.key == key]
+    return found
+
+
+def click(at, key):
+    button(at, key).click()
+    return at.run()
+
+
+def wait_for_status(at, *statuses, timeout=120):
+    deadline = time.monotonic() + timeout
+    while at.session_state["tw_run"].status not in statuses:
+        assert time.monotonic() < deadline, f"status {at.session_state['tw_run'].status}, wanted {statuses}"
+        time.sleep(0.2)  # the worker thread trains; the page is polled as its fragment would be
+        at.run()
+    return at.run()
+
+
+def heatmaps(at):
+    """{chart key: z} of every heatmap on the page."""
+    specs = {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+    return {key: decode(spec["data"][0]["z"]) for key, spec in specs.items() if spec["data"][0]["type"] == "heatmap"}
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(autouse=True)
+def small_tasks_and_an_empty_cache(monkeypatch):
+    """The page's tasks with 640 examples instead of 10,000, so a run takes a second or two,
+    and no finished run left over from another test."""
+    monkeypatch.setattr(ac, "make_task", functools.partial(ac.make_task, num_examples=640, num_heldout=60))
+    monkeypatch.setattr(training, "FINISHED_RUNS", training.FinishedRuns())
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def test_defaults_offer_play_and_bind_every_setting_to_the_url():
+    at = open_page()
+    assert_clean(at)
+    assert "Press **Play**" in at.info[0].value
+    assert button(at, "tw_pause").disabled and not button(at, "tw_play").disabled
+    for widget in (*at.sidebar.selectbox, *at.sidebar.slider, *at.sidebar.select_slider, *at.sidebar.radio):
+        assert widget.proto.query_param_key == widget.key
+    assert {w.key for w in (*at.sidebar.selectbox, *at.sidebar.slider, *at.sidebar.select_slider, *at.sidebar.radio)} == {
+        "tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate", "tw_epochs", "tw_seed"}
+
+
+def test_the_url_sets_the_controls():
+    at = open_page({"tw_task": "dates", "tw_units": "32", "tw_mechanism": "dot", "tw_learning_rate": "0.003"})
+    assert_clean(at)
+    assert at.selectbox(key="tw_task").value == "dates"
+    assert at.slider(key="tw_length").disabled  # dates have their own length
+    assert at.select_slider(key="tw_units").value == 32
+    assert at.radio(key="tw_mechanism").value == "dot"
+    assert at.select_slider(key="tw_learning_rate").value == 0.003
+
+
+def test_step_pause_play_and_the_heatmaps_show_the_recorded_alignment():
+    at = click(open_page(TINY), "tw_step")
+    at = wait_for_status(at, "paused")
+    run = at.session_state["tw_run"]
+    assert run.epochs_done == 1
+    assert_clean(at)
+    shown = heatmaps(at)
+    np.testing.assert_allclose(shown["tw_live_learned"], run.history[-1].alignment, atol=1e-6)
+    np.testing.assert_array_equal(shown["tw_live_ideal"], run.probe_ideal)
+    assert np.array_equal(run.probe_ideal, np.eye(4)[::-1])  # reverse: the anti-diagonal
+    # Paused: the replay scrubber goes back to the untrained model.
+    at.select_slider(key="tw_frame").set_value(0).run()
+    np.testing.assert_allclose(heatmaps(at)["tw_replay"], run.history[0].alignment, atol=1e-6)
+
+    at = click(at, "tw_play")
+    assert button(at, "tw_pause").disabled is False
+    at = click(at, "tw_pause")
+    at = wait_for_status(at, "paused")
+    at = click(at, "tw_play")
+    at = wait_for_status(at, "finished")
+    assert_clean(at)
+    assert run.epochs_done == 2 and button(at, "tw_play").disabled
+    assert "Finished: epoch 2 of 2 done" in at.get("progress")[0].proto.text
+
+
+def test_typed_input_gives_output_alignment_and_pipeline_and_bad_input_a_message():
+    at = click(open_page(TINY), "tw_play")
+    at = wait_for_status(at, "finished")
+    run = at.session_state["tw_run"]
+    at.text_input(key="tw_text").set_value("0123").run()
+    assert_clean(at)
+    outputs, alignment = run.predict(run.task.encode("0123"))
+    assert f"Output: `{run.task.decode(outputs)}` · correct: `3210`" in [m.value for m in at.markdown]
+    np.testing.assert_allclose(heatmaps(at)["tw_typed_learned"], alignment, atol=1e-6)
+    at.selectbox(key="tw_output_step").set_value(2).run()
+    trace = run.attention_trace(run.task.encode("0123"), 2)
+    np.testing.assert_allclose(heatmaps(at)["tw_score"], trace.score, atol=1e-6)
+
+    at.text_input(key="tw_text").set_value("01<b>x</b>").run()
+    assert not at.exception
+    assert "is not a symbol of this task" in at.error[0].value
+    assert button(at, "tw_reset")  # the rest of the page still works
+
+
+def test_a_finished_run_is_there_at_once_for_the_next_visitor_and_reset_forgets_it():
+    first = wait_for_status(click(open_page(TINY), "tw_play"), "finished")
+    second = open_page(TINY)
+    assert second.session_state["tw_run"] is first.session_state["tw_run"]
+    assert "tw_replay" in heatmaps(second)
+    second = click(second, "tw_reset")
+    assert second.session_state["tw_run"] is None
+    assert "Press **Play**" in second.info[0].value
+
+
+def test_changing_a_setting_stops_the_run():
+    at = click(open_page({**TINY, "tw_epochs": "10"}), "tw_play")
+    run = at.session_state["tw_run"]
+    at.slider(key="tw_seed").set_value(4).run()
+    assert at.session_state["tw_run"] is None
+    deadline = time.monotonic() + 60
+    while run.status != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)  # the worker notices the cancel flag after its current batch
