@@ -1,0 +1,89 @@
+"""Train and watch in a real browser: press Play on the defaults, see the alignment heatmap
+change while the model trains, while a second tab's self-attention page keeps answering.
+
+Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
+/usr/bin/chromium; these tests fail, never skip, without it). The finished page's screenshot
+goes to tests/artifacts/screenshots/train-and-watch.png (or $SCREENSHOT_DIR).
+"""
+
+import time
+
+from playwright.sync_api import expect
+
+from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+    _CHART_DATA_JS,
+    EXCEPTION,
+    FIRST_RUN_TIMEOUT,
+    HEIGHT,
+    MAX_SCREENSHOT_HEIGHT,
+    PLOT,
+    RERUN_TIMEOUT,
+    SCREENSHOT_DIR,
+    WIDTH,
+    _new_page,
+    browser,
+    chart_data,
+    events,
+    expect_rerun,
+    first_visit,
+    no_traceback_during_test,
+    open_page,
+    page,
+    press_on_slider,
+    server,
+    wait_chart_changed,
+    wait_idle,
+)
+
+LEARNED = "Learned alignment"
+PROGRESS = '[data-testid="stProgress"]'
+TRAINING_TIMEOUT = 180_000  # ms: the defaults train 4 epochs, ~15 s alone, longer beside other work
+
+
+def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(page, server, browser):
+    page.goto(f"{server}/train-and-watch")
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    expect(page.get_by_text("Press Play to train", exact=False)).to_be_visible()
+
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(f"title => ({_CHART_DATA_JS})(title) !== null", arg=LEARNED, timeout=FIRST_RUN_TIMEOUT)
+    frames = [chart_data(page, LEARNED)]
+    for _ in range(2):  # the heatmap is redrawn with new weights as the model trains
+        page.wait_for_function(
+            f"([title, old]) => {{ const data = ({_CHART_DATA_JS})(title); return data !== null && data !== old; }}",
+            arg=[LEARNED, frames[-1]], timeout=RERUN_TIMEOUT,
+        )
+        frames.append(chart_data(page, LEARNED))
+    assert len(set(frames)) == 3
+    expect(page.locator(PROGRESS)).to_contain_text("Training")
+
+    # Meanwhile another visitor moves a slider on the self-attention page and gets the new map.
+    context, other = _new_page(browser)
+    try:
+        open_page(other, server, "self-attention")
+        old = chart_data(other, "Softmax weights")
+        started = time.monotonic()
+        with expect_rerun(other):
+            press_on_slider(other, "Seed (weights and token vectors)")
+        wait_chart_changed(other, "Softmax weights", old)
+        redraw_seconds = time.monotonic() - started
+        assert other.locator(EXCEPTION).count() == 0
+    finally:
+        context.close()
+    assert redraw_seconds < 10, f"the other tab waited {redraw_seconds:.1f} s for its heatmap"
+    expect(page.locator(PROGRESS)).to_contain_text("Training")  # and the run went on meanwhile
+
+    expect(page.locator(PROGRESS)).to_contain_text("Finished", timeout=TRAINING_TIMEOUT)
+    expect(page.get_by_role("heading", name="Replay: how the alignment formed")).to_be_visible()
+    wait_idle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    assert page.locator(PLOT).count() >= 4
+
+    main_height = 'document.querySelector(\'[data-testid="stMain"]\').scrollHeight'
+    height = min(max(page.evaluate(main_height), HEIGHT), MAX_SCREENSHOT_HEIGHT)
+    page.set_viewport_size({"width": WIDTH, "height": height})
+    wait_idle(page)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOT_DIR / "train-and-watch.png", full_page=True)
+
