@@ -144,7 +144,8 @@ class Run:
 
     Made by `train()` (trained at once) or for `start()` (trained in the background).
     Attributes: task, settings (dict), model (Seq2SeqAttention), history (list of Frame),
-    epoch_results (list of dicts: the whole held-out set after each epoch), epochs_done,
+    epoch_results (list of dicts: the whole held-out set after each epoch, and the seconds
+    since training started when that was known), epochs_done,
     steps_done, status (one of STATUSES), error (message of a failed run), probe_source
     (unpadded ids of the probe example), probe_ideal (T, S_probe) 0/1.
     """
@@ -256,7 +257,8 @@ class Run:
 
     def _end_epoch(self):
         self.epochs_done += 1
-        self.epoch_results.append({"epoch": self.epochs_done, **self.evaluate()})
+        results = self.evaluate()
+        self.epoch_results.append({"epoch": self.epochs_done, **results, "elapsed": time.perf_counter() - self._start_time})
         with self._control:
             if self._pause_after_epoch is not None and self.epochs_done >= self._pause_after_epoch:
                 self._pause_after_epoch = None

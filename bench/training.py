@@ -1,0 +1,108 @@
+"""Train and watch against issue 9's targets: `python -m bench.training [--seeds N] [--mechanism M]`.
+
+For each task on the page's defaults (`make_task` and `train` as they are), from the moment Play
+would make the run (model built, compiled) until:
+- the target is met on a frame (the first 200 held-out examples, greedy-decoded), and
+- the target is met on the whole held-out set (500 examples), checked at each epoch's end;
+and how many frames were recorded before the alignment score first passed 90%. Writes
+bench/training.json and prints a Markdown table. Runs alone: it uses both cores.
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import attention_core as ac  # first: it sets TensorFlow's environment
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "training.json"
+
+# (label, make_task arguments, accuracy measure, accuracy target, alignment target, seconds)
+TARGETS = [
+    ("Reverse, length 8", {"name": "reverse", "length": 8}, "accuracy", 0.99, 0.95, 10),
+    ("Reverse, length 32", {"name": "reverse", "length": 32}, "accuracy", 0.99, 0.90, 60),
+    ("Sort, length 8", {"name": "sort", "length": 8}, "accuracy", 0.95, 0.90, 30),
+    ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.90, 30),
+]
+FRAMES_BEFORE_90 = 30
+
+
+def first(items, condition):
+    return next((item for item in items if condition(item)), None)
+
+
+def measure(task_arguments, measure_name, accuracy_target, alignment_target, mechanism, seed):
+    task = ac.make_task(**task_arguments)
+    pressed = time.perf_counter()
+    run = ac.Run(task, mechanism=mechanism, seed=seed)
+    made = time.perf_counter() - pressed
+    run.fit()
+    total = time.perf_counter() - pressed
+
+    def met(result):
+        return result[measure_name] >= accuracy_target and result["alignment_score"] >= alignment_target
+
+    frame = first(run.history, lambda f: met({measure_name: f[measure_name], "alignment_score": f.alignment_score}))
+    epoch = first(run.epoch_results, met)
+    passed_90 = first(range(len(run.history)), lambda i: run.history[i].alignment_score >= 0.9)
+    final = run.epoch_results[-1]
+    return {
+        "seed": seed,
+        "mechanism": mechanism,
+        "seconds_to_build": made,
+        "seconds_total": total,
+        "frames": len(run.history),
+        "seconds_to_target_on_frames": None if frame is None else made + frame.elapsed,
+        "seconds_to_target_on_held_out": None if epoch is None else made + epoch["elapsed"],
+        "frames_before_alignment_90": passed_90,
+        "seconds_to_alignment_90": None if passed_90 is None else made + run.history[passed_90].elapsed,
+        "final_accuracy": final["accuracy"],
+        "final_exact_match": final["exact_match"],
+        "final_alignment_score": final["alignment_score"],
+        "epochs": [{key: round(value, 4) for key, value in result.items()} for result in run.epoch_results],
+    }
+
+
+def table(results):
+    lines = [
+        "| Task | Target | Seed | Held-out accuracy (final) | Alignment (final) | To target, frames | To target, held-out | Frames before 90% | Met |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label, _, measure_name, accuracy_target, alignment_target, seconds in TARGETS:
+        for result in results[label]:
+            reached = result["seconds_to_target_on_held_out"]
+            frames_90 = result["frames_before_alignment_90"]
+            met = reached is not None and reached <= seconds and frames_90 is not None and frames_90 >= FRAMES_BEFORE_90
+
+            def shown(value):
+                return "never" if value is None else f"{value:.1f} s"
+
+            lines.append(
+                f"| {label} | {measure_name.replace('_', ' ')} ≥ {accuracy_target:.0%}, alignment ≥ {alignment_target:.0%} "
+                f"in {seconds} s, ≥ {FRAMES_BEFORE_90} frames | {result['seed']} | {result['final_' + measure_name]:.2%} | "
+                f"{result['final_alignment_score']:.2%} | {shown(result['seconds_to_target_on_frames'])} | {shown(reached)} | "
+                f"{'never' if frames_90 is None else frames_90} | {'yes' if met else 'no'} |"
+            )
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per task (default 1: the page's seed 0)")
+    parser.add_argument("--mechanism", default="additive", choices=ac.seq2seq.MECHANISMS)
+    parser.add_argument("--only", default=None, help="run only the tasks whose label contains this text")
+    args = parser.parse_args()
+    results = {}
+    for label, task_arguments, measure_name, accuracy_target, alignment_target, _ in TARGETS:
+        if args.only and args.only.lower() not in label.lower():
+            continue
+        results[label] = [measure(task_arguments, measure_name, accuracy_target, alignment_target, args.mechanism, seed)
+                          for seed in range(args.seeds)]
+        print(label, json.dumps({k: v for k, v in results[label][-1].items() if k != "epochs"}), flush=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table({label: results.get(label, []) for label, *_ in TARGETS}))
+
+
+if __name__ == "__main__":
+    main()
