@@ -1,11 +1,13 @@
-"""Train and watch against issue 9's targets: `python -m bench.training [--seeds N] [--mechanism M]`.
+"""Train and watch against issue 9's targets: `python -m bench.training [--seeds N] [--mechanism M] [--latency]`.
 
 For each task on the page's defaults (`make_task` and `train` as they are), from the moment Play
 would make the run (model built, compiled) until:
 - the target is met on a frame (the first 200 held-out examples, greedy-decoded), and
 - the target is met on the whole held-out set (500 examples), checked at each epoch's end;
-and how many frames were recorded before the alignment score first passed 90%. Writes
-bench/training.json and prints a Markdown table. Runs alone: it uses both cores.
+and how many frames were recorded before the alignment score first passed 90%. With
+`--latency`, in Chromium on serve.py: the self-attention page's slider-to-heatmap latency in one
+tab, idle and then while another tab's Train and watch run trains (target: at most 2x idle).
+Writes bench/training.json and prints a Markdown table. Runs alone: it uses both cores.
 """
 
 import argparse
@@ -26,6 +28,7 @@ TARGETS = [
     ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.90, 30),
 ]
 FRAMES_BEFORE_90 = 30
+LATENCY_PRESSES = 15
 
 
 def first(items, condition):
@@ -64,6 +67,29 @@ def measure(task_arguments, measure_name, accuracy_target, alignment_target, mec
     }
 
 
+def measure_latency_while_training():
+    """Median slider-to-heatmap latency on the self-attention page, idle and while training."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.run import APP, CHROMIUM, CHROMIUM_FLAGS, Session, server, summarize, token_query
+
+    with server(APP, "train-latency") as (base, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        session = Session(browser, APP, base, token_query(16))
+        session.sweep(3)  # warm
+        idle = summarize(session.sweep(LATENCY_PRESSES))
+        trainer = browser.new_page(viewport={"width": 1400, "height": 1000})
+        trainer.goto(f"{base}/train-and-watch?tw_epochs=10")
+        trainer.get_by_role("button", name="Play").click()
+        progress = trainer.locator('[data-testid="stProgress"]')
+        progress.filter(has_text="Training").wait_for(timeout=120_000)
+        busy = summarize(session.sweep(LATENCY_PRESSES))
+        still_training = "Training" in progress.inner_text()
+        browser.close()
+    return {"idle": idle, "training": busy, "ratio": busy["median_ms"] / idle["median_ms"],
+            "trained_throughout": still_training}
+
+
 def table(results):
     lines = [
         "| Task | Target | Seed | Held-out accuracy (final) | Alignment (final) | To target, frames | To target, held-out | Frames before 90% | Met |",
@@ -92,8 +118,12 @@ def main():
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per task (default 1: the page's seed 0)")
     parser.add_argument("--mechanism", default="additive", choices=ac.seq2seq.MECHANISMS)
     parser.add_argument("--only", default=None, help="run only the tasks whose label contains this text")
+    parser.add_argument("--latency", action="store_true", help="also measure another session's latency while training")
     args = parser.parse_args()
     results = {}
+    if args.latency:
+        results["latency"] = measure_latency_while_training()
+        print("latency", json.dumps(results["latency"]), flush=True)
     for label, task_arguments, measure_name, accuracy_target, alignment_target, _ in TARGETS:
         if args.only and args.only.lower() not in label.lower():
             continue
