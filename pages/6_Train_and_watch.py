@@ -57,7 +57,7 @@ def settings_controls():
         epochs = st.slider("Epochs", 1, 10, DEFAULTS["tw_epochs"], key="tw_epochs", bind="query-params")
         seed = st.slider("Seed (weights and batch order)", 0, 99, DEFAULTS["tw_seed"], key="tw_seed", bind="query-params")
         DEFAULTS.reset_button()
-    task = task_for(name, length)
+    task = task_for(name, 0 if name == "dates" else length)  # dates ignore the length: one cache entry
     return task, {"mechanism": mechanism, "units": units, "epochs": epochs, "learning_rate": learning_rate, "seed": seed}
 
 
