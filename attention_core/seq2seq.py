@@ -2,7 +2,7 @@
 
 The computation, for a source of S ids and a target of T ids (B examples):
 
-1. `encoder_states = encoder(source_embedding(source))`, a GRU read right to left   (B, S, U)
+1. `encoder_states = encoder(source_embedding(source))`, a GRU, one direction        (B, S, U)
 2. `decoder_states = decoder(target_embedding(decoder_inputs))`, a GRU from zeros    (B, T, U)
 3. for every output step i, `context_i, alignment_i = attention(encoder_states,
    decoder_states[:, i])`, pad positions masked                                      (B, T, U), (B, T, S)
@@ -20,12 +20,15 @@ decoder starts from zeros, not from the encoder's last state), and the encoder, 
 as in the seed's RNNWithAttention, holds x_j at position j as its most recent input, so the
 place to read x_j is j itself.
 
-It reads right to left, because in training the decoder is fed the previous target symbol, and
-a left-to-right state at position j also holds x_(j-1): on reverse, y_i = x_(j-1) where
-y_(i-1) = x_j, so the model learned to find the previous output's symbol by content and read
-its left neighbour from that state. Teacher-forced loss fell, greedy decoding failed (length 32:
-13% accuracy, alignment at chance; measured). Read right to left, that state holds what lies to
-the right instead, which the next output of reverse never needs.
+It reads in the order the output visits the input (`read_backwards` for reverse), because in
+training the decoder is fed the previous target symbol. Had the encoder already read the next
+output's symbol at the previous output's position, the model could find the previous symbol
+by content and read the next one from that state, and its attention would point one step
+behind. Measured at length 32 (greedy decoding, held out): reverse read left to right and copy
+read right to left both stalled at 13% accuracy with the alignment at chance, while reverse
+read right to left and copy read left to right reach 99%. Dates, written in every format with
+each field's characters in output order, read left to right: 0.89-0.95 alignment over seeds
+0-2, against 0.88 read right to left.
 
 Shape letters: B batch, S source steps, T target steps, U units, V vocabulary size.
 """
@@ -98,6 +101,8 @@ class Seq2SeqAttention(keras.Model):
             dot-product).
         start_id: the id that starts every decoder input.
         seed: int; every initial weight is derived from it, so a seed gives one model.
+        read_backwards: whether the encoder reads the source right to left (see above; the
+            task says which, `Task.read_backwards`).
 
     Call arguments:
         inputs: `(source_ids (B, S), decoder_input_ids (B, T))`, int.
@@ -106,13 +111,14 @@ class Seq2SeqAttention(keras.Model):
         logits (B, T, V) for each output step.
     """
 
-    def __init__(self, vocab_size, units=64, mechanism="additive", start_id=1, seed=0, **kwargs):
+    def __init__(self, vocab_size, units=64, mechanism="additive", start_id=1, seed=0, read_backwards=False, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = _check_positive_int("vocab_size", vocab_size)
         self.units = _check_positive_int("units", units)
         if mechanism not in MECHANISMS:
             raise ValueError(f"Expected `mechanism` to be one of {MECHANISMS}. Received: mechanism={mechanism!r}")
         self.mechanism, self.start_id, self.seed = mechanism, start_id, seed
+        self.read_backwards = bool(read_backwards)
         seeds = iter(range(seed * _SEED_STRIDE, (seed + 1) * _SEED_STRIDE))
 
         def embedding(name):
@@ -154,9 +160,13 @@ class Seq2SeqAttention(keras.Model):
     def encode(self, source_ids):
         """(encoder_states (B, S, U), source_mask (B, S) bool, True for real symbols)."""
         source_mask = ops.not_equal(source_ids, 0)
-        # Read right to left; the padding (on the right) comes first and is masked, so every
-        # real position's state starts from zeros whatever the padding.
-        states, _ = self.encoder(ops.flip(self.source_embedding(source_ids), axis=1), mask=ops.flip(source_mask, axis=1))
+        embedded = self.source_embedding(source_ids)
+        if not self.read_backwards:
+            states, _ = self.encoder(embedded, mask=source_mask)
+            return states, source_mask
+        # Right to left, the padding (on the right) comes first; masked, it leaves the state at
+        # zeros, so every real position's state is the same whatever the padding.
+        states, _ = self.encoder(ops.flip(embedded, axis=1), mask=ops.flip(source_mask, axis=1))
         return ops.flip(states, axis=1), source_mask
 
     def attend(self, encoder_states, source_mask, decoder_states):
@@ -212,7 +222,7 @@ class Seq2SeqAttention(keras.Model):
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "units": self.units, "mechanism": self.mechanism,
-                "start_id": self.start_id, "seed": self.seed, "name": self.name}
+                "start_id": self.start_id, "seed": self.seed, "read_backwards": self.read_backwards, "name": self.name}
 
 
 def decoder_inputs(target_ids, start_id=1):

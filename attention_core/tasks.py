@@ -113,6 +113,8 @@ class Task:
         vocabulary: tuple of every id's symbol; ids 0 and 1 are the pad and start markers.
         symbols: the symbols an input may hold (the vocabulary less the markers).
         source_length S, target_length T: the widths of the arrays below.
+        read_backwards: whether the outputs visit the input right to left (reverse), so an
+            encoder should read it that way (see attention_core.seq2seq on why).
         train_sources (N, S), train_targets (N, T): training examples, int32, read-only.
         heldout_sources (H, S), heldout_targets (H, T): examples that never appear in training.
     """
@@ -123,6 +125,7 @@ class Task:
         self.vocabulary = _MARKERS + tuple(symbols)
         self.symbols = tuple(symbols)
         self.source_length, self.target_length = source_length, target_length
+        self.read_backwards = name == "reverse"
         self._ids = {symbol: i for i, symbol in enumerate(self.vocabulary)}
 
     @property

@@ -201,7 +201,8 @@ class Run:
 
     @staticmethod
     def _new_model(task, mechanism, units, seed):
-        model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed)
+        model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed,
+                                 read_backwards=task.read_backwards)
         model((np.zeros((1, task.source_length), np.int32), np.zeros((1, task.target_length), np.int32)))
         return model
 

@@ -32,6 +32,11 @@ st.markdown(
     "**alignment score** is the share of output steps whose strongest weight falls on an ideal "
     "position."
 )
+st.caption(
+    "The encoder reads the input in the order the output visits it (right to left for reverse). "
+    "In training the decoder is fed the previous correct symbol; an encoder that had already read "
+    "the next symbol there would let the model look one step behind and still be right."
+)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

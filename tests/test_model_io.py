@@ -157,6 +157,8 @@ def test_a_model_of_the_wrong_shape(saved, task):
         ac.load_model(wider)
     with pytest.raises(ac.InputError, match="units is 0; it must be a whole number from 1 to 256"):
         ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 0}}))
+    with pytest.raises(ac.InputError, match="read_backwards is yes; it must be true or false"):
+        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "read_backwards": "yes"}}))
 
 
 def test_other_members_and_damaged_files(saved):

@@ -26,9 +26,11 @@ def batch(seed, rows=3, source_steps=5, target_steps=4):
     return sources, targets
 
 
-@pytest.fixture(scope="module", params=ac.seq2seq.MECHANISMS)
+@pytest.fixture(scope="module", params=[(mechanism, backwards) for mechanism in ac.seq2seq.MECHANISMS for backwards in (False, True)],
+                ids=lambda param: f"{param[0]}-{'backwards' if param[1] else 'forwards'}")
 def model(request):
-    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism=request.param, seed=3)
+    mechanism, read_backwards = request.param
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism=mechanism, seed=3, read_backwards=read_backwards)
     sources, targets = batch(0)
     model((sources, decoder_inputs(targets)))
     return model
@@ -116,9 +118,25 @@ def test_same_seed_same_weights_other_seed_other_weights():
 
 
 def test_config_round_trip_and_argument_checks():
-    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=2, name="s2s")
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=2, read_backwards=True, name="s2s")
     assert ac.Seq2SeqAttention.from_config(model.get_config()).get_config() == model.get_config()
     with pytest.raises(ValueError, match="Expected `mechanism` to be one of"):
         ac.Seq2SeqAttention(VOCAB, mechanism="multiplicative")
     with pytest.raises(ValueError, match="Expected `units` to be a positive integer"):
         ac.Seq2SeqAttention(VOCAB, units=0)
+
+
+def test_reading_backwards_is_reading_the_reversed_source():
+    # A source without padding read right to left gives, at position j, the state a forward
+    # reading of the reversed source has at position S-1-j.
+    forwards = ac.Seq2SeqAttention(VOCAB, units=UNITS, seed=4)
+    backwards = ac.Seq2SeqAttention(VOCAB, units=UNITS, seed=4, read_backwards=True)
+    sources = batch(5)[0][[0, 2]]  # the rows without padding
+    for model in (forwards, backwards):
+        model((sources, decoder_inputs(batch(5)[1][[0, 2]])))
+    states, _ = backwards.encode(sources)
+    reversed_states, _ = forwards.encode(sources[:, ::-1].copy())
+    np.testing.assert_allclose(as_numpy(states), as_numpy(reversed_states)[:, ::-1], atol=ATOL)
+    # With padding on the right, the real positions' states do not depend on how much.
+    padded = np.concatenate([sources, np.zeros((2, 3), "int32")], axis=1)
+    np.testing.assert_allclose(as_numpy(backwards.encode(padded)[0])[:, :5], as_numpy(states), atol=ATOL)
