@@ -1,4 +1,4 @@
-"""Train and watch in a real browser: press Play on the defaults, see the alignment heatmap
+"""Train and watch in a real browser: press Play (the defaults, 3 epochs), see the alignment heatmap
 change while the model trains, while a second tab's self-attention page keeps answering.
 
 Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
@@ -37,11 +37,11 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
 
 LEARNED = "Learned alignment"
 PROGRESS = '[data-testid="stProgress"]'
-TRAINING_TIMEOUT = 180_000  # ms: the defaults train 4 epochs, ~15 s alone, longer beside other work
+TRAINING_TIMEOUT = 180_000  # ms: 3 epochs of the defaults take ~10 s alone, longer beside other work
 
 
 def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(page, server, browser):
-    page.goto(f"{server}/train-and-watch")
+    page.goto(f"{server}/train-and-watch?tw_epochs=3")  # the defaults but 3 epochs, not 4
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
     wait_idle(page, FIRST_RUN_TIMEOUT)
     expect(page.get_by_text("Press Play to train", exact=False)).to_be_visible()
@@ -63,6 +63,7 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     try:
         open_page(other, server, "self-attention")
         old = chart_data(other, "Softmax weights")
+        expect(page.locator(PROGRESS)).to_contain_text("Training")  # the press below happens during training
         started = time.monotonic()
         with expect_rerun(other):
             press_on_slider(other, "Seed (weights and token vectors)")
@@ -72,7 +73,6 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     finally:
         context.close()
     assert redraw_seconds < 10, f"the other tab waited {redraw_seconds:.1f} s for its heatmap"
-    expect(page.locator(PROGRESS)).to_contain_text("Training")  # and the run went on meanwhile
 
     expect(page.locator(PROGRESS)).to_contain_text("Finished", timeout=TRAINING_TIMEOUT)
     expect(page.get_by_role("heading", name="Replay: how the alignment formed")).to_be_visible()

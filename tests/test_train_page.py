@@ -114,9 +114,8 @@ def test_step_pause_play_and_the_heatmaps_show_the_recorded_alignment():
     assert "Finished: epoch 2 of 2 done" in at.get("progress")[0].proto.text
 
 
-def test_typed_input_gives_output_alignment_and_pipeline_and_bad_input_a_message():
-    at = click(open_page(TINY), "tw_play")
-    at = wait_for_status(at, "finished")
+def test_a_trained_model_answers_typed_input_and_the_next_visitor_sees_the_run_at_once():
+    at = wait_for_status(click(open_page(TINY), "tw_play"), "finished")
     run = at.session_state["tw_run"]
     at.text_input(key="tw_text").set_value("0123").run()
     assert_clean(at)
@@ -132,11 +131,9 @@ def test_typed_input_gives_output_alignment_and_pipeline_and_bad_input_a_message
     assert "is not a symbol of this task" in at.error[0].value
     assert button(at, "tw_reset")  # the rest of the page still works
 
-
-def test_a_finished_run_is_there_at_once_for_the_next_visitor_and_reset_forgets_it():
-    first = wait_for_status(click(open_page(TINY), "tw_play"), "finished")
+    # A second visitor to the same settings gets the finished run at once; Reset forgets it.
     second = open_page(TINY)
-    assert second.session_state["tw_run"] is first.session_state["tw_run"]
+    assert second.session_state["tw_run"] is run
     assert "tw_replay" in heatmaps(second)
     second = click(second, "tw_reset")
     assert second.session_state["tw_run"] is None
