@@ -53,11 +53,13 @@ def weighted_sum_text(x, kernel_column, bias):
     return f"{products_text(x, kernel_column)} + {factor(bias)}"
 
 
-def score_hover_texts(query, key, raw_scores, scale):
+def score_hover_texts(query, key, raw_scores, scale, scaled_scores):
     """(T, T) hover texts for a score map: cell (i, j) writes out q_i · k_j and the scaling.
 
-    query, key: (T, D) one head's columns; raw_scores: (T, T) what the layer computed for them;
-    scale: the factor it applied (1 when unscaled). Token numbers are 1-based, as on the axes.
+    query, key: (T, D) one head's columns; raw_scores, scaled_scores: (T, T) what the layer
+    computed for them, before and after its scaling; scale: the factor it applied (1 when
+    unscaled). Both scores are the layer's, never recomputed here, so the text matches the map to
+    the last digit. Token numbers are 1-based, as on the axes.
     """
     tokens = len(query)
     texts = np.empty((tokens, tokens), dtype=object)
@@ -65,7 +67,7 @@ def score_hover_texts(query, key, raw_scores, scale):
     for i in range(tokens):
         for j in range(tokens):
             raw = raw_scores[i, j]
-            result = f" = {number(raw)}" if scale == 1 else f" = {number(raw)}{scaled} = {number(raw * scale)}"
+            result = f" = {number(raw)}" if scale == 1 else f" = {number(raw)}{scaled} = {number(scaled_scores[i, j])}"
             texts[i, j] = (
                 f"q{i + 1} · k{j + 1} = {products_text(query[i], key[j], SUM_TERMS)}{result}"
             )

@@ -103,7 +103,8 @@ def explorer():
         if scores_tab.open:
             head = choose_head(num_heads)
             query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
-            hover = (explain.score_hover_texts(query, key, trace.raw_scores[head], trace.scale)
+            hover = (explain.score_hover_texts(query, key, trace.raw_scores[head], trace.scale,
+                                               trace.scaled_scores[head])
                      if T * T <= explain.HOVER_ARITHMETIC_CELLS else None)
             scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
             ps.plot(

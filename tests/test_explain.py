@@ -51,10 +51,10 @@ def test_score_hover_texts_write_out_each_cell():
     query = np.array([[1.0, 2.0], [0.5, -1.0]])
     key = np.array([[3.0, 4.0], [-2.0, 0.25]])
     raw = query @ key.T
-    texts = explain.score_hover_texts(query, key, raw, 0.5)
+    texts = explain.score_hover_texts(query, key, raw, 0.5, raw * 0.5)
     assert texts.shape == (2, 2)
     assert texts[0, 0] == "q1 · k1 = 1×3 + 2×4 = 11 × 0.5 = 5.5"
     assert texts[1, 0] == "q2 · k1 = 0.5×3 + (-1)×4 = -2.5 × 0.5 = -1.25"
-    assert explain.score_hover_texts(query, key, raw, 1.0)[0, 1] == "q1 · k2 = 1×(-2) + 2×0.25 = -1.5"
-    long = explain.score_hover_texts(np.ones((1, 8)), np.ones((1, 8)), np.full((1, 1), 8.0), 1.0)
+    assert explain.score_hover_texts(query, key, raw, 1.0, raw)[0, 1] == "q1 · k2 = 1×(-2) + 2×0.25 = -1.5"
+    long = explain.score_hover_texts(np.ones((1, 8)), np.ones((1, 8)), np.full((1, 1), 8.0), 1.0, np.full((1, 1), 8.0))
     assert long[0, 0] == "q1 · k1 = 1×1 + 1×1 + 1×1 + … (+5 more) = 8"
