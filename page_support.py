@@ -104,6 +104,17 @@ def caption_if_image(token_count, exact_values=""):
     return as_image
 
 
+def untrained_note():
+    """The line every page with random weights starts with: what its weights are, and where
+    attention that learned is shown. A Markdown link, not st.page_link, which needs the
+    navigation that a page run on its own (AppTest.from_file) does not have."""
+    st.caption(
+        ":material/casino: **Untrained: random weights from the seed**, so the patterns here show how "
+        "attention computes, not what it learns. For learned attention, see "
+        "[Train and watch](train-and-watch)."
+    )
+
+
 # Keras's summary draws its table with box characters, which join only when the lines are as tall
 # as the font's own line box: st.code's taller lines left gaps between them.
 _SUMMARY_STYLE = (

@@ -23,6 +23,7 @@ DEFAULTS = ps.Defaults(
 )
 
 st.title("Dense layers")
+ps.untrained_note()
 st.markdown(
     "A dense (fully connected) layer connects every input to every neuron. Each neuron takes a "
     "weighted sum of the inputs, adds its bias, and applies an activation function f. The seed "

@@ -26,6 +26,7 @@ VIEWS = ["Attention weights", "Scores", "Token vectors", "Q, K, V", "One token",
 PROJECTIONS = [("Query Q", "query", "W_q", "b_q"), ("Key K", "key", "W_k", "b_k"), ("Value V", "value", "W_v", "b_v")]
 
 st.title("Self-attention: Query, Key, Value")
+ps.untrained_note()
 st.markdown(
     "Each token's vector is projected three ways. Its **query** is compared (dot product) with "
     "every token's **key**; softmax turns those raw scores into **attention weights** that "

@@ -32,6 +32,7 @@ COMMENTS = {
 }
 
 st.title("Additive attention with an RNN")
+ps.untrained_note()
 st.markdown(
     "A `SimpleRNN` reads a sequence and leaves a **hidden state** after every step. The "
     "attention layer asks: given the final hidden state, how much does each step matter? "

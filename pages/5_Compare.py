@@ -24,6 +24,7 @@ DESCRIPTIONS = {
 }
 
 st.title("Compare attention mechanisms")
+ps.untrained_note()
 st.markdown(
     "One sentence, one seed, four ways to decide who attends to whom. Every heatmap is checked "
     "twice: against what the Keras layer's own call returns, and against an independent "

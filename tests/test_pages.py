@@ -178,6 +178,11 @@ def test_navigation_opens_each_page(page, title):
     at.switch_page(PAGES[page]).run()
     assert_healthy(at)
     assert [t.value for t in at.title] == [title]
+    # Pages with weights say they are random and link to learned attention (the home page's
+    # link above has the same path); the dot product has no weights.
+    untrained = [text for text in markdown_texts(at) if "Untrained: random weights from the seed" in text]
+    assert len(untrained) == (page != "dot")
+    assert all("[Train and watch](train-and-watch)" in text for text in untrained)
 
 
 # --------------------------------------------------------------------------- defaults and controls
