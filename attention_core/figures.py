@@ -32,8 +32,9 @@ _MAX_ENTRIES = 8
 _ENTRIES_PER_LINE = 4
 # Matrix rows (tokens) shown in the pipeline's Keys and Values boxes.
 _MAX_MATRIX_ROWS = 3
-# Longer tokens are cut in the diagram boxes (hover and tick text keep them whole).
-_MAX_TOKEN_CHARS = 14
+# Longer labels are cut, with an ellipsis, in tick text and the diagram boxes; hover keeps them
+# whole. A label's room is then bounded, so no label can squeeze a chart's plot area.
+_MAX_LABEL_CHARS = 14
 
 # "Source Sans" is the web font Streamlit's pages load; the others stand in outside them.
 _FONT_FAMILY = '"Source Sans", "Source Sans Pro", "Source Sans 3", "Segoe UI", "Noto Sans", sans-serif'
@@ -70,12 +71,15 @@ def _token_ref(label, position):
     return f"'{_FSI}{_escape(label)}{_PDI}' (#{position})"
 
 
-def _short_token(label):
-    """An escaped token cut to `_MAX_TOKEN_CHARS` characters for the diagram boxes."""
+def _shortened(label):
+    """`label` as text of at most `_MAX_LABEL_CHARS` characters: cut, ending in "…", if longer."""
     text = str(label)
-    if len(text) > _MAX_TOKEN_CHARS:
-        text = text[: _MAX_TOKEN_CHARS - 1] + "…"
-    return f"'{_FSI}{_escape(text)}{_PDI}'"
+    return text if len(text) <= _MAX_LABEL_CHARS else text[: _MAX_LABEL_CHARS - 1] + "…"
+
+
+def _short_token(label):
+    """A token, shortened and escaped, in quotes for the diagram boxes."""
+    return f"'{_FSI}{_escape(_shortened(label))}{_PDI}'"
 
 
 def _preview(items, to_text, *, limit=_MAX_ENTRIES, sep=", ", per_line=None):
@@ -104,14 +108,14 @@ def _categories(labels):
 
 
 def _ticks(tick_values, labels, axis_type="category"):
-    """Axis settings showing escaped `labels` at their `tick_values`, thinned to ~24."""
+    """Axis settings showing `labels`, shortened and escaped, at their `tick_values`, thinned to ~24."""
     step = max(1, math.ceil(len(labels) / _MAX_TICK_LABELS))
     shown = range(0, len(labels), step)
     return dict(
         type=axis_type,
         tickmode="array",
         tickvals=[tick_values[i] for i in shown],
-        ticktext=[_escape(labels[i]) for i in shown],
+        ticktext=[_escape(_shortened(labels[i])) for i in shown],
     )
 
 
@@ -137,19 +141,19 @@ _AXIS_STYLE = dict(
 _COLORBAR_STYLE = dict(thickness=16, outlinewidth=0, tickfont=dict(size=12, color=_MUTED_COLOR))
 
 
-# A generous width of one 12 px tick-label character, and the most margin labels may claim.
+# A generous width of one 12 px tick-label character.
 _TICK_CHAR_PX = 7
-_MAX_LABEL_ROOM = 240
 
 
 def _label_margin(labels, least):
-    """Pixels of margin for an axis showing `labels` and its title, at least `least`.
+    """Pixels of margin for an axis showing `labels` (as `_ticks` shortens them) and its title,
+    at least `least`; never more than `_MAX_LABEL_CHARS` characters' room.
 
     Estimated here rather than left to plotly's `automargin`, which measures every label on
     each redraw, a measurable part of every slider move.
     """
-    longest = max((len(str(label)) for label in labels), default=0)
-    return max(least, 45 + min(_MAX_LABEL_ROOM, _TICK_CHAR_PX * longest))
+    longest = max((len(_shortened(label)) for label in labels), default=0)
+    return max(least, 45 + _TICK_CHAR_PX * longest)
 
 
 def _axis(title, **settings):
@@ -317,8 +321,10 @@ def heatmap(
         xaxis=_axis(col_title, showgrid=False, zeroline=False, **x_ticks),
         yaxis=_axis(row_title, showgrid=False, zeroline=False, autorange="reversed", **y_ticks),
     )
-    return _figure(traces, layout, title, height=int(np.clip(26 * rows + 190, 320, 800)),
-                   side=_label_margin(row_labels, 70), bottom=_label_margin(col_labels, 60))
+    # The labels' room is added to the height, so the plot area is as tall whatever the labels.
+    bottom = _label_margin(col_labels, 60)
+    return _figure(traces, layout, title, height=int(np.clip(26 * rows + 190, 320, 800)) + bottom - 60,
+                   side=_label_margin(row_labels, 70), bottom=bottom)
 
 
 def _color_range(values, zmin, zmax, zmid):
@@ -401,7 +407,8 @@ def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None,
         xaxis=_axis(x_title, showgrid=False, **_ticks(categories, labels)),
         yaxis=_axis(value_name, zeroline=True, zerolinecolor="#9a9ca8"),
     )
-    return _figure([trace], layout, title, height=380, bottom=_label_margin(labels, 60))
+    bottom = _label_margin(labels, 60)
+    return _figure([trace], layout, title, height=380 + bottom - 60, bottom=bottom)
 
 
 def dot_product_figure(a, b, products, total):
@@ -539,7 +546,7 @@ def qkv_pipeline_figure(
     _pipeline_flows(shapes, annotations, dict(zip(_PIPELINE_BOXES, spans)))
     layout = dict(shapes=shapes, annotations=annotations,
                   **_hidden_axes((-0.01, 1.01), (spans[-1][1] - 2, 2)))
-    return _figure([], layout, f"Query → key → value pipeline for '{tokens[token_index]}'",
+    return _figure([], layout, f"Query → key → value pipeline for '{_shortened(tokens[token_index])}'",
                    height=-spans[-1][1] + 100, side=10, bottom=10)
 
 

@@ -430,3 +430,40 @@ def test_empty_text_shows_error_and_sidebar_still_works(page, server, events):
     expect(page.get_by_text("6 tokens → vectors of 16 features", exact=False)).to_be_visible()
     assert json.loads(chart_data(page, "Softmax weights"))
     assert events["dialogs"] == []
+
+
+# The plot area (plotly's drag layer, `.nsewdrag`) of the chart titled `title`: {width, height} in px.
+_PLOT_AREA_JS = """
+title => {
+    const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
+        .find(el => String(el.layout.title.text).replace(/<[^>]*>/g, '').startsWith(title));
+    const rect = plot.querySelector('.nsewdrag').getBoundingClientRect();
+    return {width: rect.width, height: rect.height};
+}
+"""
+LONG_WORD = "Pneumonoultramicroscopic" * 209  # 5,016 characters, one token
+
+
+# (page, the text's query parameter, extra query, title of the chart measured)
+LONG_LABEL_CHARTS = [
+    ("self-attention", "sa_text", "", "Softmax weights"),
+    ("self-attention", "sa_text", "&sa_view=One+token&sa_token=1", "How much #2 attends"),
+    ("compare", "cmp_text", "", "dot-product"),
+]
+
+
+@pytest.mark.parametrize(("path", "param", "extra", "title"), LONG_LABEL_CHARTS,
+                         ids=["weights map", "bar chart", "compare map"])
+def test_a_5000_character_token_leaves_the_plot_area_as_tall(page, server, path, param, extra, title):
+    areas = {}
+    for name, word in (("short", "dog"), ("long", LONG_WORD)):
+        open_page(page, server, path, f"{param}=The+{word}+sat+down.{extra}")
+        areas[name] = page.evaluate(_PLOT_AREA_JS, title)
+    assert areas["long"]["height"] >= areas["short"]["height"] > 150, areas
+    assert areas["long"]["width"] >= 0.75 * areas["short"]["width"], areas
+    # The tick shows the token cut short; the whole token is the axis category hover names.
+    ticks = page.evaluate(
+        """title => Array.from(Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
+            .find(el => String(el.layout.title.text).startsWith(title)).querySelectorAll('.xtick text'))
+            .map(tick => tick.textContent)""", title)
+    assert "Pneumonoultra…" in ticks and max(map(len, ticks)) <= 14, ticks

@@ -125,17 +125,48 @@ def test_heatmap_thins_many_tick_labels_but_hover_stays_complete():
 
 
 def test_margins_make_room_for_the_longest_label_without_plotly_measuring():
-    long_token = "internationalization"  # 20 characters
+    token = "internationalization"  # 20 characters, shown as its first 13 and "…"
     short = heatmap(np.eye(2), ["a", "b"], ["c", "d"])
-    long = heatmap(np.eye(2), ["a", long_token], [long_token, "d"])
-    bars = bar_chart(np.ones(2), ["a", long_token])
+    long = heatmap(np.eye(2), ["a", token], [token, "d"])
+    bars = bar_chart(np.ones(2), ["a", token])
     assert short.layout.margin.l == 70 and short.layout.margin.b == 60  # the least margins
-    assert long.layout.margin.l >= 7 * len(long_token) + 45
-    assert long.layout.margin.b >= 7 * len(long_token) + 45
-    assert bars.layout.margin.b >= 7 * len(long_token) + 45
+    room = 7 * figures._MAX_LABEL_CHARS + 45
+    assert long.layout.margin.l == long.layout.margin.b == bars.layout.margin.b == room
     # automargin would make plotly draw each chart twice to measure its labels.
     for fig in (short, long, bars):
         assert not fig.layout.xaxis.automargin and not fig.layout.yaxis.automargin
+
+
+def plot_area_height(fig):
+    """The pixels between a figure's top and bottom margins: what plotly leaves for the plot."""
+    return fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+
+
+LONG_TOKEN = "ab<c>" * 1000  # 5,000 characters, with HTML in it
+
+
+@pytest.mark.parametrize("build", [
+    lambda tokens: heatmap(np.eye(len(tokens)), tokens, tokens, title="Scores"),
+    lambda tokens: attention_heatmap(np.full((len(tokens), len(tokens)), 1 / len(tokens)), tokens, tokens),
+    lambda tokens: bar_chart(np.arange(len(tokens), dtype=float), tokens, title="Weights"),
+], ids=["heatmap", "attention heatmap", "bar chart"])
+def test_a_5000_character_token_keeps_the_plot_area_and_shows_cut_on_the_ticks(build):
+    short_tokens = ["the", "cat", "sat"]
+    long_tokens = ["the", LONG_TOKEN, "sat"]
+    short, long = build(short_tokens), build(long_tokens)
+    assert plot_area_height(long) >= plot_area_height(short) > 150
+    assert long.layout.margin.l <= 7 * figures._MAX_LABEL_CHARS + 45
+    cut = figures._escape(LONG_TOKEN[: figures._MAX_LABEL_CHARS - 1] + "…")
+    assert list(long.layout.xaxis.ticktext) == ["the", cut, "sat"]
+    # Hover names the token in full: its axis category holds the whole (escaped) text.
+    assert figures._escape(LONG_TOKEN) in long.data[0].x[1]
+    go.Figure(long.to_dict())
+
+
+def test_labels_up_to_the_limit_are_shown_whole():
+    exact = "x" * figures._MAX_LABEL_CHARS
+    assert list(heatmap(np.eye(1), [exact], [exact + "y"]).layout.yaxis.ticktext) == [exact]
+    assert list(heatmap(np.eye(1), [exact], [exact + "y"]).layout.xaxis.ticktext) == ["x" * (len(exact) - 1) + "…"]
 
 
 def test_heatmap_rejects_wrong_label_counts_and_non_2d_values():
@@ -225,7 +256,7 @@ def test_user_text_is_escaped_everywhere():
         assert "&lt;script&gt;" in as_json
         assert '\\"q\\"' not in as_json  # the JSON encoding of a raw '"q"'
     heat = built[0]
-    assert heat.layout.xaxis.ticktext[1] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert heat.layout.xaxis.ticktext[1] == "&lt;script&gt;alert…"  # cut before escaping: no half entity
     assert heat.layout.xaxis.ticktext[4] == "&#34;q&#34; &amp; %{y}"
     assert heat.layout.xaxis.ticktext[2:4] == ("שלום", "😀")
     # Tokens reach hover through the axis categories, never inside the template.
