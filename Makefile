@@ -22,9 +22,12 @@ test: $(VENV)/.dev-installed chromium
 container-test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest tests/test_container.py
 
-# Speed and memory in a real browser (not part of `make test`): bench/results.json, bench/RESULTS.md.
+# Speed and memory in a real browser (not part of `make test`): bench/results.json, bench/RESULTS.md;
+# then Train and watch against issue 9's targets, Play to figure in Chromium included:
+# bench/training.json, bench/TRAINING.md.
 bench: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.training --seeds 2 --latency --browser
 
 # docs/screenshots/*.png: every page, full height, taken by the browser tests.
 screenshots: $(VENV)/.dev-installed chromium

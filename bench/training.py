@@ -1,4 +1,4 @@
-"""Train and watch against issue 9's targets: `python -m bench.training [--seeds N] [--mechanism M] [--latency]`.
+"""Train and watch against issue 9's targets: `python -m bench.training [--seeds N] [--mechanism M] [--latency] [--browser]`.
 
 For each task on the page's defaults (`make_task` and `train` as they are), from the moment Play
 would make the run (model built, compiled) until:
@@ -7,6 +7,7 @@ would make the run (model built, compiled) until:
 and how many frames were recorded before the alignment score first passed 90%. With
 `--latency`, in Chromium on serve.py: the self-attention page's slider-to-heatmap latency in one
 tab, idle and then while another tab's Train and watch run trains (target: at most 2x idle).
+With `--browser`, also in Chromium: from pressing Play on the page to the figure meeting the targets.
 Writes bench/training.json and bench/TRAINING.md (the table, and why each missed target is
 missed). Runs alone: it uses both cores.
 """
@@ -114,6 +115,53 @@ def measure_latency_while_training():
             "trained_throughout": still_training}
 
 
+# Each metric's label and value on the page, e.g. {"Alignment score": 0.998}.
+_METRICS_JS = """() => Object.fromEntries([...document.querySelectorAll('[data-testid="stMetric"]')].map(m => [
+    m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
+    parseFloat(m.querySelector('[data-testid="stMetricValue"]').innerText) / 100]))"""
+PAGE_MEASURES = {"accuracy": "Held-out accuracy", "exact_match": "Exact match"}
+
+
+def measure_play_to_figure(time_limit=240):
+    """In Chromium, for each task on the page's defaults: seconds from pressing Play to the first
+    learned-alignment figure, and to the first redraw whose metrics meet the task's targets
+    (on the page's 200 held-out frame examples). One fresh server, so no run is cached."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.run import APP, CHROMIUM, CHROMIUM_FLAGS, server
+
+    results = {}
+    with server(APP, "train-play") as (base, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        for label, task_arguments, measure_name, accuracy_target, alignment_target, _ in TARGETS:
+            query = "&".join(f"tw_{key.replace('name', 'task')}={value}" for key, value in task_arguments.items())
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/train-and-watch?{query}")
+            play = page.get_by_role("button", name="Play")
+            play.wait_for(timeout=60_000)
+            pressed = time.perf_counter()
+            play.click()
+            first_figure = met = None
+            progress = page.locator('[data-testid="stProgress"]')
+            while met is None and time.perf_counter() - pressed < time_limit:
+                finished = "Finished" in progress.inner_text(timeout=60_000)  # read first: no final frame is missed
+                metrics = page.evaluate(_METRICS_JS)
+                now = time.perf_counter() - pressed
+                if metrics and first_figure is None:
+                    first_figure = now
+                if (metrics.get(PAGE_MEASURES[measure_name], 0) >= accuracy_target
+                        and metrics.get("Alignment score", 0) >= alignment_target):
+                    met = now
+                elif finished:
+                    break
+                time.sleep(0.05)
+            results[label] = {"seconds_to_first_figure": first_figure, "seconds_to_target": met}
+            print(label, "in the browser", json.dumps(results[label]), flush=True)
+            page.close()
+        browser.close()
+    return results
+
+
 def shown(seconds):
     return "never" if seconds is None else f"{seconds:.1f} s"
 
@@ -152,12 +200,22 @@ def write_report(results):
     seeds = max((len(results.get(label, [])) for label, *_ in TARGETS), default=0)
     lines = [
         "# Train and watch: issue 9's targets", "",
-        f"`python -m bench.training --seeds {seeds}{' --latency' if latency else ''}` on {results['date']}, 2 cores; "
+        f"`python -m bench.training --seeds {seeds}{' --latency' if latency else ''}{' --browser' if results.get('browser') else ''}` on {results['date']}, 2 cores; "
         "the page's defaults (additive attention, 64 units, learning rate 0.01 with cosine decay over 4 epochs, "
         "batches of 64, a frame every 2 batches). Times run from making the run (Play) to the first frame, or "
         "the first epoch's end, at which both targets hold; runs are deterministic, so a seed's figures other "
         "than times repeat exactly.", "", report, "",
     ]
+    browser = results.get("browser")
+    if browser:
+        lines += ["In Chromium, pressing Play on the page (its defaults but the task; a fresh server, so nothing "
+                  "cached): seconds to the first learned-alignment figure, and to the first redraw whose metrics "
+                  "(200 held-out examples) meet both targets.", "",
+                  "| Task | First figure | Targets shown | Limit |", "| --- | --- | --- | --- |"]
+        lines += [f"| {label} | {shown(browser[label]['seconds_to_first_figure'])} | "
+                  f"{shown(browser[label]['seconds_to_target'])} | {seconds} s |"
+                  for label, *_, seconds in TARGETS if label in browser]
+        lines.append("")
     if latency:
         lines += [f"Another session's slider-to-heatmap latency on the self-attention page: {latency['idle']['median_ms']:.0f} ms "
                   f"median idle, {latency['training']['median_ms']:.0f} ms while a run trains: {latency['ratio']:.2f}x "
@@ -173,6 +231,7 @@ def main():
     parser.add_argument("--mechanism", default="additive", choices=ac.seq2seq.MECHANISMS)
     parser.add_argument("--only", default=None, help="run only the tasks whose label contains this text")
     parser.add_argument("--latency", action="store_true", help="also measure another session's latency while training")
+    parser.add_argument("--browser", action="store_true", help="also time Play to the figure in Chromium")
     parser.add_argument("--report-only", action="store_true", help="rewrite TRAINING.md from training.json, measuring nothing")
     args = parser.parse_args()
     if args.report_only:
@@ -182,6 +241,8 @@ def main():
     if args.latency:
         results["latency"] = measure_latency_while_training()
         print("latency", json.dumps(results["latency"]), flush=True)
+    if args.browser:
+        results["browser"] = measure_play_to_figure()
     for label, task_arguments, measure_name, accuracy_target, alignment_target, _ in TARGETS:
         if args.only and args.only.lower() not in label.lower():
             continue

@@ -178,7 +178,13 @@ def live_view(task):
     status_line(run)
     if run.history:
         frame = run.history[-1]
-        st.metric("Alignment score", f"{frame.alignment_score:.1%}", help="On the first held-out examples, greedy decoding.")
+        examples = f"on {training.FRAME_EXAMPLES} held-out examples, greedy-decoded"
+        for column, (label, value, help_text) in zip(st.columns(3), [
+            ("Alignment score", frame.alignment_score, f"Output steps whose strongest weight is on an ideal position, {examples}."),
+            ("Held-out accuracy", frame.accuracy, f"Output symbols right, {examples}."),
+            ("Exact match", frame.exact_match, f"Whole outputs right, {examples}."),
+        ]):
+            column.metric(label, f"{value:.1%}", help=help_text)
         alignment_pair(task, frame.alignment, run.probe_ideal, run.probe_source, task.solve(run.probe_source), "tw_live",
                        f"Learned alignment, step {frame.step}")
         curves(run)

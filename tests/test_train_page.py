@@ -98,6 +98,10 @@ def test_step_pause_play_and_the_heatmaps_show_the_recorded_alignment():
     shown = heatmaps(at)
     np.testing.assert_allclose(shown["tw_live_learned"], run.history[-1].alignment, atol=1e-6)
     np.testing.assert_array_equal(shown["tw_live_ideal"], run.probe_ideal)
+    frame = run.history[-1]
+    assert {m.label: m.value for m in at.metric} == {
+        "Alignment score": f"{frame.alignment_score:.1%}", "Held-out accuracy": f"{frame.accuracy:.1%}",
+        "Exact match": f"{frame.exact_match:.1%}"}
     assert np.array_equal(run.probe_ideal, np.eye(4)[::-1])  # reverse: the anti-diagonal
     # Paused: the replay scrubber goes back to the untrained model.
     at.select_slider(key="tw_frame").set_value(0).run()
