@@ -12,8 +12,7 @@ import re
 import streamlit as st
 
 import attention_core as ac
-from attention_core import seed_code
-from attention_core.export import number_count, trace_to_csv, trace_to_json, trace_to_npz
+from attention_core import export, seed_code
 
 # A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
 # import: Streamlit's own after every rerun did (it is off in .streamlit/config.toml), and
@@ -138,18 +137,11 @@ def show_input_error(error):
     st.error(_MARKDOWN_PUNCTUATION.sub(r"\\\1", str(error)), icon=":material/error:")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def encode_text(text, seed, add_positions):
-    """Tokens and their vectors (T, EMBEDDING_DIM) for a text; raises ac.InputError."""
-    return ac.encode_text(text, EMBEDDING_DIM, seed=seed, add_positions=add_positions)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def token_vector_parts(text, seed):
-    """The two parts of the text pages' input vectors, each (T, EMBEDDING_DIM): the token vectors
-    from the seeded hash, and the positional encoding that `add_positions` adds to them."""
-    tokens = ac.tokenize(text)
-    return ac.embed_tokens(tokens, EMBEDDING_DIM, seed), ac.positional_encoding(len(tokens), EMBEDDING_DIM)
+@st.cache_resource(max_entries=64, show_spinner=False)
+def text_trace(text, seed, add_positions):
+    """TextTrace of a text (tokens, token vectors and positional encoding, each (T, EMBEDDING_DIM),
+    read-only and shared); raises ac.InputError."""
+    return ac.trace_text(text, EMBEDDING_DIM, seed=seed, add_positions=add_positions)
 
 
 # Layers are built once per structure and run under `ac.seeded(layer, seed)`, which gives them the
@@ -167,11 +159,13 @@ def self_attention_layer(units, num_heads, use_scale):
 # Few entries, since each can be that large.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
-    """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text."""
-    tokens, x = encode_text(text, seed, add_positions)
+    """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text.
+
+    The trace keeps the text's TextTrace, so its downloads start from the token vectors."""
+    text = text_trace(text, seed, add_positions)
     layer = self_attention_layer(units, num_heads, use_scale)
     with ac.seeded(layer, seed):
-        return tuple(tokens), ac.trace_self_attention(layer, x, use_causal_mask=use_causal_mask)
+        return text.tokens, ac.trace_self_attention(layer, text, use_causal_mask=use_causal_mask)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -214,8 +208,8 @@ def dense_trace(x, layer_units, activation, seed):
 @st.cache_resource(max_entries=4, show_spinner=False)
 def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
     """(tokens as a tuple, MechanismResults) for a text; raises ac.InputError for bad text."""
-    tokens, x = encode_text(text, seed, add_positions)
-    return tuple(tokens), ac.compare_mechanisms(x, units, num_heads, seed, use_causal_mask)
+    text = text_trace(text, seed, add_positions)
+    return text.tokens, ac.compare_mechanisms(text.inputs, units, num_heads, seed, use_causal_mask)
 
 
 def plot(figure, key):
@@ -243,16 +237,17 @@ def download_trace(trace, name, metadata):
                      on_change="rerun") as box:
         if not box.open:
             return
-        formats = [("NumPy .npz", "npz", "application/octet-stream", lambda: trace_to_npz(trace))]
-        if number_count(trace) <= TEXT_EXPORT_LIMIT:
+        st.caption(export.INDEXING)
+        formats = [("NumPy .npz", "npz", "application/octet-stream", lambda: export.trace_to_npz(trace, metadata))]
+        if export.number_count(trace) <= TEXT_EXPORT_LIMIT:
             formats = [
-                ("JSON", "json", "application/json", lambda: trace_to_json(trace, metadata)),
-                ("CSV", "csv", "text/csv", lambda: trace_to_csv(trace)),
+                ("JSON", "json", "application/json", lambda: export.trace_to_json(trace, metadata)),
+                ("CSV", "csv", "text/csv", lambda: export.trace_to_csv(trace, metadata)),
                 *formats,
             ]
         else:
             st.caption(
-                f"This view holds {number_count(trace):,} numbers: too many for JSON or CSV "
+                f"This view holds {export.number_count(trace):,} numbers: too many for JSON or CSV "
                 "to be useful, so it downloads as NumPy's .npz."
             )
         for column, (label, extension, mime, data) in zip(st.columns(3), formats):

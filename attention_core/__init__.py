@@ -60,9 +60,11 @@ from attention_core.traces import (  # noqa: E402
     DotProductTrace,
     RNNAttentionTrace,
     SelfAttentionTrace,
+    TextTrace,
     trace_bahdanau,
     trace_dense_network,
     trace_dot_product,
     trace_rnn_with_attention,
     trace_self_attention,
+    trace_text,
 )

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from attention_core.inputs import encode_text, positional_encoding
 from attention_core.layers import BahdanauAttention, RNNWithAttention, SelfAttention
 
 
@@ -67,6 +68,36 @@ def _dense_weights(layer):
 
 
 @dataclass(frozen=True)
+class TextTrace:
+    """A text as the text pages' layers read it: its tokens, their vectors, and the positions.
+
+    The layer's input is `inputs`: token_vectors, plus positional_encoding when add_positions.
+    The positional encoding is kept either way, so a page can show what it would add.
+    """
+
+    tokens: tuple  # T strings
+    token_vectors: np.ndarray  # (T, F) a seeded hash per token (`inputs.embed_tokens`), not learned
+    positional_encoding: np.ndarray  # (T, F) sinusoidal (`inputs.positional_encoding`)
+    add_positions: bool
+
+    @property
+    def inputs(self):
+        """(T, F) float32: what the layer reads."""
+        return self.token_vectors + self.positional_encoding if self.add_positions else self.token_vectors
+
+
+def trace_text(text, dim, seed=0, add_positions=True):
+    """TextTrace of `text` with vectors of `dim` features; raises InputError for bad text."""
+    tokens, token_vectors = encode_text(text, dim, seed=seed, add_positions=False)
+    return TextTrace(
+        tokens=tuple(tokens),
+        token_vectors=_frozen(token_vectors),
+        positional_encoding=_frozen(positional_encoding(len(tokens), dim)),
+        add_positions=bool(add_positions),
+    )
+
+
+@dataclass(frozen=True)
 class SelfAttentionTrace:
     """Every step of `SelfAttention` on one sequence of T tokens."""
 
@@ -84,6 +115,7 @@ class SelfAttentionTrace:
     query_dense: DenseWeights  # Wq (F, U) and bq (U,): query = inputs @ Wq + bq
     key_dense: DenseWeights  # Wk, bk: key = inputs @ Wk + bk
     value_dense: DenseWeights  # Wv, bv: value = inputs @ Wv + bv
+    text: TextTrace | None = None  # where `inputs` came from, when they came from a text
 
     @property
     def num_heads(self):
@@ -99,8 +131,10 @@ class SelfAttentionTrace:
 
 
 def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=False):
-    """Run `layer` on one sequence x (T, F); optional mask (T,) bool of real tokens."""
-    x = _as_batch(x, 2, "x")
+    """Run `layer` on one sequence x (T, F), or on a TextTrace's inputs (kept in the trace's
+    `text`, so its exports start from the token vectors); optional mask (T,) bool of real tokens."""
+    text = x if isinstance(x, TextTrace) else None
+    x = _as_batch(x if text is None else text.inputs, 2, "x")
     _ensure_built(layer, x)
     batch_mask = None if mask is None else np.asarray(mask, dtype=bool)[None]
     steps = layer.compute_steps(x, mask=batch_mask, use_causal_mask=use_causal_mask)
@@ -121,6 +155,7 @@ def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=Fal
         query_dense=_dense_weights(layer.query_dense),
         key_dense=_dense_weights(layer.key_dense),
         value_dense=_dense_weights(layer.value_dense),
+        text=text,
     )
 
 

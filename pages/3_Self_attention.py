@@ -148,7 +148,7 @@ def explorer():
 
     with vectors_tab:
         if vectors_tab.open:
-            embedded, positions = ps.token_vector_parts(text, seed)
+            embedded, positions = trace.text.token_vectors, trace.text.positional_encoding
             st.markdown(
                 f"**Where the token vectors come from.** Each token's {ps.EMBEDDING_DIM} numbers are **not learned**: "
                 "they come from a seeded hash. SHAKE-256 of the seed and the token's text gives random bits, which "
@@ -278,7 +278,7 @@ def explorer():
     ps.download_trace(
         trace,
         "self_attention",
-        {"tokens": tokens, "units": units, "num_heads": num_heads, "use_scale": use_scale, "seed": seed,
+        {"text": text, "units": units, "num_heads": num_heads, "use_scale": use_scale, "seed": seed,
          "use_causal_mask": use_causal_mask, "add_positions": add_positions},
     )
 

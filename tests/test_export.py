@@ -6,14 +6,23 @@ import json
 
 import numpy as np
 
-from attention_core import RNNWithAttention, dense_network, trace_dense_network, trace_dot_product, trace_rnn_with_attention
-from attention_core.export import number_count, trace_tensors, trace_to_csv, trace_to_json, trace_to_npz
+from attention_core import (
+    RNNWithAttention,
+    SelfAttention,
+    dense_network,
+    trace_dense_network,
+    trace_dot_product,
+    trace_rnn_with_attention,
+    trace_self_attention,
+)
+from attention_core.traces import trace_text
+from attention_core.export import INDEXING, number_count, trace_tensors, trace_to_csv, trace_to_json, trace_to_npz
 
 
 def test_json_holds_every_tensor_with_its_shape():
     trace = trace_rnn_with_attention(RNNWithAttention(3, seed=0), np.ones((4, 2)))
     payload = json.loads(trace_to_json(trace, {"seed": 0}))
-    assert payload["metadata"] == {"seed": 0}
+    assert payload["metadata"] == {"indexing": INDEXING, "seed": 0}
     weights = payload["tensors"]["attention.weights"]
     assert weights["shape"] == [4, 1]
     np.testing.assert_array_equal(weights["values"], trace.attention.weights)
@@ -26,7 +35,8 @@ def test_csv_is_long_format_with_one_row_per_number():
     assert rows[0] == ["tensor", "i0", "value"]
     assert ["products", "2", "18.0"] in rows
     assert ["total", "", "32.0"] in rows
-    assert len(rows) - 1 == number_count(trace) == 3 + 3 + 3 + 1
+    assert rows[-1] == ["metadata.indexing", "", INDEXING]
+    assert len(rows) - 2 == number_count(trace) == 3 + 3 + 3 + 1
 
 
 def test_every_format_keeps_the_text_fields():
@@ -34,7 +44,7 @@ def test_every_format_keeps_the_text_fields():
     rows = list(csv.reader(io.StringIO(trace_to_csv(trace))))
     assert ["layers.0.activation", "", "", "relu"] in rows
     assert ["layers.0.name", "", "", "dense_1"] in rows
-    assert len(rows) - 1 == number_count(trace) + 2 == 2 + 4 + 2 + 2 + 2 + 2
+    assert len(rows) - 2 == number_count(trace) + 2 == 2 + 4 + 2 + 2 + 2 + 2  # and the indexing note
     with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:  # no pickle needed for text
         assert str(arrays["layers.0.activation"]) == "relu"
     assert json.loads(trace_to_json(trace))["tensors"]["layers.0.activation"]["values"] == "relu"
@@ -61,3 +71,32 @@ def test_npz_round_trips_exactly():
     with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
         np.testing.assert_array_equal(arrays["attention.context"], trace.attention.context)
         np.testing.assert_array_equal(arrays["rnn_output"], trace.rnn_output)
+
+
+def test_every_format_holds_the_settings_and_says_it_indexes_from_0():
+    trace = trace_dot_product([1, 2], [3, 4])
+    settings = {"tokens": ["the", "cat"], "units": [3, 2], "use_scale": False, "seed": 7}
+    assert json.loads(trace_to_json(trace, settings))["metadata"] == {"indexing": INDEXING, **settings}
+    rows = list(csv.reader(io.StringIO(trace_to_csv(trace, settings))))
+    assert ["metadata.tokens", "1", "cat"] in rows and ["metadata.units", "0", "3"] in rows
+    assert ["metadata.use_scale", "", "False"] in rows and ["metadata.seed", "", "7"] in rows
+    with np.load(io.BytesIO(trace_to_npz(trace, settings))) as arrays:
+        assert arrays["metadata.tokens"].tolist() == ["the", "cat"]
+        assert arrays["metadata.use_scale"].item() is False and arrays["metadata.seed"] == 7
+        assert str(arrays["metadata.indexing"]).startswith("Arrays index from 0")
+
+
+def test_a_text_self_attention_trace_exports_its_tokens_token_vectors_and_positions():
+    text = trace_text("the cat sat", 4, seed=1, add_positions=True)
+    trace = trace_self_attention(SelfAttention(4, num_heads=2, seed=0), text)
+    assert trace.text is text
+    np.testing.assert_array_equal(trace.inputs, text.token_vectors + text.positional_encoding)
+    with np.load(io.BytesIO(trace_to_npz(trace))) as arrays:
+        assert arrays["text.tokens"].tolist() == ["the", "cat", "sat"]
+        np.testing.assert_array_equal(arrays["text.token_vectors"], text.token_vectors)
+        np.testing.assert_array_equal(arrays["text.positional_encoding"], text.positional_encoding)
+        assert arrays["text.add_positions"].item() is True
+    # A trace of a bare array has no text: nothing of it reaches the file.
+    bare = trace_self_attention(SelfAttention(4, num_heads=2, seed=0), text.inputs)
+    assert bare.text is None and not [name for name in trace_tensors(bare) if name.startswith("text")]
+    np.testing.assert_array_equal(bare.output, trace.output)

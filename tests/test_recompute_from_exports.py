@@ -26,8 +26,10 @@ ATOL = 2e-5
 
 
 def read_json(data):
-    tensors = json.loads(data)["tensors"]
-    return {name: np.asarray(tensor["values"]) for name, tensor in tensors.items()}
+    """{tensor: array}, and each setting as `metadata.<name>` (as the CSV and .npz name them)."""
+    payload = json.loads(data)
+    settings = {f"metadata.{name}": np.asarray(value) for name, value in payload["metadata"].items()}
+    return {**{name: np.asarray(tensor["values"]) for name, tensor in payload["tensors"].items()}, **settings}
 
 
 def _csv_value(text):
@@ -62,9 +64,9 @@ def read_npz(data):
 
 
 FORMATS = {
-    "json": lambda trace: read_json(trace_to_json(trace, {})),
-    "csv": lambda trace: read_csv(trace_to_csv(trace)),
-    "npz": lambda trace: read_npz(trace_to_npz(trace)),
+    "json": lambda trace, settings: read_json(trace_to_json(trace, settings)),
+    "csv": lambda trace, settings: read_csv(trace_to_csv(trace, settings)),
+    "npz": lambda trace, settings: read_npz(trace_to_npz(trace, settings)),
 }
 
 
@@ -82,17 +84,26 @@ def softmax(scores, allowed=None, axis=-1):
 
 
 def recompute_self_attention(f):
-    """Q, K, V from the inputs and Wq/Wk/Wv; each head's scores, weights, context; the output."""
-    x = f["inputs"].astype(np.float64)
+    """The inputs from the token vectors and positional encoding; Q, K, V from them and Wq/Wk/Wv;
+    each head's scores (scaled as the file's settings say), weights, context; the output."""
+    assert str(f["metadata.indexing"]).startswith("Arrays index from 0")
+    tokens = [str(token) for token in f["text.tokens"]]
+    assert tokens == ac.tokenize(str(f["metadata.text"])) and len(tokens) == len(f["text.token_vectors"])
+    add_positions = bool(f["text.add_positions"])
+    assert add_positions == bool(f["metadata.add_positions"])
+    x = f["text.token_vectors"] + (f["text.positional_encoding"] if add_positions else 0)
+    close(f, "inputs", x)
     projections = {}
     for name in ("query", "key", "value"):
         projections[name] = x @ f[f"{name}_dense.kernel"] + f[f"{name}_dense.bias"]
         close(f, name, projections[name])
-    heads = f["raw_scores"].shape[0]
+    heads = int(f["metadata.num_heads"])
+    assert f["raw_scores"].shape[0] == heads and projections["query"].shape[1] == int(f["metadata.units"])
     size = projections["query"].shape[1] // heads
-    scale = float(f["scale"])
-    assert scale == pytest.approx(1 / np.sqrt(size)) or scale == 1.0
-    allowed = f["attention_mask"].astype(bool)
+    scale = 1 / np.sqrt(size) if bool(f["metadata.use_scale"]) else 1.0
+    assert float(f["scale"]) == pytest.approx(scale)
+    allowed = np.tril(np.ones((len(tokens),) * 2, dtype=bool)) if bool(f["metadata.use_causal_mask"]) else True
+    np.testing.assert_array_equal(f["attention_mask"].astype(bool), np.broadcast_to(allowed, f["attention_mask"].shape))
     contexts = []
     for h in range(heads):
         q, k, v = (projections[name][:, h * size:(h + 1) * size] for name in ("query", "key", "value"))
@@ -158,38 +169,50 @@ def recompute_dot_product(f):
 # --------------------------------------------------------------------------- the pages' traces
 
 
-def self_attention_trace(**settings):
-    s = {"text": "The cat sat on the mat because it was tired.", "units": 8, "num_heads": 2, "use_scale": True,
-         "seed": 0, "use_causal_mask": False, "add_positions": True, **settings}
-    return ps.self_attention_trace(s["text"], s["units"], s["num_heads"], s["use_scale"], s["seed"],
-                                   s["use_causal_mask"], s["add_positions"])[1]
+SELF_ATTENTION_DEFAULTS = {"text": "The cat sat on the mat because it was tired.", "units": 8, "num_heads": 2,
+                           "use_scale": True, "seed": 0, "use_causal_mask": False, "add_positions": True}
 
 
-PAGE_TRACES = {
-    "self-attention, defaults": lambda: self_attention_trace(),
-    "self-attention, causal, 4 heads": lambda: self_attention_trace(use_causal_mask=True, num_heads=4, seed=7),
-    "self-attention, unscaled": lambda: self_attention_trace(use_scale=False, units=3, num_heads=1),
-    "rnn, defaults": lambda: ps.rnn_attention_trace(ac.random_sequence(5, 4, 0), 32, 0),
-    "rnn, typed": lambda: ps.rnn_attention_trace(np.array([[1, 2, 3], [-4, 5, 0.5]], dtype="float32"), 8, 3),
-    "dense, defaults": lambda: ps.dense_trace((1.0, 2.0, 3.0, 4.0), (3, 2), "relu", 0)[0],
-    "dense, tanh": lambda: ps.dense_trace((3.0, -1.0, 2.0), (4, 2), "tanh", 5)[0],
-    "dot product": lambda: ac.trace_dot_product([1, 2, 3], [4, 5, 6]),
+def self_attention_file(**settings):
+    """The self-attention page's trace and the settings its downloads record."""
+    s = {**SELF_ATTENTION_DEFAULTS, **settings}
+    trace = ps.self_attention_trace(s["text"], s["units"], s["num_heads"], s["use_scale"], s["seed"],
+                                    s["use_causal_mask"], s["add_positions"])[1]
+    return trace, s
+
+
+PAGE_FILES = {
+    "self-attention, defaults": lambda: self_attention_file(),
+    "self-attention, causal, 4 heads": lambda: self_attention_file(use_causal_mask=True, num_heads=4, seed=7),
+    "self-attention, unscaled": lambda: self_attention_file(use_scale=False, units=4, num_heads=1),
+    "self-attention, unscaled, no positions, 2 heads": lambda: self_attention_file(
+        use_scale=False, add_positions=False, seed=3),
+    "rnn, defaults": lambda: (ps.rnn_attention_trace(ac.random_sequence(5, 4, 0), 32, 0), {"units": 32, "seed": 0}),
+    "rnn, typed": lambda: (ps.rnn_attention_trace(np.array([[1, 2, 3], [-4, 5, 0.5]], dtype="float32"), 8, 3), {}),
+    "dense, defaults": lambda: (ps.dense_trace((1.0, 2.0, 3.0, 4.0), (3, 2), "relu", 0)[0], {}),
+    "dense, tanh": lambda: (ps.dense_trace((3.0, -1.0, 2.0), (4, 2), "tanh", 5)[0], {}),
+    "dot product": lambda: (ac.trace_dot_product([1, 2, 3], [4, 5, 6]), {}),
 }
 RECOMPUTE = {"self-attention": recompute_self_attention, "rnn": recompute_rnn, "dense": recompute_dense,
              "dot product": recompute_dot_product}
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
-@pytest.mark.parametrize("case", PAGE_TRACES)
+@pytest.mark.parametrize("case", PAGE_FILES)
 def test_every_step_recomputes_from_the_downloaded_file_alone(case, file_format):
-    file = FORMATS[file_format](PAGE_TRACES[case]())
+    file = FORMATS[file_format](*PAGE_FILES[case]())
     RECOMPUTE[case.split(",")[0]](file)
 
 
-def test_a_wrong_weight_in_the_file_is_caught():
-    """The recomputation really depends on the file's weights: one changed number fails it."""
-    file = read_npz(trace_to_npz(self_attention_trace()))
-    file["key_dense.kernel"] = file["key_dense.kernel"].copy()
-    file["key_dense.kernel"][0, 0] += 0.01
-    with pytest.raises(AssertionError, match="key"):
+@pytest.mark.parametrize(("name", "change"), [
+    ("key_dense.kernel", lambda a: a + np.eye(*a.shape) * 0.01),
+    ("text.positional_encoding", lambda a: a + 0.01),
+    ("metadata.use_scale", lambda a: np.asarray(not bool(a))),
+])
+def test_a_wrong_number_or_setting_in_the_file_is_caught(name, change):
+    """The recomputation really depends on the file's weights, inputs and settings: one change fails it."""
+    file = read_npz(trace_to_npz(*self_attention_file()))
+    recompute_self_attention(file)
+    file[name] = change(file[name])
+    with pytest.raises(AssertionError):
         recompute_self_attention(file)

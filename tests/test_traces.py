@@ -187,3 +187,17 @@ def test_dot_product_of_unequal_vectors_is_refused():
 def test_traces_take_one_unbatched_sequence(call):
     with pytest.raises(ValueError, match="Expected `.*` with . axes"):
         call()
+
+
+@pytest.mark.parametrize("add_positions", [True, False])
+def test_text_trace_holds_the_parts_of_what_encode_text_gives_the_layer(add_positions):
+    from attention_core import embed_tokens, encode_text, positional_encoding
+    from attention_core.traces import trace_text
+
+    text = trace_text("the cat saw the cat", 6, seed=3, add_positions=add_positions)
+    tokens, x = encode_text("the cat saw the cat", 6, seed=3, add_positions=add_positions)
+    assert text.tokens == tuple(tokens) == ("the", "cat", "saw", "the", "cat")
+    np.testing.assert_array_equal(text.token_vectors, embed_tokens(tokens, 6, 3))
+    np.testing.assert_array_equal(text.positional_encoding, positional_encoding(5, 6))  # kept even when off
+    np.testing.assert_array_equal(text.inputs, x)
+    assert text.inputs.dtype == np.float32 and not text.token_vectors.flags.writeable
