@@ -8,12 +8,24 @@ Every problem with user input raises `InputError`, whose message says what was w
 is allowed, in words a learner can act on. This module needs only the standard library and
 numpy, so pages can validate input without loading TensorFlow.
 
+How typed numbers are read (NUMBER_RULE says the same to the user):
+- A number is an optional sign, digits with at most one decimal point, and an optional
+  exponent: 3, -0.5, .5, 1e-3, 2.5E+4. Any Unicode decimal digit counts as its value, so
+  Arabic-Indic "١٢" and full-width "１２" are 12, as Python's `float` reads them; a number may
+  mix scripts. No thousands separators, underscores, nan or infinity.
+- Before reading, these characters become their ASCII form (`_NUMBER_CHARACTERS`): the minus
+  sign U+2212 and the dashes keyboards and word processors put in its place (U+2010, U+2011,
+  U+2012, U+2013, U+FE63, U+FF0D) become "-"; the full-width + . e E , ; [ ] become ASCII;
+  the Arabic decimal separator U+066B becomes "." and the Arabic comma U+060C ",". The em dash
+  and other symbols are not numbers' characters and stay errors.
+- Every number, and every result a layer computes from it, must lie within float32's range,
+  about ±3.4e38 (FLOAT32_MAX): the layers compute in float32, where anything larger is inf.
+
 Shape letters: T tokens (time steps), F features, n vector length.
 """
 
 import functools
 import hashlib
-import math
 import operator
 import re
 import sys
@@ -230,8 +242,30 @@ def random_sequence(time_steps: int, num_features: int, seed: int) -> np.ndarray
 # ---------------------------------------------------------------------------------------------
 # Numbers typed by the user
 
+# The largest float32, 3.4028235e38: the layers compute in float32, so a number beyond it
+# would turn into inf the moment a layer read it.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_RANGE = "±3.4e38"
+
+NUMBER_RULE = (
+    "Numbers like 3, -0.5, .5 or 1e-3, separated by commas or spaces; brackets are optional. "
+    "Digits may be in any script (١٢ or １２ is 12); the minus may be typed as - or − (or a dash). "
+    f"Every number, and every result computed from it, must lie within float32's range, {FLOAT32_RANGE}."
+)
 _NUMBER_EXAMPLE = "Use numbers like 3, -0.5 or 1e-3, separated by commas or spaces."
 _NOT_FINITE_WORDS = {"nan", "inf", "infinity"}
+_MINUS_FORMS = "\u2212\u2010\u2011\u2012\u2013\ufe63\uff0d"
+# What a typed number may contain besides ASCII, mapped to the ASCII it stands for.
+_NUMBER_CHARACTERS = str.maketrans(
+    {
+        **dict.fromkeys(_MINUS_FORMS, "-"),
+        **{chr(0xFF00 + ord(c) - 0x20): c for c in "+.eE,;[]"},  # the full-width forms
+        "\u066b": ".",  # Arabic decimal separator
+        "\u060c": ",",  # Arabic comma
+    }
+)
+# \d is any Unicode decimal digit (category Nd), which `float` reads as its value.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _capitalized(phrase):
@@ -239,7 +273,8 @@ def _capitalized(phrase):
 
 
 def _check_text(text, subject):
-    """`text` stripped, or InputError if it is not a string, too long, or blank."""
+    """`text` with its number characters in ASCII (`_NUMBER_CHARACTERS`) and stripped, or
+    InputError if it is not a string, too long, or blank."""
     if not isinstance(text, str):
         raise InputError(f"{_capitalized(subject)} must be typed as text, not {type(text).__name__}.")
     if len(text) > MAX_TEXT_CHARS:
@@ -247,7 +282,7 @@ def _check_text(text, subject):
             f"{_capitalized(subject)} is {len(text)} characters long; "
             f"the limit is {MAX_TEXT_CHARS} characters."
         )
-    text = text.strip()
+    text = text.translate(_NUMBER_CHARACTERS).strip()
     if not text:
         raise InputError(f"{_capitalized(subject)} is empty. {_NUMBER_EXAMPLE}")
     return text
@@ -275,22 +310,24 @@ def _split_entries(text):
 
 
 def _parse_number(piece, where):
-    """float(piece), or InputError quoting `piece` and naming `where` it was."""
-    try:
-        number = float(piece)
-    except ValueError:
-        raise InputError(f"{_quote(piece)} in {where} is not a number. {_NUMBER_EXAMPLE}") from None
-    if math.isfinite(number):
-        return number
-    if piece.lstrip("+-").lower() in _NOT_FINITE_WORDS:
+    """float(piece), or InputError quoting `piece` and naming `where` it was.
+
+    `piece` must be one number as the module docstring describes, within ±FLOAT32_MAX.
+    """
+    if _NUMBER.fullmatch(piece) is None:
+        if piece.lstrip("+-").lower() in _NOT_FINITE_WORDS:
+            raise InputError(
+                f"{_quote(piece)} in {where} is not a finite number. "
+                "Only finite numbers are allowed (no nan or infinity)."
+            )
+        raise InputError(f"{_quote(piece)} in {where} is not a number. {_NUMBER_EXAMPLE}")
+    number = float(piece)
+    if abs(number) > FLOAT32_MAX:
         raise InputError(
-            f"{_quote(piece)} in {where} is not a finite number. "
-            "Only finite numbers are allowed (no nan or infinity)."
+            f"{_quote(piece)} in {where} is outside float32's range, {FLOAT32_RANGE}, where "
+            "the layers compute. Only finite numbers within that range are allowed."
         )
-    raise InputError(
-        f"{_quote(piece)} in {where} is too large. "
-        "Only finite numbers are allowed, up to about 1.8e308."
-    )
+    return number
 
 
 def _parse_numbers(text, where, max_count, limit_phrase):

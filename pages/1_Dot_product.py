@@ -4,6 +4,8 @@ import streamlit as st
 
 import page_support as ps
 from attention_core import InputError, check_same_length, figures, parse_vector, trace_dot_product
+from attention_core.checks import check_float32_range
+from attention_core.inputs import NUMBER_RULE
 
 ps.configure_page("Dot product")
 DEFAULTS = ps.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")
@@ -21,8 +23,8 @@ st.markdown(
 def calculator():
     """The two vectors, their dot product step by step, and the downloads."""
     left, right = st.columns(2)
-    a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params")
-    b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params")
+    a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params", help=NUMBER_RULE)
+    b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params", help=NUMBER_RULE)
     DEFAULTS.reset_button()
     st.caption("Numbers separated by commas or spaces, brackets optional; up to 64 entries, finite numbers only.")
 
@@ -30,11 +32,12 @@ def calculator():
         a = parse_vector(a_text, name="a")
         b = parse_vector(b_text, name="b")
         check_same_length(a, b, names=("a", "b"))
+        trace = trace_dot_product(a, b)
+        check_float32_range(trace, "Type smaller numbers: each product a × b and their sum must stay within it too.")
     except InputError as error:
         ps.show_input_error(error)
         return
 
-    trace = trace_dot_product(a, b)
     st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
     st.dataframe(
         {"entry": range(1, len(a) + 1), "a": trace.a, "b": trace.b, "a × b": trace.products},

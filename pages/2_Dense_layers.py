@@ -4,6 +4,8 @@ import streamlit as st
 
 import page_support as ps
 from attention_core import InputError, explain, figures, parse_vector
+from attention_core.checks import check_float32_range
+from attention_core.inputs import NUMBER_RULE
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
 # How the weight matrix is laid out: as Keras stores it, or as the seed's formula writes it.
@@ -60,15 +62,17 @@ def explorer():
         DEFAULTS["dense_x"],
         key="dense_x",
         bind="query-params",
+        help=NUMBER_RULE,
     )
     st.caption("Two classic shapes: x of 4 numbers with 3 and 2 units (4 → 3 → 2), or x of 3 numbers with 4 and 2 units (3 → 4 → 2).")
     try:
         x = parse_vector(x_text, name="x", max_length=MAX_FEATURES)
+        trace, summary = ps.dense_trace(tuple(x), (units_1, units_2), activation, seed)
+        check_float32_range(trace, "Type smaller numbers in x: each weighted sum multiplies them by the weights and adds them up.")
     except InputError as error:
         ps.show_input_error(error)
         return
 
-    trace, summary = ps.dense_trace(tuple(x), (units_1, units_2), activation, seed)
     st.subheader(f"{len(x)} → {units_1} → {units_2}: {trace.param_count} parameters")
     ps.plot(figures.dense_network_figure([layer.kernel for layer in trace.layers]), key="dense_network")
 

@@ -5,6 +5,7 @@ import streamlit as st
 import page_support as ps
 from attention_core import InputError, explain, figures, parse_matrix, random_sequence, seed_code
 from attention_core.export import trace_tensors
+from attention_core.inputs import NUMBER_RULE
 
 MAX_STEPS, MAX_FEATURES = 64, 16
 ps.configure_page("Additive attention")
@@ -66,7 +67,7 @@ def explorer():
     if source == "typed":
         matrix_text = st.text_area(
             f"Sequence: one time step per line, the same number of features on each (up to {MAX_STEPS} × {MAX_FEATURES})",
-            DEFAULTS["rnn_matrix"], key="rnn_matrix", bind="query-params",
+            DEFAULTS["rnn_matrix"], key="rnn_matrix", bind="query-params", help=NUMBER_RULE,
         )
         try:
             inputs = parse_matrix(matrix_text, name="inputs", max_rows=MAX_STEPS, max_cols=MAX_FEATURES)

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attention_core.inputs import (
+    FLOAT32_MAX,
     MAX_TEXT_CHARS,
+    NUMBER_RULE,
     MAX_TOKENS,
     InputError,
     check_same_length,
@@ -318,9 +321,63 @@ def test_parse_vector_not_finite(piece):
     assert "only finite numbers" in message.lower()
 
 
-def test_parse_vector_overflow():
-    message = error_message(parse_vector, "1e999", "a")
-    assert "'1e999'" in message and "finite" in message
+@pytest.mark.parametrize("piece", ["1e999", "1e300", "3.5e38", "-3.5e38", "1e39"])
+def test_parse_vector_rejects_numbers_outside_float32(piece):
+    # The layers compute in float32, where these would become inf (issue 11, finding 3).
+    message = error_message(parse_vector, f"1, {piece}", "a")
+    assert f"'{piece}' in vector a is outside float32's range, ±3.4e38" in message
+
+
+def test_float32_range_edges():
+    assert FLOAT32_MAX == float(np.finfo(np.float32).max)
+    np.testing.assert_array_equal(parse_vector("3.4e38, -3.4e38"), [3.4e38, -3.4e38])
+    np.testing.assert_array_equal(parse_vector(repr(FLOAT32_MAX)), [FLOAT32_MAX])
+    # The next float64 above the largest float32 is already outside.
+    assert "outside float32's range" in error_message(parse_vector, repr(math.nextafter(FLOAT32_MAX, math.inf)), "a")
+    # Tiny numbers are allowed: they round towards 0 in float32, they do not overflow.
+    np.testing.assert_array_equal(parse_vector("1e-300"), [1e-300])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\u22121, \u22122.5e\u22121", [-1, -0.25]),  # the minus sign, also in an exponent
+        ("\u20131 \u20121 \u20101 \u20111 \ufe631 \uff0d1", [-1] * 6),  # dashes typed for a minus
+        ("\uff11\uff12\uff0e\uff15\uff0c \uff0b\uff13\uff25\uff12", [12.5, 300]),  # full width
+        ("\uff3b\uff11\uff0c\uff12\uff3d", [1, 2]),  # full-width brackets and comma
+        ("\u0661\u0662\u066b\u0665\u060c \u0663", [12.5, 3]),  # Arabic-Indic, Arabic separators
+        ("\u0967\u0968, \u0e51", [12, 1]),  # Devanagari, Thai
+        ("1\u0662", [12]),  # scripts may mix within a number
+        (".5, 5., +5, 1E3, 1e+3", [0.5, 5, 5, 1000, 1000]),
+    ],
+)
+def test_the_digit_rule(text, expected):
+    np.testing.assert_array_equal(parse_vector(text), expected)
+
+
+def test_every_unicode_decimal_digit_counts_as_its_value():
+    digits = [chr(code) for code in range(sys.maxunicode + 1) if unicodedata.category(chr(code)) == "Nd"]
+    assert len(digits) > 600
+    for digit in digits:
+        assert parse_vector(digit + digit).tolist() == [unicodedata.decimal(digit) * 11], ascii(digit)
+
+
+@pytest.mark.parametrize(
+    "piece",
+    ["\u20141", "1_000", "1\u00b2", "\u00bd", "\u2168", "0x10", "1..2", "e5", ".", "-", "1e", "1,5e", "--1", "1-2"],
+)
+def test_what_is_not_a_number(piece):
+    # The em dash is no minus; superscripts, fractions and Roman numerals are no digits; Python
+    # literals (underscores, hex) are not numbers a learner types.
+    text = piece.replace("1,5e", "1.5e")
+    assert "is not a number" in error_message(parse_vector, text, "a")
+
+
+def test_the_rule_is_stated_where_the_user_types():
+    assert "−" in NUMBER_RULE and "±3.4e38" in NUMBER_RULE and "١٢" in NUMBER_RULE
+    docstring = ast.get_docstring(ast.parse(MODULE_PATH.read_text(encoding="utf-8")))
+    for character in ("U+2212", "U+2013", "U+066B", "Unicode decimal digit", "±3.4e38"):
+        assert character in docstring
 
 
 def test_parse_vector_too_long():
@@ -345,7 +402,7 @@ def test_parse_vector_rejects_non_string():
     assert "text" in error_message(parse_vector, [1, 2], "a")
 
 
-finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+finite_floats = st.floats(min_value=-FLOAT32_MAX, max_value=FLOAT32_MAX)
 
 
 @FAST
