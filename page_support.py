@@ -27,6 +27,12 @@ EMBEDDING_DIM = 16
 # Above this many numbers a trace's JSON/CSV would run to hundreds of megabytes: offer .npz.
 TEXT_EXPORT_LIMIT = 2_000_000
 
+# Every session's computed arrays, cached and in progress, counted in bytes against one limit
+# (ATTENTION_MEMORY_BUDGET_MB): see attention_core/budget.py. Module code runs once per process,
+# so every session shares this one. Built layers stay in st.cache_resource, bounded by count:
+# their weights are a few kilobytes (at most 64 units over 16 features).
+MEMORY = ac.MemoryBudget.from_environment()
+
 
 def configure_page(title):
     """Every page's first Streamlit call: a wide layout suits side-by-side heatmaps."""
@@ -137,7 +143,7 @@ def show_input_error(error):
     st.error(_MARKDOWN_PUNCTUATION.sub(r"\\\1", str(error)), icon=":material/error:")
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@MEMORY.cached
 def text_trace(text, seed, add_positions):
     """TextTrace of a text (tokens, token vectors and positional encoding, each (T, EMBEDDING_DIM),
     read-only and shared); raises ac.InputError."""
@@ -154,18 +160,35 @@ def self_attention_layer(units, num_heads, use_scale):
     return layer
 
 
-# A resource cache, not a data cache: a trace's arrays are read-only, so every session can share
-# one object, and a 1024-token trace (tens of MB) is not pickled and copied on every rerun.
-# Few entries, since each can be that large.
-@st.cache_resource(max_entries=16, show_spinner=False)
+def within_budget(key, cost, compute):
+    """`compute()`'s result for `key` from the shared memory budget, refusing a view over its limit.
+
+    Raises ac.ViewTooLarge (an InputError, so pages show it as a message) before computing
+    anything when `cost` is over one view's share; a computation that takes seconds says so.
+    """
+    MEMORY.check(cost)
+    if cost.seconds < 1 or key in MEMORY:
+        return MEMORY.get_or_compute(key, compute, cost.peak_bytes)
+    with st.spinner(cost.statement, show_time=True):
+        return MEMORY.get_or_compute(key, compute, cost.peak_bytes)
+
+
+# Traces are shared, not copied: their arrays are read-only, so every session can use one object,
+# and a 1024-token trace (tens of MB) is not pickled and copied on every rerun.
 def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
-    """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text.
+    """(tokens as a tuple, SelfAttentionTrace) for a text; raises ac.InputError for bad text or a
+    view over the memory budget.
 
     The trace keeps the text's TextTrace, so its downloads start from the token vectors."""
+    key = ("self_attention_trace", text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
     text = text_trace(text, seed, add_positions)
-    layer = self_attention_layer(units, num_heads, use_scale)
-    with ac.seeded(layer, seed):
-        return text.tokens, ac.trace_self_attention(layer, text, use_causal_mask=use_causal_mask)
+
+    def compute():
+        layer = self_attention_layer(units, num_heads, use_scale)
+        with ac.seeded(layer, seed):
+            return text.tokens, ac.trace_self_attention(layer, text, use_causal_mask=use_causal_mask)
+
+    return within_budget(key, ac.self_attention_cost(len(text.tokens), num_heads, units), compute)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -176,7 +199,7 @@ def rnn_with_attention_model(units, num_features):
     return model
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@MEMORY.cached
 def rnn_attention_trace(inputs, units, seed):
     """RNNAttentionTrace of inputs (T, F) through the cached model with `seed`'s weights."""
     model = rnn_with_attention_model(units, inputs.shape[1])
@@ -184,7 +207,7 @@ def rnn_attention_trace(inputs, units, seed):
         return ac.trace_rnn_with_attention(model, inputs)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@MEMORY.cached
 def simple_rnn_summary(num_features, units):
     """Keras's summary of the seed's stand-alone SimpleRNN model for these sizes."""
     return ac.model_summary_text(seed_code.simple_rnn_model(num_features, units))
@@ -196,20 +219,22 @@ def dense_model(input_dim, layer_units, activation, seed):
     return ac.dense_network(input_dim, list(layer_units), activation=activation, seed=seed)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@MEMORY.cached
 def dense_trace(x, layer_units, activation, seed):
     """DenseNetworkTrace of one input vector x (F,) and the model's Keras summary text."""
     model = dense_model(len(x), tuple(layer_units), activation, seed)
     return ac.trace_dense_network(model, x), ac.model_summary_text(model)
 
 
-# Shared read-only, like the self-attention traces, and only a few: at 1024 tokens an entry holds
-# several (T, T) maps per mechanism and (N, T, T) per head.
-@st.cache_resource(max_entries=4, show_spinner=False)
+# Shared read-only, like the self-attention traces: at 1024 tokens a result holds several (T, T)
+# maps per mechanism and (N, T, T) per head.
 def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
-    """(tokens as a tuple, MechanismResults) for a text; raises ac.InputError for bad text."""
+    """(tokens as a tuple, MechanismResults) for a text; raises ac.InputError for bad text or a
+    comparison over the memory budget."""
+    key = ("mechanism_comparison", text, units, num_heads, seed, use_causal_mask, add_positions)
     text = text_trace(text, seed, add_positions)
-    return text.tokens, ac.compare_mechanisms(text.inputs, units, num_heads, seed, use_causal_mask)
+    return within_budget(key, ac.comparison_cost(len(text.tokens), units, num_heads),
+                         lambda: (text.tokens, ac.compare_mechanisms(text.inputs, units, num_heads, seed, use_causal_mask)))
 
 
 def plot(figure, key):

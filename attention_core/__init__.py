@@ -20,6 +20,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from attention_core import figures  # noqa: E402
+from attention_core.budget import (  # noqa: E402
+    BUDGET_ENV,
+    MemoryBudget,
+    ViewCost,
+    ViewTooLarge,
+    comparison_cost,
+    self_attention_cost,
+)
 from attention_core.comparison import (  # noqa: E402
     MECHANISMS,
     MechanismResult,
