@@ -14,9 +14,9 @@ import numpy as np
 
 # Terms written out before "… (+N more)" in a one-line sum.
 SUM_TERMS = 3
-# Up to this many cells a score map's hover writes out each cell's dot product; above it the
-# strings would cost more than the map (a 64-token map: 4,096 of them on every slider move), and
-# the page's cell picker writes out any cell instead.
+# Up to this many cells a map's hover writes out how each cell was computed; above it the strings
+# would cost more than the map (a 64-token map: 4,096 of them on every slider move), and the
+# page's own controls (the cell picker, the step-by-step tables) write out any cell instead.
 HOVER_ARITHMETIC_CELLS = 32 * 32
 
 
@@ -53,25 +53,127 @@ def weighted_sum_text(x, kernel_column, bias):
     return f"{products_text(x, kernel_column)} + {factor(bias)}"
 
 
+def _cell_texts(shape, text):
+    """(R, C) object array of `text(r, c)`, or None when it has more than HOVER_ARITHMETIC_CELLS."""
+    rows, cols = shape
+    if rows * cols > HOVER_ARITHMETIC_CELLS:
+        return None
+    texts = np.empty((rows, cols), dtype=object)
+    for r in range(rows):
+        for c in range(cols):
+            texts[r, c] = text(r, c)
+    return texts
+
+
+def sum_of_products_texts(left, right, results, name, bias=None):
+    """Hover texts for a matrix product: cell (r, c) is "name(r, c) = a×b + … (+ bias) = result".
+
+    left: (R, K); right: (K, C); results: (R, C) what the layer computed, left @ right (+ bias),
+    never recomputed here; bias: (C,) or None; name(r, c): how the cell is named, e.g.
+    "q1 · k2" (1-based, as on the axes). The first SUM_TERMS products are written out. None
+    above HOVER_ARITHMETIC_CELLS cells.
+    """
+    left, right = np.asarray(left), np.asarray(right)
+
+    def text(r, c):
+        terms = products_text(left[r], right[:, c], SUM_TERMS)
+        added = "" if bias is None else f" + {factor(bias[c])}"
+        return f"{name(r, c)} = {terms}{added} = {number(results[r, c])}"
+
+    return _cell_texts(np.shape(results), text)
+
+
 def score_hover_texts(query, key, raw_scores, scale, scaled_scores):
     """(T, T) hover texts for a score map: cell (i, j) writes out q_i · k_j and the scaling.
 
     query, key: (T, D) one head's columns; raw_scores, scaled_scores: (T, T) what the layer
     computed for them, before and after its scaling; scale: the factor it applied (1 when
     unscaled). Both scores are the layer's, never recomputed here, so the text matches the map to
-    the last digit. Token numbers are 1-based, as on the axes.
+    the last digit. Token numbers are 1-based, as on the axes. None above HOVER_ARITHMETIC_CELLS.
     """
-    tokens = len(query)
-    texts = np.empty((tokens, tokens), dtype=object)
-    scaled = "" if scale == 1 else f" × {number(scale)}"
-    for i in range(tokens):
-        for j in range(tokens):
-            raw = raw_scores[i, j]
-            result = f" = {number(raw)}" if scale == 1 else f" = {number(raw)}{scaled} = {number(scaled_scores[i, j])}"
-            texts[i, j] = (
-                f"q{i + 1} · k{j + 1} = {products_text(query[i], key[j], SUM_TERMS)}{result}"
-            )
+    texts = sum_of_products_texts(query, np.transpose(key), raw_scores, lambda i, j: f"q{i + 1} · k{j + 1}")
+    if texts is not None and scale != 1:
+        for (i, j), text in np.ndenumerate(texts):
+            texts[i, j] = f"{text} × {number(scale)} = {number(scaled_scores[i, j])}"
     return texts
+
+
+def softmax_hover_texts(scores, weights, allowed=None):
+    """Hover texts for a weights map: cell (i, j) is "exp(s − m) / Σ = e / Σ = weight", row i's
+    softmax with its numbers (m its largest allowed score, Σ its exponentials' sum).
+
+    scores: (R, C) what the softmax read; weights: (R, C) what the layer gave, shown as the
+    result; allowed: (R, C) bool or None (a masked cell says so). None above HOVER_ARITHMETIC_CELLS.
+    """
+    if np.size(scores) > HOVER_ARITHMETIC_CELLS:
+        return None
+    rows = [softmax_steps(row, None if allowed is None else allowed[i]) for i, row in enumerate(scores)]
+
+    def text(i, j):
+        steps = rows[i]
+        if not steps.allowed[j]:
+            return "masked (the key comes after the query): exp = 0, weight 0"
+        return (f"weight = exp(s − max) / Σ = exp({number(steps.scores[j])} − {factor(steps.peak)}) / "
+                f"{number(steps.total)} = {number(steps.exponentials[j])} / {number(steps.total)} = "
+                f"{number(weights[i, j])}")
+
+    return _cell_texts(np.shape(scores), text)
+
+
+def tanh_of_sum_texts(first, second, results, names=("a", "b")):
+    """Hover texts for tanh(first + second), cell by cell: "tanh(a + b) = tanh(0.1 + (-0.2)) = -0.0997".
+
+    first: (R, C); second: (R, C) or (1, C), broadcast over rows; results: (R, C) the layer's;
+    names: how the two terms are called. None above HOVER_ARITHMETIC_CELLS.
+    """
+    second = np.broadcast_to(second, np.shape(first))
+    label = f"tanh({names[0]} + {names[1]})"
+    return _cell_texts(np.shape(results), lambda r, c: (
+        f"{label} = tanh({number(first[r, c])} + {factor(second[r, c])}) = {number(results[r, c])}"))
+
+
+def elementwise_texts(first, second, results, operator):
+    """Hover texts "a op b = result" for each cell: first, second (R, C) (or broadcastable to it),
+    results (R, C) what was computed, `operator` e.g. "×" or "−". None above HOVER_ARITHMETIC_CELLS."""
+    first, second = (np.broadcast_to(a, np.shape(results)) for a in (first, second))
+    return _cell_texts(np.shape(results), lambda r, c: (
+        f"{number(first[r, c])} {operator} {factor(second[r, c])} = {number(results[r, c])}"))
+
+
+def context_hover_texts(weights, value, output):
+    """Hover texts for the heads' contexts side by side: cell (t, u), in head h's columns, is
+    "Σ_j w_tj × v_j[u]" with head h's weights for token t and the values' column u.
+
+    weights: (N, T, T); value: (T, U) all heads' value columns; output: (T, U) what the layer
+    returned. None above HOVER_ARITHMETIC_CELLS.
+    """
+    size = np.shape(value)[1] // len(weights)
+    return _cell_texts(np.shape(output), lambda t, u: (
+        f"head {u // size + 1}: Σ weight × v[u{u + 1}] = "
+        f"{products_text(weights[u // size][t], np.asarray(value)[:, u], SUM_TERMS)} = {number(output[t, u])}"))
+
+
+def positional_encoding_texts(encoding):
+    """Hover texts for the positional encoding (T, F): cell (pos, f) is its formula with the
+    numbers, "sin(2 / 10000^(4/16)) = 0.1987", pos = token number − 1 and 2i the even column at
+    or before f (0-based, as in the formula). None above HOVER_ARITHMETIC_CELLS."""
+    dim = np.shape(encoding)[1]
+    return _cell_texts(np.shape(encoding), lambda pos, f: (
+        f"{'sin' if f % 2 == 0 else 'cos'}({pos} / 10000^({f - f % 2}/{dim})) = {number(encoding[pos, f])}"))
+
+
+def mean_texts(parts, results):
+    """Hover texts for a mean over the first axis: "mean of 2 heads = (a + b) / 2 = m".
+
+    parts: (N, R, C); results: (R, C) what was computed. None above HOVER_ARITHMETIC_CELLS."""
+    count = len(parts)
+
+    def text(r, c):
+        terms = [number(part[r, c]) for part in parts[:SUM_TERMS]]
+        more = f" + … (+{count - SUM_TERMS} more)" if count > SUM_TERMS else ""
+        return f"mean of {plural(count, 'head')} = ({' + '.join(terms)}{more}) / {count} = {number(results[r, c])}"
+
+    return _cell_texts(np.shape(results), text)
 
 
 @dataclass(frozen=True)

@@ -375,34 +375,36 @@ def _image_traces(values, colorscale, low, high, colorbar, *, hovertemplate):
     ]
 
 
-def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights"):
+def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention weights", hover_texts=None):
     """Attention weights: how much each query token attends to each key token.
 
-    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels. Coloured
-    from 0 to 1; above EXACT_CELL_LIMIT cells an image (see `heatmap`).
+    weights: (Tq, Tk) in [0, 1]; query_tokens: Tq labels; key_tokens: Tk labels; hover_texts:
+    (Tq, Tk) or None, a line per cell (see `heatmap`). Coloured from 0 to 1; above
+    EXACT_CELL_LIMIT cells an image (see `heatmap`).
     """
     weights = _as_array("weights", weights, 2, "(Tq, Tk)")
     return heatmap(
         weights, query_tokens, key_tokens, title=title, colorscale="Blues", zmid=None, zmin=0.0, zmax=1.0,
         value_name="weight", row_title="query (attending)", col_title="key (attended to)",
-        hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>",
+        hovertemplate="query %{y} → key %{x}: weight %{z:.6f}<extra></extra>", hover_texts=hover_texts,
     )
 
 
 def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None, x_title=""):
     """One bar per label (blue positive, red negative), exact value on hover.
 
-    values: (T,); labels: T labels (duplicates allowed); hover_texts: T texts (safe HTML)
-    replacing the default "label: value" hover.
+    values: (T,); labels: T labels (duplicates allowed); hover_texts: T texts (escaped here), each
+    a line under the default "label: value" hover (e.g. how the value was computed).
     """
     values = _as_array("values", values, 1, "(T,)")
     _check_labels("labels", labels, len(values), f"entry of values {values.shape}")
     categories = _categories(labels)
-    trace = dict(type="bar", x=categories, y=values, marker=dict(color=_sign_colors(values)))
-    if hover_texts is None:
-        trace["hovertemplate"] = f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>"
-    else:
-        trace.update(customdata=list(hover_texts), hovertemplate="%{customdata}<extra></extra>")
+    trace = dict(type="bar", x=categories, y=values, marker=dict(color=_sign_colors(values)),
+                 hovertemplate=f"%{{x}}: {_escape(value_name)} %{{y:.6f}}<extra></extra>")
+    if hover_texts is not None:
+        _check_labels("hover_texts", hover_texts, len(values), f"entry of values {values.shape}")
+        trace.update(customdata=[_escape(text) for text in hover_texts],
+                     hovertemplate=trace["hovertemplate"].replace("<extra>", "<br>%{customdata}<extra>"))
     layout = dict(
         xaxis=_axis(x_title, showgrid=False, **_ticks(categories, labels)),
         yaxis=_axis(value_name, zeroline=True, zerolinecolor="#9a9ca8"),
