@@ -122,18 +122,19 @@ def _checked_settings(config):
         found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         raise InputError(f"The file holds a {str(found)[:40]!r} model, not this app's sequence-to-sequence model. {_ACCEPTED}")
     settings = config.get("config")
-    expected = set(_SETTINGS) | {"mechanism", "read_backwards", "name"}
+    expected = set(_SETTINGS) | {"mechanism", "read_backwards", "coverage", "name"}
     if not isinstance(settings, dict) or set(settings) != expected:
         raise InputError(f"The model's settings are not the ones this app saves ({', '.join(sorted(expected))}). {_ACCEPTED}")
     for key, (kind, lowest, highest) in _SETTINGS.items():
         value = settings[key]
         if type(value) is not kind or not lowest <= value <= highest:
             raise InputError(f"The model's {key} is {str(value)[:20]}; it must be a whole number from {lowest} to {highest}.")
-    if type(settings["read_backwards"]) is not bool:
-        raise InputError(f"The model's read_backwards is {str(settings['read_backwards'])[:20]}; it must be true or false.")
+    for key in ("read_backwards", "coverage"):
+        if type(settings[key]) is not bool:
+            raise InputError(f"The model's {key} is {str(settings[key])[:20]}; it must be true or false.")
     if settings["mechanism"] not in MECHANISMS:
         raise InputError(f"The model's mechanism is {str(settings['mechanism'])[:20]!r}; it must be one of {', '.join(MECHANISMS)}.")
-    return {key: settings[key] for key in (*_SETTINGS, "mechanism", "read_backwards")}
+    return {key: settings[key] for key in (*_SETTINGS, "mechanism", "read_backwards", "coverage")}
 
 
 def load_model(path_or_bytes, vocab_size=None):

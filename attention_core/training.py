@@ -211,7 +211,7 @@ class Run:
     @staticmethod
     def _new_model(task, mechanism, units, seed):
         model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed,
-                                 read_backwards=task.read_backwards)
+                                 read_backwards=task.read_backwards, coverage=task.coverage)
         model((np.zeros((1, task.source_length), np.int32), np.zeros((1, task.target_length), np.int32)))
         return model
 
@@ -314,14 +314,18 @@ class Run:
 
     def attention_trace(self, source_ids, output_step):
         """The additive attention's every step (a BahdanauTrace) at `output_step` of the greedy
-        decoding of one source: W1(encoder states), W2(decoder state), tanh, V, softmax and
-        context, computed by the trained `BahdanauAttention` itself. Padding is left out."""
+        decoding of one source: W1(features), W2(decoder state), tanh, V, softmax and context,
+        computed by the trained `BahdanauAttention` itself. The features are the encoder's
+        states, plus the coverage of what the earlier steps read when the model has it.
+        Padding is left out."""
         if self.settings["mechanism"] != "additive":
             raise InputError("The step-by-step pipeline is for additive attention; this run uses scaled dot-product.")
-        _, _, decoder_states, padded = self._decode_one(source_ids)
+        _, alignment, decoder_states, padded = self._decode_one(source_ids)
         encoder_states, _ = self.model.encode(padded[None])
         real = len(self.task.unpadded(padded))
-        return trace_bahdanau(self.model.attention, encoder_states.numpy()[0][:real], decoder_states[output_step])
+        read = alignment[:output_step].sum(axis=0)[None]  # (1, n): what steps 0..output_step-1 read
+        features = self.model.attention_features(encoder_states[:, :real], read)
+        return trace_bahdanau(self.model.attention, np.asarray(features)[0], decoder_states[output_step])
 
     # ------------------------------------------------------------------ controls
 

@@ -229,7 +229,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per task (default 1: the page's seed 0)")
     parser.add_argument("--mechanism", default="additive", choices=ac.seq2seq.MECHANISMS)
-    parser.add_argument("--only", default=None, help="run only the tasks whose label contains this text")
+    parser.add_argument("--only", default=None,
+                        help="run only the tasks whose label contains this text, keeping the others' results")
     parser.add_argument("--latency", action="store_true", help="also measure another session's latency while training")
     parser.add_argument("--browser", action="store_true", help="also time Play to the figure in Chromium")
     parser.add_argument("--report-only", action="store_true", help="rewrite TRAINING.md from training.json, measuring nothing")
@@ -237,7 +238,8 @@ def main():
     if args.report_only:
         print(write_report(json.loads(RESULTS.read_text())))
         return
-    results = {"date": time.strftime("%Y-%m-%d")}
+    # --only measures some tasks again: the others keep their last results.
+    results = {**(json.loads(RESULTS.read_text()) if args.only and RESULTS.exists() else {}), "date": time.strftime("%Y-%m-%d")}
     if args.latency:
         results["latency"] = measure_latency_while_training()
         print("latency", json.dumps(results["latency"]), flush=True)

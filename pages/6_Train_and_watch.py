@@ -35,7 +35,9 @@ st.markdown(
 st.caption(
     "The encoder reads the input in the order the output visits it (right to left for reverse). "
     "In training the decoder is fed the previous correct symbol; an encoder that had already read "
-    "the next symbol there would let the model look one step behind and still be right."
+    "the next symbol there would let the model look one step behind and still be right. For sort and "
+    "dates, whose order comes from content, the attention also sees how much each position has been "
+    "read already (coverage), so it can tell a symbol already written from one still to come."
 )
 
 
@@ -234,7 +236,9 @@ def additive_pipeline(task, run, source, outputs, prefix):
     trace = run.attention_trace(source, step)
     inputs = symbols(task, source)
     unit_labels = [f"u{u}" for u in range(trace.features_projection.shape[1])]
-    st.markdown("`features` are the encoder's states over the input, `hidden` the decoder's state at this step.")
+    coverage = " plus coverage(read), what the earlier output steps read there" if run.model.coverage else ""
+    st.markdown(f"`features` are the encoder's states over the input{coverage}; `hidden` is the decoder's state "
+                "at this step.")
     left, right = st.columns(2)
     with left:
         ps.plot(figures.heatmap(trace.features_projection, inputs, unit_labels, title="W1(features)",

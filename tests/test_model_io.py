@@ -159,6 +159,25 @@ def test_a_model_of_the_wrong_shape(saved, task):
         ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 0}}))
     with pytest.raises(ac.InputError, match="read_backwards is yes; it must be true or false"):
         ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "read_backwards": "yes"}}))
+    with pytest.raises(ac.InputError, match="coverage is 1; it must be true or false"):
+        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": 1}}))
+    # Coverage needs a weight this model does not have.
+    with pytest.raises(ac.InputError, match="weights do not fit"):
+        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": True}}))
+
+
+def test_a_model_with_coverage_round_trips():
+    sort = ac.make_task("sort", length=4, vocab_size=5, num_examples=64, num_heldout=8)
+    run = ac.Run(sort, units=8, batch_size=32, frame_examples=8)
+    assert run.model.coverage
+    # Weights no fresh model of this seed has, so only the file can carry them.
+    run.model.coverage_layer.kernel.assign(np.random.default_rng(0).normal(0, 3, (1, 8)).astype("float32"))
+    loaded = ac.Run(sort, units=8, frame_examples=8, model=ac.load_model(ac.model_bytes(run.model)))
+    for source in sort.heldout_sources:
+        outputs, alignment = run.predict(source)
+        loaded_outputs, loaded_alignment = loaded.predict(source)
+        assert np.array_equal(outputs, loaded_outputs)
+        np.testing.assert_array_equal(alignment, loaded_alignment)
 
 
 def test_other_members_and_damaged_files(saved):

@@ -26,11 +26,14 @@ def batch(seed, rows=3, source_steps=5, target_steps=4):
     return sources, targets
 
 
-@pytest.fixture(scope="module", params=[(mechanism, backwards) for mechanism in ac.seq2seq.MECHANISMS for backwards in (False, True)],
-                ids=lambda param: f"{param[0]}-{'backwards' if param[1] else 'forwards'}")
+@pytest.fixture(scope="module",
+                params=[(mechanism, backwards, False) for mechanism in ac.seq2seq.MECHANISMS for backwards in (False, True)]
+                + [(mechanism, False, True) for mechanism in ac.seq2seq.MECHANISMS],
+                ids=lambda param: f"{param[0]}-{'backwards' if param[1] else 'forwards'}{'-coverage' if param[2] else ''}")
 def model(request):
-    mechanism, read_backwards = request.param
-    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism=mechanism, seed=3, read_backwards=read_backwards)
+    mechanism, read_backwards, coverage = request.param
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism=mechanism, seed=3, read_backwards=read_backwards,
+                                coverage=coverage)
     sources, targets = batch(0)
     model((sources, decoder_inputs(targets)))
     return model
@@ -117,8 +120,42 @@ def test_same_seed_same_weights_other_seed_other_weights():
     assert not any(np.array_equal(a, b) for a, b in zip(first, other) if np.any(a))
 
 
+def test_coverage_adds_to_the_features_what_each_position_has_been_read():
+    # Step i's attention reads encoder_states + read_i @ C, read_i being the sum of the
+    # alignments of steps 0..i-1 (zeros at step 0), C the coverage layer's (1, U) kernel.
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="additive", seed=1, coverage=True)
+    sources, targets = batch(6)
+    model((sources, decoder_inputs(targets)))
+    rng = np.random.default_rng(1)
+    for variable in (*model.attention.weights, *model.coverage_layer.weights):
+        variable.assign(rng.standard_normal(variable.shape).astype("float32"))
+    steps = model.compute_steps(sources, decoder_inputs(targets))
+    encoder_states = as_numpy(steps["encoder_states"]).astype(np.float64)
+    decoder_states = as_numpy(steps["decoder_states"]).astype(np.float64)
+    kernel = as_numpy(model.coverage_layer.kernel).astype(np.float64)  # (1, U)
+    params = [as_numpy(getattr(getattr(model.attention, name), part)).astype(np.float64)
+              for name in ("W1", "W2", "V") for part in ("kernel", "bias")]
+    for b in range(3):
+        read = np.zeros(sources.shape[1])
+        for i in range(targets.shape[1]):
+            context, expected = reference.bahdanau_attention(
+                encoder_states[b] + read[:, None] @ kernel, decoder_states[b, i], *params, mask=sources[b] != 0)
+            np.testing.assert_allclose(as_numpy(steps["alignment"])[b, i], expected, atol=ATOL)
+            np.testing.assert_allclose(as_numpy(steps["context"])[b, i], context, atol=ATOL)
+            read += expected
+    # Without coverage the same seed gives the same weights as before coverage existed: the
+    # coverage layer draws its seed last.
+    plain, covered = (ac.Seq2SeqAttention(VOCAB, units=UNITS, seed=1, coverage=coverage) for coverage in (False, True))
+    for fresh in (plain, covered):
+        fresh((sources, decoder_inputs(targets)))
+    shared = [as_numpy(w) for w in covered.weights if "coverage" not in w.path]
+    assert len(shared) == len(plain.weights) == len(covered.weights) - 1
+    assert all(np.array_equal(a, as_numpy(b)) for a, b in zip(shared, plain.weights))
+
+
 def test_config_round_trip_and_argument_checks():
-    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=2, read_backwards=True, name="s2s")
+    model = ac.Seq2SeqAttention(VOCAB, units=UNITS, mechanism="dot", seed=2, read_backwards=True, coverage=True,
+                                name="s2s")
     assert ac.Seq2SeqAttention.from_config(model.get_config()).get_config() == model.get_config()
     with pytest.raises(ValueError, match="Expected `mechanism` to be one of"):
         ac.Seq2SeqAttention(VOCAB, mechanism="multiplicative")

@@ -100,6 +100,18 @@ def test_predict_and_the_additive_pipeline(tiny_run, task):
         tiny_run.predict([2, 2, 2, 2, 2])
 
 
+def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():
+    # Sort reads with coverage: a step's features hold what the earlier steps read, so the
+    # pipeline's weights are the decoding's at every step, not only at the first.
+    sort = ac.make_task("sort", length=4, vocab_size=5, num_examples=64, num_heldout=8)
+    run = ac.Run(sort, units=8, batch_size=32, frame_examples=8)
+    run.model.coverage_layer.kernel.assign(np.full((1, 8), 2.0, "float32"))  # a read position looks different
+    source = sort.heldout_sources[0]
+    _, alignment = run.predict(source)
+    for step in range(4):
+        np.testing.assert_allclose(run.attention_trace(source, step).weights[:, 0], alignment[step], atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
