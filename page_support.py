@@ -237,6 +237,12 @@ def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_posi
                          lambda: (text.tokens, ac.compare_mechanisms(text.inputs, units, num_heads, seed, use_causal_mask)))
 
 
+def shared(key, compute):
+    """`compute()`'s result, kept for `key` in the shared memory budget: for what a view derives
+    from a cached trace (e.g. hover texts), which `key` must name with every setting it depends on."""
+    return MEMORY.get_or_compute(key, compute)
+
+
 def plot(figure, key):
     """Show a figure full-width; the chart's own toolbar downloads it as PNG.
 

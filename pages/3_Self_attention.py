@@ -54,6 +54,36 @@ def choose_token(tokens, key, label):
                         format_func=lambda i: f"#{i + 1} {tokens[i]}", key=key, bind="query-params")
 
 
+# Its own fragment: picking another cell reruns only this, not the map above it.
+@st.fragment
+def score_picker(tokens, trace, head):
+    """Any cell (i, j) of head `head`'s score map: every product of q_i · k_j, the sum, the scaling and the weight."""
+    st.subheader("How one score was computed")
+    D = trace.head_size
+    query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
+    left, right = st.columns(2)
+    with left:
+        i = choose_token(tokens, "sa_token", "Query token (row)")
+    with right:
+        j = choose_token(tokens, "sa_key", "Key token (column)")
+    dot = trace_dot_product(query[i], key[j])
+    st.markdown(
+        f"q{i + 1} · k{j + 1}: multiply the {explain.plural(D, 'entry', 'entries')} of head {head + 1}'s "
+        f"query for #{i + 1} and key for #{j + 1} (columns {head * D + 1}–{(head + 1) * D} of Q and K) "
+        "that sit at the same position, then add the products up."
+    )
+    st.dataframe({"d": range(1, D + 1), f"q{i + 1}[d]": dot.a, f"k{j + 1}[d]": dot.b, "product": dot.products},
+                 hide_index=True)
+    lines = [f"raw score = {explain.products_text(dot.a, dot.b, explain.SUM_TERMS)} = "
+             f"{trace.raw_scores[head, i, j]:.6g}"]
+    if trace.scale != 1:
+        lines.append(f"scaled score = raw × 1/√{D} = {trace.raw_scores[head, i, j]:.6g} × {trace.scale:.6g} = "
+                     f"{trace.scaled_scores[head, i, j]:.6g}")
+    lines.append(f"weight after the softmax over row #{i + 1} = {trace.weights[head, i, j]:.6g}"
+                 + ("" if trace.attention_mask[i, j] else " (masked: the key comes after the query)"))
+    st.code("\n".join(lines), language=None)
+
+
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
 def explorer():
@@ -73,8 +103,9 @@ def explorer():
         key="sa_text",
         bind="query-params",
     )
+    settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
     try:
-        tokens, trace = ps.self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+        tokens, trace = ps.self_attention_trace(*settings)
     except InputError as error:
         ps.show_input_error(error)
         return
@@ -87,31 +118,39 @@ def explorer():
     unit_labels = [f"u{i + 1}" for i in range(units)]
     feature_labels = [f"f{i + 1}" for i in range(ps.EMBEDDING_DIM)]
 
+    def hover(kind, compute, head=None):
+        """A map's hover texts (explain's, None above its cell limit), shared by every session."""
+        return ps.shared(("self-attention hover", kind, head, *settings), compute)
+
     tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
     weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab = tabs
     with weights_tab:
         if weights_tab.open:
             head = choose_head(num_heads)
-            ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head + 1})"),
+            weight_hover = hover("weights", lambda: explain.softmax_hover_texts(
+                trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
+            ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head + 1})",
+                                              hover_texts=weight_hover),
                     key="sa_weights")
             if use_causal_mask:
                 st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
             if not ps.caption_if_image(T, "the One token view and the downloads"):
-                st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover for the exact "
-                           "value; the One token view shows a row's softmax step by step.")
+                st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover a cell for its "
+                           "softmax, exp(score − the row's largest) ÷ the row's sum, with the numbers"
+                           + ("" if weight_hover is not None else " (written out up to 32 tokens; the One token view "
+                              "shows any row step by step)") + ".")
 
     with scores_tab:
         if scores_tab.open:
             head = choose_head(num_heads)
             query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
-            hover = (explain.score_hover_texts(query, key, trace.raw_scores[head], trace.scale,
-                                               trace.scaled_scores[head])
-                     if T * T <= explain.HOVER_ARITHMETIC_CELLS else None)
+            score_hover = hover("scores", lambda: explain.score_hover_texts(
+                query, key, trace.raw_scores[head], trace.scale, trace.scaled_scores[head]), head)
             scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
             ps.plot(
                 figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head + 1})",
                                 row_title="query (attending)", col_title="key (attended to)", value_name="score",
-                                hover_texts=hover),
+                                hover_texts=score_hover),
                 key="sa_scores",
             )
             ps.caption_if_image(T, "the cell picker below and the downloads")
@@ -119,32 +158,11 @@ def explorer():
                 "Entry (i, j) is the dot product of token i's query with token j's key"
                 + (", divided by √d" if use_scale else "")
                 + "; softmax over each row gives the weights."
-                + (" Hover a cell for its dot product written out." if hover is not None else "")
+                + (" Hover a cell for its dot product written out." if score_hover is not None else "")
                 + (" With the causal mask, entries right of the diagonal are computed but never used:"
                    " the softmax gives them weight 0." if use_causal_mask else "")
             )
-            st.subheader("How one score was computed")
-            left, right = st.columns(2)
-            with left:
-                i = choose_token(tokens, "sa_token", "Query token (row)")
-            with right:
-                j = choose_token(tokens, "sa_key", "Key token (column)")
-            dot = trace_dot_product(query[i], key[j])
-            st.markdown(
-                f"q{i + 1} · k{j + 1}: multiply the {explain.plural(D, 'entry', 'entries')} of head {head + 1}'s "
-                f"query for #{i + 1} and key for #{j + 1} (columns {head * D + 1}–{(head + 1) * D} of Q and K) "
-                "that sit at the same position, then add the products up."
-            )
-            st.dataframe({"d": range(1, D + 1), f"q{i + 1}[d]": dot.a, f"k{j + 1}[d]": dot.b, "product": dot.products},
-                         hide_index=True)
-            lines = [f"raw score = {explain.products_text(dot.a, dot.b, explain.SUM_TERMS)} = "
-                     f"{trace.raw_scores[head, i, j]:.6g}"]
-            if use_scale:
-                lines.append(f"scaled score = raw × 1/√{D} = {trace.raw_scores[head, i, j]:.6g} × {trace.scale:.6g} = "
-                             f"{trace.scaled_scores[head, i, j]:.6g}")
-            lines.append(f"weight after the softmax over row #{i + 1} = {trace.weights[head, i, j]:.6g}"
-                         + ("" if trace.attention_mask[i, j] else " (masked: the key comes after the query)"))
-            st.code("\n".join(lines), language=None)
+            score_picker(tokens, trace, head)
 
     with vectors_tab:
         if vectors_tab.open:
@@ -167,7 +185,9 @@ def explorer():
             st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right), \qquad "
                      r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
             ps.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {ps.EMBEDDING_DIM}",
-                                    row_title="token", col_title="feature"), key="sa_positions_map")
+                                    row_title="token", col_title="feature",
+                                    hover_texts=hover("positions", lambda: explain.positional_encoding_texts(positions))),
+                    key="sa_positions_map")
             st.caption("The first columns change quickly from one token to the next, the last ones slowly: together "
                        "they give every position its own pattern. The first token's row is 0, 1, 0, 1, …")
             if add_positions:
@@ -175,20 +195,26 @@ def explorer():
             else:
                 st.info("Positional encoding is off (sidebar): the layer reads the token vectors as they are.")
                 title = "Inputs = token vectors (positional encoding off)"
+            input_hover = (hover("inputs", lambda: explain.elementwise_texts(embedded, positions, trace.inputs, "+"))
+                           if add_positions else None)
             ps.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {ps.EMBEDDING_DIM}",
-                                    row_title="token", col_title="feature"), key="sa_inputs")
+                                    row_title="token", col_title="feature", hover_texts=input_hover), key="sa_inputs")
 
     with qkv_tab:
         if qkv_tab.open:
             st.markdown("Each projection is a dense layer without activation, applied to every token's vector "
-                        "(a row of the inputs X): its kernel and bias are on the Projection weights view.")
+                        "(a row of the inputs X): its kernel and bias are on the Projection weights view. Hover a cell "
+                        "for its sum written out (up to 32 × 32 cells): x_t times the kernel's column, plus the bias.")
             for name, field, kernel, bias in PROJECTIONS:
-                matrix = getattr(trace, field)
+                matrix, dense = getattr(trace, field), getattr(trace, f"{field}_dense")
                 st.latex(rf"{name[-1]} = X\,{kernel} + {bias}:\quad ({T} \times {ps.EMBEDDING_DIM})\,"
                          rf"({ps.EMBEDDING_DIM} \times {units}) + ({units}) \to ({T} \times {units})")
+                projection_hover = hover(field, lambda: explain.sum_of_products_texts(
+                    trace.inputs, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
+                    bias=dense.bias))
                 ps.plot(
                     figures.heatmap(matrix, tokens, unit_labels, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
-                                    row_title="token", col_title="unit"),
+                                    row_title="token", col_title="unit", hover_texts=projection_hover),
                     key=f"sa_matrix_{field}",
                 )
             with st.expander("Tokens"):
@@ -213,9 +239,12 @@ def explorer():
                 ),
                 key="sa_pipeline",
             )
+            row_hover = hover("weights", lambda: explain.softmax_hover_texts(
+                trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
             ps.plot(
                 figures.bar_chart(trace.weights[head, token], tokens,
-                                  title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight"),
+                                  title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
+                                  hover_texts=None if row_hover is None else row_hover[token]),
                 key="sa_token_weights",
             )
             st.subheader("The softmax, step by step")
@@ -249,14 +278,20 @@ def explorer():
                 for start in range(0, num_heads, 2):
                     for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
                         with column:
-                            ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h + 1}"),
+                            head_hover = hover("weights", lambda: explain.softmax_hover_texts(
+                                trace.scaled_scores[h], trace.weights[h], trace.attention_mask), h)
+                            ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h + 1}",
+                                                              hover_texts=head_hover),
                                     key=f"sa_head_{h}")
 
     with output_tab:
         if output_tab.open:
-            st.markdown("Each row is a token's context vector, the heads' contexts side by side.")
+            st.markdown("Each row is a token's context vector, the heads' contexts side by side: column u of head h "
+                        "is Σ_j weight(token, j) × v_j[u] over every token j, with head h's weights. Hover a cell for "
+                        "its sum written out (up to 32 × 32 cells).")
+            output_hover = hover("output", lambda: explain.context_hover_texts(trace.weights, trace.value, trace.output))
             ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {T} × {units}",
-                                    row_title="token", col_title="unit"), key="sa_output")
+                                    row_title="token", col_title="unit", hover_texts=output_hover), key="sa_output")
 
     with projections_tab:
         if projections_tab.open:

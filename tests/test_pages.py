@@ -893,3 +893,63 @@ def test_compare_puts_each_rows_maps_in_a_row_of_their_own():
         if any("plotly_chart" in content for content in contents):
             map_rows.append(contents)
     assert map_rows == [[["plotly_chart"], ["plotly_chart"]]] * 2
+
+
+def hover_lines(spec):
+    """A chart's per-cell hover lines (its customdata), as a NumPy array of strings."""
+    (trace,) = [t for t in spec["data"] if "customdata" in t]
+    assert "%{customdata}" in trace["hovertemplate"]
+    return np.array(trace["customdata"], dtype=object)
+
+
+def test_every_self_attention_map_explains_its_cells_on_hover():
+    """Each map's hover writes out how a cell arose, with numbers NumPy gets from the layer's inputs and weights."""
+    _, trace, layer = default_sa_trace(sa_head=2)
+    number = ac.explain.number
+    x = trace.inputs.astype(np.float64)
+    # The weights: exp(s − max) / Σ of the row, from the scaled scores.
+    at = run_page("sa", {"sa_view": "Attention weights"}, sa_head=2)
+    lines = hover_lines(charts(at)["sa_weights"])
+    scores = trace.scaled_scores[1, 3].astype(np.float64)
+    exponentials = np.exp(scores - scores.max())
+    assert lines[3, 5] == (f"weight = exp(s − max) / Σ = exp({number(scores[5])} − {number(scores.max())}) / "
+                           f"{number(exponentials.sum())} = {number(exponentials[5])} / {number(exponentials.sum())} = "
+                           f"{number(trace.weights[1, 3, 5])}")
+    # Q, K and V: x_t · the kernel's column + the bias.
+    at = run_page("sa", {"sa_view": "Q, K, V"})
+    shown = charts(at)
+    for field, kernel, bias in (("query", "W_q", "b_q"), ("key", "W_k", "b_k"), ("value", "W_v", "b_v")):
+        lines = hover_lines(shown[f"sa_matrix_{field}"])
+        dense = getattr(layer, f"{field}_dense")
+        w, b = keras.ops.convert_to_numpy(dense.kernel), keras.ops.convert_to_numpy(dense.bias)
+        assert lines.shape == (len(x), 8)
+        assert lines[2, 6].startswith(f"x3 · {kernel}[:, u7] + {bias}[u7] = {number(x[2, 0])}×")
+        assert lines[2, 6].endswith(f" + {ac.explain.factor(b[6])} = {number(x[2] @ w[:, 6] + b[6])}")
+    # The output: head 2's weights times the values' column.
+    at = run_page("sa", {"sa_view": "Output"})
+    lines = hover_lines(charts(at)["sa_output"])
+    assert lines[4, 5].startswith(f"head 2: Σ weight × v[u6] = {number(trace.weights[1, 4, 0])}×{number(trace.value[0, 5])}")
+    assert lines[4, 5].endswith(f"= {number(trace.weights[1, 4] @ trace.value[:, 5])}")
+    # The positional encoding's formula, and the inputs as token vector + position.
+    at = run_page("sa", {"sa_view": "Token vectors"})
+    shown = charts(at)
+    assert hover_lines(shown["sa_positions_map"])[3, 5] == f"cos(3 / 10000^(4/16)) = {number(np.cos(3 / 10000 ** 0.25))}"
+    s = page_defaults("sa")
+    token_vectors = ac.embed_tokens(ac.tokenize(s["sa_text"]), ps.EMBEDDING_DIM, s["sa_seed"])
+    positions = ac.positional_encoding(len(x), ps.EMBEDDING_DIM)
+    assert hover_lines(shown["sa_inputs"])[1, 0] == (
+        f"{number(token_vectors[1, 0])} + {ac.explain.factor(positions[1, 0])} = {number(x[1, 0])}")
+    # One token's bar chart and every head's map carry the same softmax lines.
+    at = run_page("sa", {"sa_view": "One token"}, sa_token=3, sa_head=2)
+    bars = charts(at)["sa_token_weights"]["data"][0]
+    assert bars["customdata"][5] == hover_lines(charts(run_page("sa", {"sa_view": "Attention weights"}, sa_head=2))["sa_weights"])[3, 5]
+    at = run_page("sa", {"sa_view": "Every head"})
+    assert {key for key, spec in charts(at).items() if hover_lines(spec).shape == (len(x), len(x))} == {"sa_head_0", "sa_head_1"}
+
+
+def test_self_attention_hover_stops_above_its_limit_on_every_map():
+    text = " ".join(f"w{i}" for i in range(40))  # 1,600 cells per map
+    for view, key in (("Attention weights", "sa_weights"), ("Output", "sa_output")):
+        at = run_page("sa", {"sa_view": view}, sa_text=text, sa_units=32)
+        assert_healthy(at)
+        assert all("customdata" not in trace for trace in charts(at)[key]["data"])
