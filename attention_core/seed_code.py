@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import keras
 
+from attention_core.explain import plural
+
 ATTENTION_CLASS = '''\
 import tensorflow as tf
 
@@ -58,18 +60,26 @@ input_sequence = tf.random.normal(shape=(1, 5, 4))
 context_vector, attention_weights = model(input_sequence)
 '''
 
-SIMPLE_RNN_MODEL = '''\
+
+
+def simple_rnn_model_code(num_features=4, units=32):
+    """The seed's SimpleRNN model as text, for `num_features` features per step and `units`
+    hidden units (the seed's own: 4 and 32)."""
+    return f'''\
 import tensorflow as tf
 
 # Define the RNN model
 model = tf.keras.Sequential([
-    tf.keras.layers.Input(shape=(None, 4)),  # Input shape: (batch_size, sequence_length, num_features)
-    tf.keras.layers.SimpleRNN(units=32),    # RNN layer with 32 hidden units
+    tf.keras.layers.Input(shape=(None, {num_features})),  # Input shape: (batch_size, sequence_length, num_features)
+    tf.keras.layers.SimpleRNN(units={units}),    # RNN layer with {plural(units, "hidden unit")}
 ])
 
 # Print the model summary
 model.summary()
 '''
+
+
+SIMPLE_RNN_MODEL = simple_rnn_model_code()
 
 
 @dataclass(frozen=True)
@@ -99,5 +109,11 @@ def simple_rnn_model(num_features, units):
     """The seed's `SimpleRNN` model: `Input(shape=(None, num_features))` then `SimpleRNN(units)`.
 
     Its parameters are the kernel (F, U), recurrent kernel (U, U) and bias (U,): F·U + U·U + U.
+    Named as the seed's first model and layer are ("sequential", "simple_rnn"), so its summary
+    reads the same however many models this process made before (Keras would count up:
+    "sequential_1", "simple_rnn_1", …).
     """
-    return keras.Sequential([keras.Input(shape=(None, num_features)), keras.layers.SimpleRNN(units=units)])
+    return keras.Sequential(
+        [keras.Input(shape=(None, num_features)), keras.layers.SimpleRNN(units=units, name="simple_rnn")],
+        name="sequential",
+    )
