@@ -83,6 +83,12 @@ def sum_of_products_texts(left, right, results, name, bias=None):
     return _cell_texts(np.shape(results), text)
 
 
+def weighted_sums_text(x, kernel, bias):
+    """Every unit's sum of a dense layer written out in full, one text per column of the kernel:
+    "x1×w1 + … + xF×wF + b". x: (F,); kernel: (F, U); bias: (U,)."""
+    return [weighted_sum_text(x, kernel[:, u], bias[u]) for u in range(np.shape(kernel)[1])]
+
+
 def score_hover_texts(query, key, raw_scores, scale, scaled_scores):
     """(T, T) hover texts for a score map: cell (i, j) writes out q_i · k_j and the scaling.
 

@@ -105,9 +105,7 @@ def explorer():
             {
                 "neuron": neuron_names,
                 "b": layer.bias,
-                "weighted sum, written out": [
-                    explain.weighted_sum_text(inputs, layer.kernel[:, j], layer.bias[j]) for j in range(n_out)
-                ],
+                "weighted sum, written out": explain.weighted_sums_text(inputs, layer.kernel, layer.bias),
                 linear: layer.pre_activation,
                 f"{layer.activation}({linear})": layer.output,
             },

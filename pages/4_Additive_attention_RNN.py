@@ -16,6 +16,7 @@ DEFAULTS = ps.Defaults(
     rnn_units=32,
     rnn_seed=0,
     rnn_matrix="1, 0, 0, 0\n0, 1, 0, 0\n0, 0, 1, 0\n0, 0, 0, 1\n1, 1, 1, 1",
+    rnn_step=1,
 )
 # What each step's result is, in the shape table beside the seed's lines.
 COMMENTS = {
@@ -91,8 +92,7 @@ def explorer():
     st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
                 "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
                 "recurrent kernel (units × units) and the bias (units).")
-    st.code(seed_code.SIMPLE_RNN_MODEL.replace("(None, 4)", f"(None, {F})").replace("units=32", f"units={units}")
-              .replace("32 hidden units", explain.plural(units, "hidden unit")), language="python")
+    st.code(seed_code.simple_rnn_model_code(F, units), language="python")
     ps.show_model_summary(ps.simple_rnn_summary(F, units))
 
     def line(number):
@@ -120,23 +120,39 @@ def explorer():
     line(1)
     line(2)
     left, right = st.columns(2)
+    w1_hover = explain.sum_of_products_texts(
+        attention.features, attention.W1.kernel, attention.features_projection,
+        lambda t, u: f"h{t + 1} · W1[:, u{u + 1}] + b1[u{u + 1}]", bias=attention.W1.bias)
+    w2_hover = explain.sum_of_products_texts(
+        attention.hidden_with_time_axis, attention.W2.kernel, attention.hidden_projection,
+        lambda _, u: f"hidden · W2[:, u{u + 1}] + b2[u{u + 1}]", bias=attention.W2.bias)
     with left:
         ps.plot(figures.heatmap(attention.features_projection, step_labels, unit_labels, title="W1(features)",
-                                row_title="time step", col_title="unit"), key="rnn_w1")
+                                row_title="time step", col_title="unit", hover_texts=w1_hover), key="rnn_w1")
     with right:
         ps.plot(figures.heatmap(attention.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
-                                col_title="unit"), key="rnn_w2")
+                                col_title="unit", hover_texts=w2_hover), key="rnn_w2")
     ps.plot(figures.heatmap(attention.score, step_labels, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
-                            row_title="time step", col_title="unit"), key="rnn_score")
+                            row_title="time step", col_title="unit",
+                            hover_texts=explain.tanh_of_sum_texts(attention.features_projection, attention.hidden_projection,
+                                                                  attention.score, names=("W1", "W2"))),
+            key="rnn_score")
+    st.caption("Hover a cell for its sum written out (up to 32 × 32 cells); one time step below shows every unit's.")
+
+    logit_hover = explain.sum_of_products_texts(attention.score, attention.V.kernel, attention.logits,
+                                                lambda t, _: f"score{t + 1} · V + bV", bias=attention.V.bias)
+    weight_hover = explain.softmax_hover_texts(attention.logits.T, attention.weights.T)
 
     st.header("3 · V and the softmax over time")
     line(3)
     left, right = st.columns(2)
     with left:
-        ps.plot(figures.bar_chart(attention.logits[:, 0], step_labels, title="V(score): one number per step", value_name="logit"),
+        ps.plot(figures.bar_chart(attention.logits[:, 0], step_labels, title="V(score): one number per step", value_name="logit",
+                                  hover_texts=None if logit_hover is None else logit_hover[:, 0]),
                 key="rnn_logits")
     with right:
-        ps.plot(figures.bar_chart(attention.weights[:, 0], step_labels, title="Attention weights (sum to 1)", value_name="weight"),
+        ps.plot(figures.bar_chart(attention.weights[:, 0], step_labels, title="Attention weights (sum to 1)", value_name="weight",
+                                  hover_texts=None if weight_hover is None else weight_hover[0]),
                 key="rnn_weights")
     softmax = explain.softmax_steps(attention.logits[:, 0])
     st.markdown(f"The softmax, step by step: subtract the largest logit m = {softmax.peak:.6g}, take exp, add them "
@@ -146,19 +162,48 @@ def explorer():
          "exp ÷ Σ": softmax.weights, "weight (the layer's)": attention.weights[:, 0]},
         hide_index=True, key="rnn_softmax_steps",
     )
-    ps.plot(figures.attention_heatmap(attention.weights.T, ["final state"], step_labels, title="Attention over time"),
+    ps.plot(figures.attention_heatmap(attention.weights.T, ["final state"], step_labels, title="Attention over time",
+                                      hover_texts=weight_hover),
             key="rnn_weights_heatmap")
 
+    st.subheader("One time step, written out")
+    ps.keep_valid("rnn_step", list(range(1, T + 1)))
+    t = st.selectbox("Time step", range(1, T + 1), index=0, key="rnn_step", bind="query-params",
+                     format_func=lambda step: f"t{step}") - 1
+    st.markdown(f"Each unit's sums for step t{t + 1}, every term written out: W1 reads the step's hidden state "
+                f"h{t + 1}, W2 the final one, and their sum goes through tanh. V then sums the {units_text} of the score.")
+    features, hidden = attention.features[t], attention.hidden_with_time_axis[0]
+    st.dataframe(
+        {"unit": unit_labels,
+         f"h{t + 1} · W1[:, u] + b1[u]": explain.weighted_sums_text(features, attention.W1.kernel, attention.W1.bias),
+         "W1(features)": attention.features_projection[t],
+         "hidden · W2[:, u] + b2[u]": explain.weighted_sums_text(hidden, attention.W2.kernel, attention.W2.bias),
+         "W2(hidden)": attention.hidden_projection[0],
+         "score = tanh(W1 + W2)": attention.score[t]},
+        hide_index=True, key="rnn_step_sums",
+    )
+    st.code(f"V(score{t + 1}) = score{t + 1} · V + bV = "
+            f"{explain.weighted_sum_text(attention.score[t], attention.V.kernel[:, 0], attention.V.bias[0])} = "
+            f"{explain.number(attention.logits[t, 0])}", language=None)
+
+
     st.header("4 · The context vector")
-    st.markdown("Each hidden state is multiplied by its weight, and the rows are added up.")
+    st.markdown("Each hidden state is multiplied by its weight, and the rows are added up. Hover a cell or bar "
+                "for its product or sum written out.")
     line(4)
     line(5)
     left, right = st.columns(2)
     with left:
         ps.plot(figures.heatmap(attention.weighted_features, step_labels, unit_labels, title="attention_weights × features",
-                                row_title="time step", col_title="unit"), key="rnn_weighted")
+                                row_title="time step", col_title="unit",
+                                hover_texts=explain.elementwise_texts(attention.weights, attention.features,
+                                                                      attention.weighted_features, "×")),
+                key="rnn_weighted")
     with right:
-        ps.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value"),
+        context_hover = explain.sum_of_products_texts(attention.weights.T, attention.features, attention.context[None],
+                                                      lambda _, u: f"Σ_t w_t × h_t[u{u + 1}]")
+        ps.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value",
+                                  hover_texts=None if context_hover is None else context_hover[0]),
                 key="rnn_context")
 
     st.header("Every shape, in order")

@@ -129,3 +129,9 @@ def test_context_and_positional_encoding_texts_by_hand():
     assert texts[0, 1] == "cos(0 / 10000^(0/4)) = 1"
     assert texts[2, 2] == f"sin(2 / 10000^(2/4)) = {explain.number(np.sin(2 / 100))}"
     assert texts[2, 3] == f"cos(2 / 10000^(2/4)) = {explain.number(np.cos(2 / 100))}"
+
+
+def test_weighted_sums_text_writes_out_every_unit_in_full():
+    kernel = np.array([[0.5, -1.0], [2.0, 0.0], [1.0, 3.0], [0.25, 1.0]])
+    assert explain.weighted_sums_text([1.0, 2.0, 3.0, 4.0], kernel, [0.0, -2.0]) == [
+        "1×0.5 + 2×2 + 3×1 + 4×0.25 + 0", "1×(-1) + 2×0 + 3×3 + 4×1 + (-2)"]

@@ -230,6 +230,7 @@ CHANGES = [
     ("rnn", {}, "rnn_seed", 7),
     ("rnn", {}, "rnn_source", "typed"),
     ("rnn", {"rnn_source": "typed"}, "rnn_matrix", "1 2\n3 4\n5 6"),
+    ("rnn", {}, "rnn_step", 3),
     ("cmp", {}, "cmp_text", "A different sentence for the test."),
     ("cmp", {}, "cmp_units", 16),
     ("cmp", {}, "cmp_heads", 4),
@@ -244,7 +245,7 @@ VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}
 # The activation changes the layers' outputs, which the page shows in its tables; the charts
 # show the weights, which the activation does not touch. The key token picks the score whose
 # dot product the Scores view writes out in a table.
-SHOWN_IN_TABLES = {"dense_activation", "sa_key"}
+SHOWN_IN_TABLES = {"dense_activation", "sa_key", "rnn_step"}
 
 
 def test_every_control_has_a_change_case():
@@ -828,18 +829,62 @@ def test_rnn_page_shows_the_seeds_classes_and_each_call_line_beside_its_shape():
     assert ac.seed_code.ATTENTION_CLASS.rstrip() in codes and ac.seed_code.RNN_WITH_ATTENTION_CLASS.rstrip() in codes
     trace = rnn_trace(ac.random_sequence(3, 2, 0), units=6)
     tensors = ac.export.trace_tensors(trace)
-    captions = [c.value for c in at.caption]
+    elements = [(element.type, getattr(element, "value", None)) for element in page_elements(at.main)]
     for step in ac.seed_code.CALL_STEPS:
-        assert step.line in codes  # its own block, right above the caption of its shapes
         assert step.line in ac.seed_code.ATTENTION_CLASS + ac.seed_code.RNN_WITH_ATTENTION_CLASS
         shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
-        assert f"→ {shapes}" in captions
-    # The seed's SimpleRNN model with its summary: 2·6 + 6·6 + 6 = 54 parameters.
+        # The line in its own block, and right under it the caption of the shapes it made.
+        at_line = elements.index(("code", step.line))
+        assert elements[at_line + 1] == ("caption", f"→ {shapes}"), step.line
+    # The seed's SimpleRNN model, for the page's sizes, with its summary: 2·6 + 6·6 + 6 = 54 parameters.
     (summary,) = summaries(at)
-    expected = ac.model_summary_text(ac.seed_code.simple_rnn_model(2, 6))
-    assert summary.split("\n")[1:] == expected.split("\n")[1:]
-    assert "Total params: 54" in summary
-    assert any("Input(shape=(None, 2))" in code and "SimpleRNN(units=6)" in code for code in codes)
+    assert summary == ac.model_summary_text(ac.seed_code.simple_rnn_model(2, 6))
+    assert summary.startswith('Model: "sequential"') and "Total params: 54" in summary
+    assert ac.seed_code.simple_rnn_model_code(2, 6).rstrip() in codes
+
+
+def page_elements(block):
+    """Every element under `block`, depth first: the order the page shows them in."""
+    for child in block.children.values():
+        if getattr(child, "children", None):
+            yield from page_elements(child)
+        else:
+            yield child
+
+
+def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
+    at = run_page("rnn", rnn_units=4, rnn_seed=2, rnn_step=3)
+    assert_healthy(at)
+    model = ac.RNNWithAttention(4, seed=2)
+    trace = ac.trace_rnn_with_attention(model, ac.random_sequence(5, 4, 2))
+    a = trace.attention
+    h, hidden = a.features.astype(np.float64), a.hidden.astype(np.float64)
+    w1, b1 = (keras.ops.convert_to_numpy(v) for v in (model.attention.W1.kernel, model.attention.W1.bias))
+    w2, b2 = (keras.ops.convert_to_numpy(v) for v in (model.attention.W2.kernel, model.attention.W2.bias))
+    v, bv = (keras.ops.convert_to_numpy(x) for x in (model.attention.V.kernel, model.attention.V.bias))
+    number, factor = ac.explain.number, ac.explain.factor
+    (table,) = [frame.value for frame in at.dataframe if "W1(features)" in frame.value.columns]
+    written = " + ".join(f"{factor(x)}×{factor(w)}" for x, w in zip(h[2], w1[:, 1])) + f" + {factor(b1[1])}"
+    assert table["h3 · W1[:, u] + b1[u]"][1] == written
+    assert_close(table["W1(features)"], h[2] @ w1 + b1)
+    assert table["hidden · W2[:, u] + b2[u]"][3].startswith(f"{factor(hidden[0])}×{factor(w2[0, 3])} + ")
+    assert_close(table["W2(hidden)"], hidden @ w2 + b2)
+    assert_close(table["score = tanh(W1 + W2)"], np.tanh(h[2] @ w1 + b1 + hidden @ w2 + b2))
+    score = np.tanh(h[2] @ w1 + b1 + hidden @ w2 + b2)
+    (v_line,) = [c.value for c in at.code if c.value.startswith("V(score3)")]
+    assert v_line.endswith(f" + {factor(bv[0])} = {number(score @ v[:, 0] + bv[0])}")
+    shown = charts(at)
+    assert hover_lines(shown["rnn_w1"])[2, 1] == f"h3 · W1[:, u2] + b1[u2] = {ac.explain.products_text(h[2], w1[:, 1], 3)} + {factor(b1[1])} = {number(h[2] @ w1[:, 1] + b1[1])}"
+    assert hover_lines(shown["rnn_w2"])[0, 0].startswith("hidden · W2[:, u1] + b2[u1] = ")
+    assert hover_lines(shown["rnn_score"])[2, 1] == (
+        f"tanh(W1 + W2) = tanh({number(a.features_projection[2, 1])} + {factor(a.hidden_projection[0, 1])}) = "
+        f"{number(a.score[2, 1])}")
+    assert shown["rnn_logits"]["data"][0]["customdata"][2].startswith("score3 · V + bV = ")
+    assert shown["rnn_weights"]["data"][0]["customdata"][2].startswith("weight = exp(s − max) / Σ = exp(")
+    assert hover_lines(shown["rnn_weights_heatmap"]).shape == (1, 5)
+    assert hover_lines(shown["rnn_weighted"])[2, 1] == (
+        f"{number(a.weights[2, 0])} × {factor(a.features[2, 1])} = {number(a.weighted_features[2, 1])}")
+    assert shown["rnn_context"]["data"][0]["customdata"][1].endswith(f"= {number(a.context[1])}")
 
 
 def test_rnn_shape_table_lines_up_and_counts_in_words():
