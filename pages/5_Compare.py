@@ -3,7 +3,7 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, MECHANISMS, InputError, figures, weights_difference
+from attention_core import MAX_TOKENS, MECHANISMS, InputError, explain, figures, weights_difference
 
 ps.configure_page("Compare")
 DEFAULTS = ps.Defaults(
@@ -59,7 +59,11 @@ def explorer():
             column.caption(DESCRIPTIONS[name])
         for column, name in zip(st.columns(2), row):
             with column:
-                ps.plot(figures.attention_heatmap(by_name[name].weights, tokens, tokens, title=name), key=f"cmp_{name}")
+                result = by_name[name]
+                # Multi-head shows the mean of its heads: hover writes out the mean.
+                mean_hover = explain.mean_texts(result.head_weights, result.weights) if len(result.head_weights) > 1 else None
+                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=mean_hover),
+                        key=f"cmp_{name}")
         for column, name in zip(st.columns(2), row):
             result = by_name[name]
             check = (
@@ -83,7 +87,9 @@ def explorer():
     st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
     ps.plot(
         figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
-                        row_title="query (attending)", col_title="key (attended to)", value_name="difference"),
+                        row_title="query (attending)", col_title="key (attended to)", value_name="difference",
+                        hover_texts=explain.elementwise_texts(by_name[first].weights, by_name[second].weights,
+                                                              difference, "−")),
         key="cmp_difference",
     )
 

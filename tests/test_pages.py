@@ -998,3 +998,21 @@ def test_self_attention_hover_stops_above_its_limit_on_every_map():
         at = run_page("sa", {"sa_view": view}, sa_text=text, sa_units=32)
         assert_healthy(at)
         assert all("customdata" not in trace for trace in charts(at)[key]["data"])
+
+
+def test_compare_hover_writes_out_the_mean_over_heads_and_the_difference():
+    at = run_page("cmp", cmp_heads=2, cmp_first="multi-head", cmp_second="dot-product")
+    assert_healthy(at)
+    s = page_defaults("cmp")
+    _, x = ac.encode_text(s["cmp_text"], ps.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
+    results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], 2, s["cmp_seed"], False)}
+    heads = results["multi-head"].head_weights
+    number = ac.explain.number
+    shown = charts(at)
+    assert hover_lines(shown["cmp_multi-head"])[1, 2] == (
+        f"mean of 2 heads = ({number(heads[0, 1, 2])} + {number(heads[1, 1, 2])}) / 2 = "
+        f"{number((heads[0, 1, 2] + heads[1, 1, 2]) / 2)}")
+    assert all("customdata" not in trace for trace in shown["cmp_dot-product"]["data"])  # one head: nothing to write out
+    first, second = results["multi-head"].weights, results["dot-product"].weights
+    assert hover_lines(shown["cmp_difference"])[3, 4] == (
+        f"{number(first[3, 4])} − {ac.explain.factor(second[3, 4])} = {number(first[3, 4] - second[3, 4])}")
