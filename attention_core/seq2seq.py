@@ -33,15 +33,22 @@ read right to left and copy read left to right reach 99%. Dates, written in ever
 each field's characters in output order, read left to right: 0.89-0.95 alignment over seeds
 0-2, against 0.88 read right to left.
 
-Coverage (Tu et al. 2016, "Modeling Coverage for Neural Machine Translation"), for the tasks
-that ask for it (`Task.coverage`: sort and dates): the attention's features carry how much each
-position has been read, through one more dense layer; `BahdanauAttention` itself is unchanged.
-Sort's order comes from content, not position, and a content-only attention cannot tell a 3
-already output from a 3 still to come: without coverage, sort (length 8) attended to the
-previous output's symbol as often as to the next one and its alignment stayed at 0.66-0.71
-(seeds 0-1, 100% accuracy); with it, 0.91-0.92. Dates went from 0.89-0.95 to 0.93-0.95.
-Coverage makes the T attention steps sequential, so copy and reverse (whose alignment forms
-without it) keep the one batched attention call.
+Sort's order comes from content, not position. Without help, it is learned (100% accuracy)
+with an attention split between the previous output's symbol and the next one (alignment
+0.62-0.71, seeds 0-1): knowing the previous symbol (it is fed), the model decodes the next one
+from the blend. Two things make its alignment sharp, both asked for by the task:
+- coverage (Tu et al. 2016, "Modeling Coverage for Neural Machine Translation",
+  `Task.coverage`): the attention's features carry how much each position has been read,
+  through one more dense layer (`BahdanauAttention` itself is unchanged), so a 3 already
+  output differs from a 3 still to come;
+- word dropout in training (Bowman et al. 2016, `Task.feed_dropout`, in
+  attention_core.training): 30% of the fed previous symbols are blanked, so the blend no
+  longer decodes.
+Coverage alone left sort at 0.88-0.92, word dropout alone at 0.62; both gave 0.97 (seeds 0-2,
+4 epochs). Dates, whose
+alignment forms without them, did worse with either (coverage 0.88-0.92, dropout 0.82).
+Coverage makes the T attention steps sequential, so the other tasks keep the one batched
+attention call.
 
 Shape letters: B batch, S source steps, T target steps, U units, V vocabulary size.
 """

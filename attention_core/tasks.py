@@ -115,8 +115,9 @@ class Task:
         source_length S, target_length T: the widths of the arrays below.
         read_backwards: whether the outputs visit the input right to left (reverse), so an
             encoder should read it that way (see attention_core.seq2seq on why).
-        coverage: whether the attention should see how much each position has been read
-            (sort and dates, whose order comes from content; see attention_core.seq2seq).
+        coverage, feed_dropout: for sort, whose order comes from content, the attention sees
+            how much each position has been read, and in training this fraction of the
+            previous symbols fed to the decoder is blanked (see attention_core.seq2seq).
         train_sources (N, S), train_targets (N, T): training examples, int32, read-only.
         heldout_sources (H, S), heldout_targets (H, T): examples that never appear in training.
     """
@@ -128,7 +129,8 @@ class Task:
         self.symbols = tuple(symbols)
         self.source_length, self.target_length = source_length, target_length
         self.read_backwards = name == "reverse"
-        self.coverage = name in ("sort", "dates")
+        self.coverage = name == "sort"
+        self.feed_dropout = 0.3 if name == "sort" else 0.0
         self._ids = {symbol: i for i, symbol in enumerate(self.vocabulary)}
 
     @property

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from attention_core.inputs import InputError, _whole_number
 from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention, decoder_inputs
-from attention_core.tasks import START_ID
+from attention_core.tasks import PAD_ID, START_ID
 from attention_core.traces import trace_bahdanau
 
 # The page's defaults, and train()'s: chosen so each task meets issue 9's targets on a 2-core
@@ -233,13 +233,25 @@ class Run:
             order = np.random.default_rng([self.settings["seed"], self.epochs_done]).permutation(len(sources))
             order = order[: self.steps_per_epoch * self.batch_size]
             self.model.fit(
-                (sources[order], decoder_inputs(targets[order], START_ID)), targets[order],
+                (sources[order], self._fed(targets[order])), targets[order],
                 batch_size=self.batch_size, initial_epoch=self.epochs_done, epochs=self.epochs_done + 1,
                 shuffle=False, verbose=0, callbacks=[recorder, *(callbacks or [])],
             )
         with self._control:
             self.status = "cancelled" if self._cancelled and self.epochs_done < self.settings["epochs"] else "finished"
         return self
+
+    def _fed(self, targets):
+        """Teacher forcing's decoder inputs (N, T) for `targets` (N, T) in this epoch. With the
+        task's `feed_dropout`, that fraction of the fed symbols (never the start) is blanked to
+        the pad id (word dropout, Bowman et al. 2016), so the model cannot decode a blurred
+        attention by knowing the previous symbol (see attention_core.seq2seq)."""
+        fed = np.asarray(decoder_inputs(targets, START_ID))
+        if self.task.feed_dropout:
+            blank = np.random.default_rng([self.settings["seed"], self.epochs_done, 1]).random(fed.shape) < self.task.feed_dropout
+            blank[:, 0] = False
+            fed = np.where(blank, PAD_ID, fed)
+        return fed
 
     def _compile(self):
         schedule = keras.optimizers.schedules.CosineDecay(

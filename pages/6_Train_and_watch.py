@@ -35,9 +35,11 @@ st.markdown(
 st.caption(
     "The encoder reads the input in the order the output visits it (right to left for reverse). "
     "In training the decoder is fed the previous correct symbol; an encoder that had already read "
-    "the next symbol there would let the model look one step behind and still be right. For sort and "
-    "dates, whose order comes from content, the attention also sees how much each position has been "
-    "read already (coverage), so it can tell a symbol already written from one still to come."
+    "the next symbol there would let the model look one step behind and still be right. For sort, whose "
+    "order comes from content, the attention also sees how much each position has been read already "
+    "(coverage), so it can tell a symbol already written from one still to come; and in training 30% of "
+    "the previous symbols fed to the decoder are blanked, so it cannot decode a blurred attention by "
+    "knowing the previous one."
 )
 
 

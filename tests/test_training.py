@@ -100,6 +100,22 @@ def test_predict_and_the_additive_pipeline(tiny_run, task):
         tiny_run.predict([2, 2, 2, 2, 2])
 
 
+def test_word_dropout_blanks_a_fraction_of_the_fed_symbols_for_sort_only(task):
+    sort = ac.make_task("sort", length=8, num_examples=2000, num_heldout=8)
+    run = ac.Run(sort, units=8, frame_examples=8)
+    targets = sort.train_sources[:1000]  # any (N, T) ids above the markers
+    fed, teacher = run._fed(targets), np.asarray(ac.seq2seq.decoder_inputs(targets))
+    assert np.array_equal(fed, run._fed(targets))  # the seed and epoch decide which
+    assert np.all(fed[:, 0] == ac.tasks.START_ID)
+    blanked = fed[:, 1:] == ac.tasks.PAD_ID
+    assert np.array_equal(fed[:, 1:][~blanked], teacher[:, 1:][~blanked])
+    assert 0.28 < blanked.mean() < 0.32
+    run.epochs_done = 1
+    assert not np.array_equal(run._fed(targets), fed)  # other symbols in the next epoch
+    reverse = ac.Run(task, units=8, frame_examples=8)
+    assert np.array_equal(reverse._fed(task.train_targets), ac.seq2seq.decoder_inputs(task.train_targets))
+
+
 def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():
     # Sort reads with coverage: a step's features hold what the earlier steps read, so the
     # pipeline's weights are the decoding's at every step, not only at the first.
