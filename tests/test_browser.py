@@ -467,3 +467,24 @@ def test_a_5000_character_token_leaves_the_plot_area_as_tall(page, server, path,
             .find(el => String(el.layout.title.text).startsWith(title)).querySelectorAll('.xtick text'))
             .map(tick => tick.textContent)""", title)
     assert "Pneumonoultra…" in ticks and max(map(len, ticks)) <= 14, ticks
+
+
+def test_a_map_drawn_as_an_image_fills_its_frame(page, server):
+    """Over 256² cells a map is a PNG image: stretched over the whole frame inside the margins, as
+    a heatmap is, not a small square (plotly keeps an image's pixels square unless told not to)."""
+    open_page(page, server, "self-attention", "sa_text=" + "+".join(f"w{i}" for i in range(300)))
+    rects = page.evaluate(
+        """() => {
+            const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
+                .find(el => String(el.layout.title.text).startsWith('Softmax weights'));
+            const size = el => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
+            const full = plot._fullLayout, margin = full.margin;
+            return {frame: [full.width - margin.l - margin.r, full.height - margin.t - margin.b],
+                    area: size(plot.querySelector('.nsewdrag')), image: size(plot.querySelector('.imagelayer image'))};
+        }"""
+    )
+    assert rects["frame"][0] > 300 and rects["frame"][1] > 300, rects
+    # The plot area is the frame less the colour bar at its right (its 16 px bar and tick labels).
+    assert rects["area"][1] == pytest.approx(rects["frame"][1], abs=2), rects
+    assert rects["frame"][0] - 80 <= rects["area"][0] <= rects["frame"][0], rects
+    assert rects["image"] == pytest.approx(rects["area"], abs=2), rects

@@ -503,9 +503,16 @@ def test_pipeline_names_the_scaling_the_layer_applied():
 
 
 def test_large_maps_fill_their_frame_like_heatmaps():
+    """plotly keeps an image's pixels square unless both axes are free: then a 300 × 260 map sat
+    as a small square in a tall frame. (tests/test_browser.py measures the drawn image.)"""
     tokens = [f"w{i}" for i in range(300)]
-    fig = attention_heatmap(np.full((300, 300), 1 / 300), tokens, tokens).to_dict()
-    assert fig["layout"]["yaxis"]["scaleanchor"] is False  # plotly would keep the pixels square
+    fig = heatmap(np.zeros((300, 260)), tokens, tokens[:260]).to_dict()
+    xaxis, yaxis = fig["layout"]["xaxis"], fig["layout"]["yaxis"]
+    assert yaxis["scaleanchor"] is False and "scaleanchor" not in xaxis
+    assert "constrain" not in xaxis and "constrain" not in yaxis and "scaleratio" not in yaxis
+    # Same frame as an exact heatmap of the same rows: the height does not depend on the drawing.
+    exact = heatmap(np.zeros((250, 260)), tokens[:250], tokens[:260]).to_dict()["layout"]
+    assert fig["layout"]["height"] == exact["height"] == 800
     go.Figure(fig)
 
 
