@@ -523,3 +523,15 @@ def test_heatmap_hover_texts_add_a_line_per_cell_escaped():
     assert trace.hovertemplate.endswith("<br>%{customdata}<extra></extra>")
     with pytest.raises(ValueError, match="`hover_texts` must have the shape of values"):
         heatmap(np.eye(2), ["x", "y"], ["u", "v"], hover_texts=texts[:1])
+
+
+def test_bar_charts_and_attention_maps_add_a_hover_line_per_cell_escaped():
+    bars = bar_chart(np.array([0.25, 0.75]), ["a", "b"], value_name="weight", hover_texts=["exp(1) / 2", "<b>"]).data[0]
+    assert list(bars.customdata) == ["exp(1) / 2", "&lt;b&gt;"]
+    assert bars.hovertemplate == "%{x}: weight %{y:.6f}<br>%{customdata}<extra></extra>"
+    with pytest.raises(ValueError, match="`hover_texts` has 1 labels but needs 2"):
+        bar_chart(np.ones(2), ["a", "b"], hover_texts=["x"])
+    texts = np.array([["w = 1", "w = 0"]], dtype=object)
+    heat = attention_heatmap(np.array([[1.0, 0.0]]), ["q"], ["k1", "k2"], hover_texts=texts).data[0]
+    assert heat.customdata[0][1] == "w = 0"
+    assert heat.hovertemplate == "query %{y} → key %{x}: weight %{z:.6f}<br>%{customdata}<extra></extra>"
