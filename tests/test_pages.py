@@ -698,6 +698,8 @@ def test_downloads_are_built_only_when_their_expander_opens(page):
     assert_healthy(at)
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Tensors as JSON", "Tensors as CSV", "Tensors as NumPy .npz"]
+    # The page counts from 1, the files from 0: one line says so beside the buttons.
+    assert ac.export.INDEXING in [caption.value for caption in at.caption]
 
 
 # --------------------------------------------------------------------------- every number explained
