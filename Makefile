@@ -9,7 +9,7 @@ PORT ?= 8501
 # is never used.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test container-test bench screenshots chromium venv dev-venv lock clean
+.PHONY: run test container-test bench loadtest screenshots chromium venv dev-venv lock clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
@@ -28,6 +28,11 @@ container-test: $(VENV)/.dev-installed chromium
 bench: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.training --seeds 2 --latency --browser
+
+# Concurrent sessions, hostile URLs, a restart and training under load, in Chromium (minutes; not
+# part of `make test`): bench/loadtest.json, bench/LOADTEST.md.
+loadtest: $(VENV)/.dev-installed chromium
+	$(BIN)/python -m bench.loadtest
 
 # docs/screenshots/*.png: every page, full height, taken by the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
