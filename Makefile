@@ -34,9 +34,10 @@ bench: $(VENV)/.dev-installed chromium
 loadtest: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.loadtest
 
-# docs/screenshots/*.png: every page, full height, taken by the browser tests.
+# docs/screenshots/*.png: every page, full height, and a learned alignment, taken by the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py -q -k page_renders
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_training.py -q \
+		-k "page_renders or alignment_forming"
 
 # Install Chromium when it is missing (as root, else through sudo), then check that it runs.
 chromium:

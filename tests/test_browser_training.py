@@ -3,7 +3,8 @@ change while the model trains, while a second tab's self-attention page keeps an
 
 Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
 /usr/bin/chromium; these tests fail, never skip, without it). The finished page's screenshot
-goes to tests/artifacts/screenshots/train-and-watch.png (or $SCREENSHOT_DIR).
+goes to tests/artifacts/screenshots/train-and-watch.png, and its learned and ideal alignments to
+train-and-watch-alignment.png (or $SCREENSHOT_DIR).
 """
 
 import time
@@ -86,4 +87,7 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     wait_idle(page)
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOT_DIR / "train-and-watch.png", full_page=True)
+    # The README's picture: the learned alignment beside the ideal one.
+    pair = page.locator('[data-testid="stHorizontalBlock"]').filter(has=page.locator(".st-key-tw_live_learned"))
+    pair.screenshot(path=SCREENSHOT_DIR / "train-and-watch-alignment.png")
 
