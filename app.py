@@ -1,10 +1,15 @@
-"""The app's entry point: the navigation, and the home page (what the app teaches, where each
-concept lives, and the encoder -> attention -> input loop)."""
+"""The app's entry point: the navigation, the home page (what the app teaches, where each
+concept lives, and the encoder -> attention -> input loop) and the page-not-found page.
+
+Importable without running: Streamlit runs this file as `__main__`, and serve.py imports it for
+the URL paths of its pages (`known_paths`).
+"""
 
 import streamlit as st
 
 import page_support as ps
 from attention_core import figures
+from attention_core.inputs import shortened
 
 # (file, URL path, title, what it teaches), in the order a learner needs them.
 PAGES = [
@@ -21,6 +26,22 @@ PAGES = [
     ("pages/6_Train_and_watch.py", "train-and-watch", "Train and watch",
      "A seq2seq model learns copy, reverse, sort or dates; watch its attention form live, beside the ideal."),
 ]
+# Where serve.py sends an address that is no page (`?path=` carries the address asked for).
+NOT_FOUND_PATH = "page-not-found"
+# Longest asked-for address the not-found page repeats; the rest is cut.
+_SHOWN_PATH_CHARS = 200
+
+
+def known_paths():
+    """The URL paths the app answers at: "" (home), each page's, and the not-found page's."""
+    return {"", NOT_FOUND_PATH} | {url_path for _, url_path, _, _ in PAGES}
+
+
+def page_links():
+    """A link to every page, numbered in the order a learner needs them, each with its summary."""
+    for number, (path, _, label, summary) in enumerate(PAGES, start=1):
+        st.page_link(path, label=f"{number} · {label}")
+        st.caption(summary)
 
 
 def home():
@@ -33,9 +54,7 @@ def home():
     )
 
     st.header("The path through the app")
-    for number, (path, _, label, summary) in enumerate(PAGES, start=1):
-        st.page_link(path, label=f"{number} · {label}")
-        st.caption(summary)
+    page_links()
 
     st.header("Where attention sits")
     st.markdown(
@@ -45,8 +64,24 @@ def home():
     ps.plot(figures.encoder_attention_loop_figure(), key="home_loop")
 
 
-navigation = st.navigation(
-    [st.Page(home, title="Home", icon=":material/home:", default=True)]
-    + [st.Page(path, title=label, url_path=url_path) for path, url_path, label, _ in PAGES]
-)
-navigation.run()
+def not_found():
+    """What an address that is no page shows (serve.py redirects every such address here)."""
+    ps.configure_page("Page not found")
+    st.title("Page not found")
+    asked = shortened(st.query_params.get("path", ""), _SHOWN_PATH_CHARS)
+    st.markdown("There is no page at this address" + (":" if asked else "."))
+    if asked:
+        st.code(asked, language=None, wrap_lines=True)  # shown as typed: never Markdown or HTML
+    st.markdown("These are the app's pages:")
+    st.page_link(HOME)
+    page_links()
+
+
+if __name__ == "__main__":
+    HOME = st.Page(home, title="Home", icon=":material/home:", default=True)
+    navigation = st.navigation(
+        [HOME]
+        + [st.Page(path, title=label, url_path=url_path) for path, url_path, label, _ in PAGES]
+        + [st.Page(not_found, title="Page not found", url_path=NOT_FOUND_PATH, visibility="hidden")]
+    )
+    navigation.run()

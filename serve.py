@@ -7,14 +7,17 @@ before the server starts, moves that cost to start-up; the script then finds the
 """
 
 import sys
+import urllib.parse
 
 import numpy as np
 
 import attention_core as ac
+from starlette.responses import RedirectResponse
 from streamlit import delta_generator
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.web import cli
+from streamlit.web.server.starlette import starlette_static_routes
 
 
 def warm_up():
@@ -54,8 +57,57 @@ def skip_direct_execution_check():
     delta_generator._use_warning_has_been_displayed = True
 
 
+class UnknownPathsToNotFound:
+    """Streamlit's static-file handler, except that an address that is no page redirects to the
+    app's page-not-found page, with the address asked for in `?path=`.
+
+    Streamlit answers every unknown address with its index.html, whose scripts load by relative
+    path: at /self-attention/extra they resolve to /self-attention/static/..., which is index.html
+    again, so the browser showed a blank page. At /nope Streamlit's own dialog said "Page not
+    found" and ran the home page under the wrong address. Only GET and HEAD requests reach the
+    fallback, so only they are redirected; files, the pages and `_stcore` routes pass through.
+    """
+
+    def __init__(self, static_files, page_paths, not_found_path):
+        self.static_files = static_files  # Streamlit's StaticFiles subclass
+        self.page_paths = frozenset(page_paths)
+        self.not_found_path = not_found_path
+
+    def is_unknown(self, scope):
+        """Whether this request's address is neither a page, nor a file, nor a Streamlit route."""
+        path = self.static_files.get_path(scope)  # relative to the mount, normalised ("." for the root)
+        segments = path.replace("\\", "/").split("/")
+        if path == "." or "/".join(segments) in self.page_paths or "_stcore" in segments:
+            return False
+        _, found = self.static_files.lookup_path(path)
+        return found is None
+
+    async def __call__(self, scope, receive, send):
+        # Protocol-relative ("//host") addresses stay Streamlit's to refuse with a 400.
+        if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
+                and not scope["path"].startswith("//") and self.is_unknown(scope)):
+            asked = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+            target = f"{scope.get('root_path', '')}/{self.not_found_path}?{urllib.parse.urlencode({'path': asked})}"
+            await RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-cache"})(scope, receive, send)
+            return
+        await self.static_files(scope, receive, send)
+
+
+def send_unknown_paths_to_not_found():
+    """Wrap the static-file handler Streamlit's server is about to build in UnknownPathsToNotFound."""
+    import app  # its pages' URL paths; importing it runs no Streamlit command
+
+    build = starlette_static_routes.create_streamlit_static_handler
+
+    def build_wrapped(directory, base_url):
+        return UnknownPathsToNotFound(build(directory, base_url), app.known_paths(), app.NOT_FOUND_PATH)
+
+    starlette_static_routes.create_streamlit_static_handler = build_wrapped
+
+
 if __name__ == "__main__":
     warm_up()
+    send_unknown_paths_to_not_found()
     keep_keras_state()
     skip_direct_execution_check()
     # app.py declares its pages with st.navigation, which turns off Streamlit's older pages/

@@ -58,11 +58,14 @@ def _count(number, noun):
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+def shortened(text, max_chars):
+    """`text` as is, or cut to `max_chars` characters of which the last is an ellipsis."""
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
 def _quote(text):
     """`text` in single quotes, cut to about 30 characters so a message stays readable."""
-    if len(text) > _QUOTE_CHARS:
-        text = text[: _QUOTE_CHARS - 1] + "…"
-    return f"'{text}'"
+    return f"'{shortened(text, _QUOTE_CHARS)}'"
 
 
 def _combining_mark_class():

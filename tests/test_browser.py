@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import weakref
 from contextlib import contextmanager
@@ -488,3 +489,20 @@ def test_a_map_drawn_as_an_image_fills_its_frame(page, server):
     assert rects["area"][1] == pytest.approx(rects["frame"][1], abs=2), rects
     assert rects["frame"][0] - 80 <= rects["area"][0] <= rects["frame"][0], rects
     assert rects["image"] == pytest.approx(rects["area"], abs=2), rects
+
+
+# Addresses that are no page (issue 11, finding 6): a nested one used to load index.html with
+# its scripts at relative paths that resolved to index.html again, a blank white page.
+@pytest.mark.parametrize("address", ["self-attention/extra", "nope", "a/b/c?x=1"])
+def test_an_unknown_address_shows_page_not_found_with_a_link_to_every_page(page, server, address):
+    page.goto(f"{server}/{address}")
+    title = page.locator('[data-testid="stMain"] h1').first
+    title.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    assert title.inner_text() == "Page not found"
+    assert page.locator('[data-testid="stMain"] [data-testid="stCode"]').inner_text().strip() == f"/{address}"
+    links = page.locator('[data-testid="stMain"] a[data-testid="stPageLink-NavLink"]')
+    hrefs = {urllib.parse.urlsplit(link.get_attribute("href")).path.strip("/") for link in links.all()}
+    assert hrefs == {path.split("?")[0] for path in PAGES.values()} | {"train-and-watch"}
+    assert page.locator(EXCEPTION).count() == 0
+    assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()

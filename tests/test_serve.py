@@ -1,9 +1,16 @@
-"""serve.py, the app's launcher: its warm-up and its hold on Keras's state."""
+"""serve.py, the app's launcher: its warm-up, its hold on Keras's state, and unknown addresses."""
+
+import asyncio
+import urllib.parse
 
 import keras
 import pytest
+from starlette.exceptions import HTTPException
+from streamlit import file_util
 from streamlit.runtime.scriptrunner import script_runner
+from streamlit.web.server.starlette import starlette_static_routes
 
+import app
 import serve
 
 
@@ -27,3 +34,81 @@ def test_first_element_skips_the_direct_execution_check(monkeypatch):
     monkeypatch.setattr(env_util, "is_repl", lambda: pytest.fail("direct-execution check ran"))
     serve.skip_direct_execution_check()
     delta_generator._maybe_print_use_warning()
+
+
+# --------------------------------------------------------------------------- unknown addresses
+
+
+def static_handler():
+    """Streamlit's own static-file handler, as its server builds it, wrapped as serve.py wraps it."""
+    static = starlette_static_routes.create_streamlit_static_handler(file_util.get_static_dir(), None)
+    return serve.UnknownPathsToNotFound(static, app.known_paths(), app.NOT_FOUND_PATH)
+
+
+def answer(asgi_app, path, query="", method="GET"):
+    """(status, headers) of `method path?query` sent straight to the ASGI app."""
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": query.encode(), "headers": [], "http_version": "1.1", "scheme": "http",
+             "server": ("127.0.0.1", 8501), "client": ("127.0.0.1", 50000)}
+    sent = []
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        # The request once; then nothing, as from a client that stays connected (a response
+        # listens for a disconnect while it streams, and stops listening when it is done).
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message)
+
+    try:
+        asyncio.run(asgi_app(scope, receive, send))
+    except HTTPException as refusal:  # the server's exception middleware makes it the response
+        return refusal.status_code, {}
+    start = sent[0]
+    return start["status"], {name.decode(): value.decode() for name, value in start["headers"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [("/nope", ""), ("/self-attention/extra", ""), ("/a/b/c", "x=1"), ("/nope/", ""),
+     ("/self-attention/static/js/app.js", ""), ("/x/<b>**y**</b>", "q=%3Cscript%3E")],
+)
+def test_an_unknown_address_redirects_to_the_not_found_page_with_it(path, query):
+    status, headers = answer(static_handler(), path, query)
+    assert status == 302
+    location = urllib.parse.urlsplit(headers["location"])
+    assert location.path == "/page-not-found"
+    assert urllib.parse.parse_qs(location.query) == {"path": [path + (f"?{query}" if query else "")]}
+
+
+@pytest.mark.parametrize("path", ["/", "/self-attention", "/train-and-watch", "/page-not-found", "/favicon.png",
+                                  "/index.html", "/manifest.json"])
+def test_pages_and_files_are_served_as_before(path):
+    status, headers = answer(static_handler(), path)
+    assert status == 200 and "location" not in headers
+
+
+def test_what_streamlit_answers_itself_passes_through():
+    handler = static_handler()
+    assert answer(handler, "/self-attention/")[0] == 301  # Streamlit drops the trailing slash
+    assert answer(handler, "//evil.example/x")[0] == 400  # and refuses protocol-relative paths
+    assert answer(handler, "/self-attention/_stcore/health")[0] == 404  # its reserved routes
+    assert answer(handler, "/nope", method="POST")[0] == 405  # only GET and HEAD fall back to index.html
+
+
+def test_every_page_of_the_app_is_a_known_path():
+    assert app.known_paths() == {"", "page-not-found", "dot-product", "dense-layers", "self-attention",
+                                 "additive-attention", "compare", "train-and-watch"}
+
+
+def test_the_server_builds_its_static_handler_through_the_wrapper(monkeypatch):
+    # The function serve.py replaces must be the one Streamlit's routes call, or an upgrade
+    # silently brings the blank pages back.
+    monkeypatch.setattr(starlette_static_routes, "create_streamlit_static_handler",
+                        starlette_static_routes.create_streamlit_static_handler)
+    serve.send_unknown_paths_to_not_found()
+    (mount,) = starlette_static_routes.create_streamlit_static_assets_routes(base_url=None)
+    assert isinstance(mount.app, serve.UnknownPathsToNotFound)
