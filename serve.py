@@ -8,12 +8,15 @@ before the server starts, moves that cost to start-up; the script then finds the
 
 import sys
 import urllib.parse
+import weakref
 
 import numpy as np
 
 import attention_core as ac
 from starlette.responses import RedirectResponse
 from streamlit import delta_generator
+from streamlit.proto.ClientState_pb2 import ClientState
+from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.web import cli
@@ -93,6 +96,32 @@ class UnknownPathsToNotFound:
         await self.static_files(scope, receive, send)
 
 
+def rerun_whole_page_after_restart():
+    """Run the whole page when a browser asks a new server to rerun a fragment it never ran.
+
+    After a restart the browser reconnects by itself and keeps its page, but the new server has
+    none of its session. Every page's controls live in a fragment, and Streamlit drops a rerun
+    of a fragment it does not know ("The fragment with id ... does not exist anymore"): the slider
+    moved and the chart stayed, showing another seed's numbers. A session that has not run its
+    page yet runs all of it instead, with the browser's widget values and URL, so the view comes
+    back as it was and its fragments exist again.
+    """
+    request_rerun = AppSession.request_rerun
+    ran_a_page = weakref.WeakSet()
+
+    def request_rerun_or_whole_page(session, client_state):
+        if client_state is not None and client_state.fragment_id and session not in ran_a_page:
+            whole_page = ClientState()
+            whole_page.CopyFrom(client_state)
+            whole_page.fragment_id = ""
+            client_state = whole_page
+        if client_state is None or not client_state.fragment_id:
+            ran_a_page.add(session)
+        return request_rerun(session, client_state)
+
+    AppSession.request_rerun = request_rerun_or_whole_page
+
+
 def send_unknown_paths_to_not_found():
     """Wrap the static-file handler Streamlit's server is about to build in UnknownPathsToNotFound."""
     import app  # its pages' URL paths; importing it runs no Streamlit command
@@ -110,6 +139,7 @@ if __name__ == "__main__":
     send_unknown_paths_to_not_found()
     keep_keras_state()
     skip_direct_execution_check()
+    rerun_whole_page_after_restart()
     # app.py declares its pages with st.navigation, which turns off Streamlit's older pages/
     # folder mode, but only once it has run. Until then a fresh server treats pages/ as that
     # older kind of app, and its first visitor to a shared link such as /self-attention sees
