@@ -34,7 +34,14 @@ import unicodedata
 import numpy as np
 
 MAX_TOKENS = 1024
-MAX_TEXT_CHARS = 20_000
+MAX_TEXT_CHARS = 20_000  # any typed text: a sentence, a vector or a matrix
+MAX_VECTOR_LENGTH = 64
+
+# The limits of a text that becomes tokens, as the text boxes' help states them.
+TEXT_RULE = (
+    "Words, numbers, emoji and punctuation marks become tokens: "
+    f"at most {MAX_TOKENS} tokens and {MAX_TEXT_CHARS:,} characters."
+)
 
 # Quoted user text in messages is cut to this many characters.
 _QUOTE_CHARS = 30
@@ -253,7 +260,8 @@ FLOAT32_RANGE = "±3.4e38"
 NUMBER_RULE = (
     "Numbers like 3, -0.5, .5 or 1e-3, separated by commas or spaces; brackets are optional. "
     "Digits may be in any script (١٢ or １２ is 12); the minus may be typed as - or − (or a dash). "
-    f"Every number, and every result computed from it, must lie within float32's range, {FLOAT32_RANGE}."
+    f"Every number, and every result computed from it, must lie within float32's range, {FLOAT32_RANGE}; "
+    f"at most {MAX_TEXT_CHARS:,} characters in all."
 )
 _NUMBER_EXAMPLE = "Use numbers like 3, -0.5 or 1e-3, separated by commas or spaces."
 _NOT_FINITE_WORDS = {"nan", "inf", "infinity"}
@@ -352,7 +360,7 @@ def _parse_numbers(text, where, max_count, limit_phrase):
     return [_parse_number(piece, where) for piece in pieces]
 
 
-def parse_vector(text: str, name: str = "vector", max_length: int = 64) -> np.ndarray:
+def parse_vector(text: str, name: str = "vector", max_length: int = MAX_VECTOR_LENGTH) -> np.ndarray:
     """Read a list of numbers such as "1, 2, 3", "1 2 3" or "[1.5e-3, -2]".
 
     Returns (n,) float64 with 1 <= n <= max_length. Raises InputError for empty text,

@@ -5,7 +5,7 @@ import streamlit as st
 import page_support as ps
 from attention_core import InputError, check_same_length, figures, parse_vector, trace_dot_product
 from attention_core.checks import check_float32_range
-from attention_core.inputs import NUMBER_RULE
+from attention_core.inputs import FLOAT32_RANGE, MAX_VECTOR_LENGTH, NUMBER_RULE
 
 ps.configure_page("Dot product")
 DEFAULTS = ps.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")
@@ -26,7 +26,8 @@ def calculator():
     a_text = left.text_input("Vector a (the query)", DEFAULTS["dot_a"], key="dot_a", bind="query-params", help=NUMBER_RULE)
     b_text = right.text_input("Vector b (the key)", DEFAULTS["dot_b"], key="dot_b", bind="query-params", help=NUMBER_RULE)
     DEFAULTS.reset_button()
-    st.caption("Numbers separated by commas or spaces, brackets optional; up to 64 entries, finite numbers only.")
+    st.caption(f"Numbers separated by commas or spaces, brackets optional; up to {MAX_VECTOR_LENGTH} entries, "
+               f"each within {FLOAT32_RANGE}.")
 
     try:
         a = parse_vector(a_text, name="a")

@@ -4,6 +4,7 @@ import streamlit as st
 
 import page_support as ps
 from attention_core import MAX_TOKENS, InputError, explain, figures, trace_dot_product
+from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Self-attention")
 DEFAULTS = ps.Defaults(
@@ -102,6 +103,7 @@ def explorer():
         DEFAULTS["sa_text"],
         key="sa_text",
         bind="query-params",
+        help=TEXT_RULE,
     )
     settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
     try:

@@ -4,6 +4,7 @@ import streamlit as st
 
 import page_support as ps
 from attention_core import MAX_TOKENS, MECHANISMS, InputError, explain, figures, weights_difference
+from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Compare")
 DEFAULTS = ps.Defaults(
@@ -43,7 +44,8 @@ def explorer():
         add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
         DEFAULTS.reset_button()
 
-    text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params")
+    text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params",
+                        help=TEXT_RULE)
     try:
         tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
     except InputError as error:

@@ -126,7 +126,8 @@ def controls(task, options, run):
     status = run.status if run else "ready"
     done = status in ACTIVE + ("finished",)
     for column, (label, icon, callback, args, disabled, help_text) in zip(st.columns(4), [
-        ("Play", "play_arrow", play, (task, options), done, "Train, live."),
+        ("Play", "play_arrow", play, (task, options), done,
+         f"Train, live. The server trains {training.MAX_CONCURRENT_RUNS} run at a time; another waits its turn."),
         ("Pause", "pause", pause, (), status not in ACTIVE, "Stop after this batch; Play goes on."),
         ("Step", "skip_next", step, (task, options), done, "Train one epoch, then pause."),
         ("Reset", "restart_alt", reset, (task, options), False, "Stop and forget this run."),
@@ -268,7 +269,8 @@ def save_and_load(task, run):
                            file_name=f"attention-{task.name}.keras", mime="application/octet-stream",
                            key="tw_download", on_click="ignore", icon=":material/download:")
     upload = st.file_uploader("Load a model trained here (.keras)", type=["keras"], key="tw_upload",
-                              max_upload_size=10)
+                              max_upload_size=10,
+                              help=f"A .keras file this page saved, at most {ac.model_io.MAX_MODEL_BYTES / 1e6:g} MB.")
     if upload is None:
         return
     try:
