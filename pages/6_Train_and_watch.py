@@ -5,6 +5,7 @@ import streamlit as st
 import attention_core as ac
 import page_support as ps
 from attention_core import InputError, figures, training
+from attention_core.training_figures import alignment_heatmap, learning_curves
 
 ps.configure_page("Train and watch")
 DEFAULTS = ps.Defaults(
@@ -145,18 +146,16 @@ def alignment_pair(task, alignment, ideal, source, target, key, title):
     left, right = st.columns(2)
     inputs, outputs = symbols(task, source), symbols(task, target)
     with left:
-        ps.plot(figures.attention_heatmap(alignment, outputs, inputs, title=title), key=f"{key}_learned")
+        ps.plot(alignment_heatmap(alignment, outputs, inputs, title=title), key=f"{key}_learned")
     with right:
-        ps.plot(figures.attention_heatmap(ideal, outputs, inputs, title="Ideal alignment"), key=f"{key}_ideal")
+        ps.plot(alignment_heatmap(ideal, outputs, inputs, title="Ideal alignment"), key=f"{key}_ideal")
 
 
 def curves(run):
-    frames = run.history[1:]
-    if frames:
-        st.line_chart({"step": [f.step for f in frames], "training loss": [f.loss for f in frames]}, x="step",
-                      height=220)
-        st.line_chart({"step": [f.step for f in frames], "held-out accuracy": [f.accuracy for f in frames],
-                       "alignment score": [f.alignment_score for f in frames]}, x="step", height=220)
+    """Loss, accuracy and alignment score over every recorded frame (step 0: untrained)."""
+    frames = run.history
+    ps.plot(learning_curves([f.step for f in frames], [f.loss for f in frames], [f.accuracy for f in frames],
+                            [f.alignment_score for f in frames]), key="tw_curves")
 
 
 def status_line(run):
@@ -206,8 +205,8 @@ def replay(task, run):
                              format_func=lambda i: f"step {frames[i].step} (epoch {frames[i].epoch:.2f})")
     frame = frames[index]
     st.caption(f"Loss {frame.loss:.4f} · held-out accuracy {frame.accuracy:.1%} · alignment score {frame.alignment_score:.1%}")
-    ps.plot(figures.attention_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
-                                      symbols(task, run.probe_source), title=f"Alignment at step {frame.step}"),
+    ps.plot(alignment_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
+                              symbols(task, run.probe_source), title=f"Alignment at step {frame.step}"),
             key="tw_replay")
 
 

@@ -102,6 +102,10 @@ def test_step_pause_play_and_the_heatmaps_show_the_recorded_alignment():
     assert {m.label: m.value for m in at.metric} == {
         "Alignment score": f"{frame.alignment_score:.1%}", "Held-out accuracy": f"{frame.accuracy:.1%}",
         "Exact match": f"{frame.exact_match:.1%}"}
+    (curves,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if chart.key == "tw_curves"]
+    shown_curves = {trace["name"]: decode(trace["y"]) for trace in curves["data"]}
+    np.testing.assert_allclose(shown_curves["alignment score"], [f.alignment_score for f in run.history])
+    np.testing.assert_allclose(shown_curves["training loss"], [f.loss for f in run.history])  # NaN first: untrained
     assert np.array_equal(run.probe_ideal, np.eye(4)[::-1])  # reverse: the anti-diagonal
     # Paused: the replay scrubber goes back to the untrained model.
     at.select_slider(key="tw_frame").set_value(0).run()
