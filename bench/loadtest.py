@@ -44,16 +44,19 @@ TRAINERS = 2
 RSS_INTERVAL_S = 0.2
 HEALTH_INTERVAL_S = 0.5
 PRESS_TIMEOUT_MS = 120_000
+OPENING_BATCH = 4  # sessions opened at once
 # Chromium runs every context's page as if in the foreground: a background tab's timers and
 # animation frames would otherwise be throttled and its latency measured wrong.
 FOREGROUND_FLAGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                     "--disable-backgrounding-occluded-windows"]
+CONTAINER_LIMIT_MB = 2048  # deploy/kubernetes.yaml: limits.memory 2Gi
 # The training page's stated cost to other sessions (bench/TRAINING.md): at most 2x their latency.
 STATED_TRAINING_FACTOR = 2.0
 
 PLOT = '[data-testid="stMain"] .js-plotly-plot'
 EXCEPTION = '[data-testid="stException"]'
 ERROR_ALERT = '[data-testid="stAlertContentError"]'
+SPINNER = '[data-testid="stSpinner"]'
 CONNECTED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
 IDLE = CONNECTED + '[data-test-script-state="notRunning"]'
 
@@ -110,14 +113,31 @@ def foreign_labels(tokens, labels):
     return [label for token, label in zip(tokens, labels) if token not in label]
 
 
-def within_budget(rss_mb, start_mb, budget_mb):
-    """Whether every RSS sample stays within the start-up RSS plus the memory budget."""
-    return max(rss_mb) <= start_mb + budget_mb
+def within_budget(rss_mb, before_mb, budget_mb):
+    """Whether every RSS sample stays within the RSS before the views plus the memory budget."""
+    return max(rss_mb) <= before_mb + budget_mb
 
 
 def training_factor(loaded, training):
     """Other sessions' median latency while training, as a multiple of the same load without."""
     return round(training["p50_ms"] / loaded["p50_ms"], 2)
+
+
+def machine_cpu_seconds():
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    ticks = [int(field) for field in pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), sum(ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_shares(before, after):
+    """The server's and the whole machine's share of all cores between two readings.
+
+    Each reading is (server CPU seconds, (machine busy, machine total) seconds, wall time).
+    """
+    (server_0, (busy_0, total_0), _), (server_1, (busy_1, total_1), _) = before, after
+    return {"server_cpu_share": round((server_1 - server_0) / (total_1 - total_0), 3),
+            "machine_busy_share": round((busy_1 - busy_0) / (total_1 - total_0), 3)}
 
 
 def markdown(results):
@@ -135,14 +155,25 @@ def markdown(results):
         "",
         f"Memory budget: {results['budget_mb']} MB (`ATTENTION_MEMORY_BUDGET_MB`).",
         "",
-        "| What | Sessions | p50 | p95 | max | presses | exceptions | leaks |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Latency: a seed-slider press until the session's first chart shows new data and is painted. "
+        "CPU: the server's share of all cores, and the whole machine's (the browsers and other work included).",
+        "",
+        "| What | Sessions | p50 | p95 | max | presses | exceptions | leaks | server CPU | machine busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, run in (("single session", single), (f"{loaded['sessions']} sessions at once", loaded),
-                      (f"the same, {train['trainers']} of them training", train)):
-        s = run["latency"]
-        lines.append(f"| {name} | {run['sessions']} | {s['p50_ms']:.0f} ms | {s['p95_ms']:.0f} ms | {s['max_ms']:.0f} ms "
-                     f"| {s['presses']} | {run['exceptions']} | {run['leaks']} |")
+
+    def row(name, run, latency, sessions):
+        return (f"| {name} | {sessions} | {latency['p50_ms']:.0f} ms | {latency['p95_ms']:.0f} ms "
+                f"| {latency['max_ms']:.0f} ms | {latency['presses']} | {run['exceptions']} | {run['leaks']} "
+                f"| {run['server_cpu_share']:.0%} | {run['machine_busy_share']:.0%} |")
+
+    lines.append(row("single session", single, single["latency"], 1))
+    lines.append(row(f"{loaded['sessions']} sessions at once", loaded, loaded["latency"], loaded["sessions"]))
+    for page, latency in loaded["per_page"].items():
+        lines.append(f"| … on {page} | {loaded['pages'][page]} | {latency['p50_ms']:.0f} ms | {latency['p95_ms']:.0f} ms "
+                     f"| {latency['max_ms']:.0f} ms | {latency['presses']} | | | | |")
+    lines.append(row(f"{train['sessions']} sessions, {train['trainers']} more pressed Play", train, train["latency"],
+                     train["sessions"]))
     lines += [
         "",
         f"- **Latency under load**: p50 {loaded['latency']['p50_ms'] / single['latency']['p50_ms']:.1f}x and p95 "
@@ -158,26 +189,29 @@ def markdown(results):
         f"training (stated: at most {STATED_TRAINING_FACTOR:g}x).",
         f"- **Server memory (RSS)**: {rss['start']:.0f} MB after start, {rss['during_concurrent_max']:.0f} MB at most "
         f"during the concurrent sessions, {rss['after_concurrent']:.0f} MB after them; "
-        f"{hostile['rss_max']:.0f} MB at most during the hostile URLs, within the start plus the budget "
-        f"({rss['start'] + results['budget_mb']:.0f} MB): {'yes' if hostile['within_budget'] else 'NO'}.",
+        f"{hostile['rss_before']:.0f} MB before the hostile URLs and {hostile['rss_max']:.0f} MB at most during them: "
+        f"within that plus the budget ({hostile['rss_before'] + results['budget_mb']:.0f} MB): "
+        f"{'yes' if hostile['within_budget'] else 'NO'}; a Kubernetes replica may use {CONTAINER_LIMIT_MB} MB.",
         f"- **Hostile URLs** ({len(hostile['visits'])} visits, {hostile['parallel']} sessions at once for the "
         f"largest allowed views): the health check answered {hostile['health_ok']} of {hostile['health_polls']} "
         f"polls (slowest {hostile['health_max_ms']:.0f} ms); exceptions {hostile['exceptions']}.",
         "",
-        "| URL (shortened) | shown | RSS after |",
-        "| --- | --- | --- |",
+        "| URL (shortened) | shown | said it takes seconds | RSS after |",
+        "| --- | --- | --- | --- |",
     ]
     for visit in hostile["visits"]:
-        lines.append(f"| `{visit['label']}` | {visit['shown']} | {visit['rss_mb']:.0f} MB |")
+        lines.append(f"| `{visit['label']}` | {visit['shown'].replace('|', '/')} | {'yes' if visit['said_seconds'] else ''} "
+                     f"| {visit['rss_mb']:.0f} MB |")
     lines += [
         "",
         f"- **Restart**: the server was killed (SIGKILL) under an open self-attention session "
         f"({', '.join(f'{k}={v}' for k, v in restart['settings'].items())}) and started again on the same port. "
-        f"The page reconnected {restart['reconnect_s']:.1f} s after the new server answered; Streamlit runs it again "
-        "only when the user acts, so the seed slider moved there and back "
-        f"({restart['press_after_ms'][0]} and {restart['press_after_ms'][1]} ms): every setting and every number "
-        f"of the chart as before the kill: {'yes' if restart['same_after_press'] else 'NO'}. Reloading the URL "
-        f"gave the same view again: {'yes' if restart['same_after_reload'] else 'NO'}.",
+        f"The page reconnected {restart['reconnect_s']:.1f} s after the new server answered. Streamlit runs it again "
+        "only when the user acts, and then only the fragment that holds the control, which the new server "
+        "never saw: serve.py runs the whole page instead (`rerun_whole_page_after_restart`). The seed slider moved there and back "
+        f"({restart['press_after_ms'][0]} and {restart['press_after_ms'][1]} ms). Settings or chart numbers not as "
+        f"before the kill: {restart['lost_after_press'] or 'none'}; after reloading the URL: "
+        f"{restart['lost_after_reload'] or 'none'}.",
         "",
     ]
     return "\n".join(lines)
@@ -223,6 +257,11 @@ class Server:
                 self.process.kill()
         self.log.close()
 
+    def cpu_seconds(self):
+        """CPU seconds the server has used (user + system), from /proc."""
+        fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self):
         from bench.run import rss_mb
 
@@ -261,6 +300,7 @@ class Session:
 
     async def open(self, query=None):
         self.context = await self.browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.context.set_default_timeout(PRESS_TIMEOUT_MS)
         self.page = await self.context.new_page()
         await self.page.goto(f"{self.base}/{self.plan['page']}?{query or self.plan['query']}")
         await self.page.locator(PLOT).first.wait_for(timeout=PRESS_TIMEOUT_MS)
@@ -333,10 +373,14 @@ def check_readings(plan, readings):
     return len(readings), values, leaks
 
 
-async def load(browser, base, plans, seconds, trainers=()):
+async def load(browser, server, plans, seconds, trainers=()):
     """Run the sessions of `plans` together for `seconds` (trainer pages press Play first)."""
+    base = server.base
     sessions = [Session(browser, base, plan) for plan in plans]
-    await asyncio.gather(*(session.open() for session in sessions))
+    # Opened a few at a time: twenty first views at once (each loads Streamlit's front end and
+    # plotly, 5 MB of JavaScript to evaluate) would measure start-up, not the load.
+    for start in range(0, len(sessions), OPENING_BATCH):
+        await asyncio.gather(*(session.open() for session in sessions[start:start + OPENING_BATCH]))
     await asyncio.gather(*(session.press() for session in sessions))  # warm: every page has run once
     for session in sessions:
         session.latencies.clear()
@@ -350,7 +394,9 @@ async def load(browser, base, plans, seconds, trainers=()):
         trainer_pages.append((context, page))
     if trainer_pages:
         await trainer_pages[0][1].locator('[data-testid="stProgress"]').first.wait_for(timeout=PRESS_TIMEOUT_MS)
+    cpu_before = server.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
     await asyncio.gather(*(session.run_for(seconds) for session in sessions))
+    cpu_after = server.cpu_seconds(), machine_cpu_seconds(), time.monotonic()
     states = []
     for context, page in trainer_pages:
         states.append(await trainer_state(page))
@@ -361,11 +407,13 @@ async def load(browser, base, plans, seconds, trainers=()):
         "seconds": seconds,
         "pages": {page: sum(s.plan["page"] == page for s in sessions) for page in PAGES if any(s.plan["page"] == page for s in sessions)},
         "latency": latency_summary([t for s in sessions for t in s.latencies]),
-        "per_session_p50_ms": [latency_summary(s.latencies)["p50_ms"] for s in sessions],
+        "per_page": {page: latency_summary([t for s in sessions if s.plan["page"] == page for t in s.latencies])
+                     for page in PAGES if any(s.plan["page"] == page and s.latencies for s in sessions)},
         "exceptions": sum(s.exceptions for s in sessions),
         "checked": sum(c[0] for c in checked),
         "values_checked": sum(c[1] for c in checked),
         "leaks": sum(c[2] for c in checked),
+        **cpu_shares(cpu_before, cpu_after),
     }
     if trainers:
         result["trainers"], result["trainer_states"] = len(trainers), "; ".join(states)
@@ -416,11 +464,16 @@ async def visit(browser, server, label, path, query):
     """Open one URL, wait for its run to end; what it showed and the server's RSS after."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
+    # A view estimated to take a second or more says so while it computes (page_support.within_budget).
+    said_so = asyncio.get_running_loop().create_task(
+        page.locator(SPINNER).filter(has_text="Computing").first.wait_for(timeout=PRESS_TIMEOUT_MS))
     await page.goto(f"{server.base}/{path}?{query}")
     # The app is idle for a moment between loading and its first run: wait for the run's result.
     await page.locator(PLOT).or_(page.locator(ERROR_ALERT)).or_(page.locator(EXCEPTION)).first.wait_for(
         timeout=PRESS_TIMEOUT_MS)
     await page.locator(IDLE).wait_for(state="attached", timeout=PRESS_TIMEOUT_MS)
+    said_seconds = said_so.done() and not said_so.exception()
+    said_so.cancel()
     exceptions = await page.locator(EXCEPTION).count()
     errors = await page.locator(ERROR_ALERT).all_inner_texts()
     charts = await page.locator(PLOT).count()
@@ -428,7 +481,8 @@ async def visit(browser, server, label, path, query):
     shown = f"{charts} charts" if charts else "no chart"
     if errors:
         shown += ": " + " ".join(errors[0].split())[:140] + ("…" if len(errors[0]) > 140 else "")
-    return {"label": label, "shown": shown, "exceptions": exceptions, "rss_mb": server.rss_mb()}
+    return {"label": label, "shown": shown, "said_seconds": said_seconds, "exceptions": exceptions,
+            "rss_mb": server.rss_mb()}
 
 
 async def poll_health(server, polls):
@@ -439,8 +493,13 @@ async def poll_health(server, polls):
         await asyncio.sleep(HEALTH_INTERVAL_S)
 
 
-async def hostile(browser, server, start_mb, budget_mb):
-    """Issue 11's URLs one after another, then the largest allowed views from parallel sessions."""
+async def hostile(browser, server, budget_mb):
+    """Issue 11's URLs one after another, then the largest allowed views from parallel sessions.
+
+    The budget bounds what views hold on top of what the server held before them (the earlier
+    phases leave training runs and sessions behind, which the budget does not count).
+    """
+    before_mb = server.rss_mb()
     polls = []
     health = asyncio.get_running_loop().create_task(poll_health(server, polls))
     with Sampler(server) as sampler:
@@ -452,8 +511,9 @@ async def hostile(browser, server, start_mb, budget_mb):
         "visits": visits,
         "parallel": len(largest),
         "exceptions": sum(v["exceptions"] for v in visits),
+        "rss_before": before_mb,
         "rss_max": max(sampler.samples),
-        "within_budget": within_budget(sampler.samples, start_mb, budget_mb),
+        "within_budget": within_budget(sampler.samples, before_mb, budget_mb),
         "health_polls": len(polls),
         "health_ok": sum(ok for ok, _ in polls),
         "health_max_ms": max(seconds for _, seconds in polls) * 1000,
@@ -468,8 +528,8 @@ RESTART_QUERY = {"sa_text": "Restarts lose nothing the user set", "sa_units": 16
 
 async def settings_shown(page):
     """The self-attention page's settings as its widgets show them."""
-    async def value(key):
-        return await page.locator(f".st-key-{key} input[type=range]").first.get_attribute("value")
+    async def value(key):  # as the slider shows it (a select slider's input holds an option's index)
+        return await page.locator(f'.st-key-{key} [data-testid="stSliderThumbValue"]').first.inner_text()
 
     async def checked(key):
         return await page.locator(f".st-key-{key} input[type=checkbox]").first.is_checked()
@@ -480,6 +540,11 @@ async def settings_shown(page):
         "head": await value("sa_head"), "scale": await checked("sa_scale"), "causal": await checked("sa_causal"),
         "view": await page.locator('[role="tab"][aria-selected="true"]').first.inner_text(),
     }
+
+
+def differences(before, after):
+    """The keys whose values differ between two dictionaries of settings, with both values."""
+    return {key: [before[key], after.get(key)] for key in before if after.get(key) != before[key]}
 
 
 async def restart(browser, server):
@@ -499,6 +564,7 @@ async def restart(browser, server):
     await session.page.locator(CONNECTED).wait_for(state="attached", timeout=PRESS_TIMEOUT_MS)
     reconnect_s = time.perf_counter() - started
     there = await session.press()
+    session.direction = -session.direction
     back = await session.press()
     after_press = await settings_shown(session.page), await session.read()
     await session.page.reload()
@@ -506,11 +572,12 @@ async def restart(browser, server):
     await session.page.locator(IDLE).wait_for(state="attached", timeout=PRESS_TIMEOUT_MS)
     after_reload = await settings_shown(session.page), await session.read()
     await session.close()
+    before = {**before_settings, "chart": before_chart}
     return {
         "reconnect_s": reconnect_s,
         "settings": before_settings,
-        "same_after_press": after_press == (before_settings, before_chart),
-        "same_after_reload": after_reload == (before_settings, before_chart),
+        "lost_after_press": differences(before, {**after_press[0], "chart": after_press[1]}),
+        "lost_after_reload": differences(before, {**after_reload[0], "chart": after_reload[1]}),
         "press_after_ms": [round(there * 1000), round(back * 1000)],
     }
 
@@ -535,20 +602,20 @@ async def run(server, sessions, seconds, baseline_seconds, phases):
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS + FOREGROUND_FLAGS)
         if "load" in phases:
-            results["single"] = await load(browser, server.base, plans[:1], baseline_seconds)
+            results["single"] = await load(browser, server, plans[:1], baseline_seconds)
             print("single:", results["single"]["latency"], flush=True)
             with Sampler(server) as sampler:
-                results["concurrent"] = await load(browser, server.base, plans, seconds)
+                results["concurrent"] = await load(browser, server, plans, seconds)
             rss["during_concurrent_max"] = max(sampler.samples)
             rss["after_concurrent"] = server.rss_mb()
             print("concurrent:", results["concurrent"], flush=True)
-            results["training"] = await load(browser, server.base, plans[TRAINERS:], seconds, trainers=range(TRAINERS))
+            results["training"] = await load(browser, server, plans[TRAINERS:], seconds, trainers=range(TRAINERS))
             results["training"]["factor"] = training_factor(results["concurrent"]["latency"],
                                                             results["training"]["latency"])
             rss["after_training"] = server.rss_mb()
             print("training:", results["training"], flush=True)
         if "hostile" in phases:
-            results["hostile"] = await hostile(browser, server, rss["start"], results["budget_mb"])
+            results["hostile"] = await hostile(browser, server, results["budget_mb"])
             rss["after_hostile"] = server.rss_mb()
             print("hostile:", results["hostile"], flush=True)
         if "restart" in phases:
