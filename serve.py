@@ -135,6 +135,11 @@ def send_unknown_paths_to_not_found():
 
 
 if __name__ == "__main__":
+    # A mistyped memory budget stops the server here, with what is allowed, not on the first page.
+    try:
+        ac.budget.budget_from_environment()
+    except ValueError as error:
+        sys.exit(f"serve.py: {error}")
     warm_up()
     send_unknown_paths_to_not_found()
     keep_keras_state()

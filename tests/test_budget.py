@@ -1,6 +1,10 @@
 """The memory budget: bytes counted, LRU eviction, reservations, thread safety, the view caps and their message."""
 
 import math
+import os
+import pathlib
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +18,7 @@ import attention_core as ac
 from attention_core import budget
 from attention_core.budget import MB, MemoryBudget, ViewTooLarge, nbytes_of
 
-PAGES = __import__("pathlib").Path(__file__).resolve().parent.parent / "pages"
+PAGES = pathlib.Path(__file__).resolve().parent.parent / "pages"
 
 
 def array(nbytes):
@@ -242,3 +246,13 @@ def test_a_view_over_the_budget_shows_the_limit_and_computes_nothing(page, param
     assert "at most 512 MB" in error.value and advice in error.value
     assert len(app.get("plotly_chart")) == 0
     assert ps.MEMORY.cached_bytes - before[0] < MB  # only the text's token vectors were kept
+
+
+def test_a_mistyped_budget_stops_the_server_at_start_with_what_is_allowed():
+    root = PAGES.parent
+    result = subprocess.run([sys.executable, "serve.py", "--server.port", "1"], cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "ATTENTION_MEMORY_BUDGET_MB": "2GB"}, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "serve.py: ATTENTION_MEMORY_BUDGET_MB must be a whole number of megabytes, at least 64; "
+        "received '2GB'. Unset it for the default, 1024.")
