@@ -214,6 +214,16 @@ def markdown(results):
         f"{restart['lost_after_reload'] or 'none'}.",
         "",
     ]
+    if "container_restart" in results:  # python -m bench.loadtest --container
+        bounced = results["container_restart"]
+        lines += [
+            "- **Container restart** (`python -m bench.loadtest --container`: the image run read-only as the "
+            "manifest runs it, then `docker restart`): the page reconnected "
+            f"{bounced['reconnect_s']:.1f} s after the container answered again; settings or chart numbers not as "
+            f"before, after a press there and back: {bounced['lost_after_press'] or 'none'}; after reloading the URL: "
+            f"{bounced['lost_after_reload'] or 'none'}.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -244,9 +254,11 @@ class Server:
             return urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=timeout).status == 200
         return False
 
-    def kill(self):
+    def bounce(self):
+        """Kill the server (SIGKILL, no goodbye to its sessions) and start it again on the same port."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        self.start()
 
     def stop(self):
         if self.process and self.process.poll() is None:
@@ -266,6 +278,51 @@ class Server:
         from bench.run import rss_mb
 
         return rss_mb(self.process)
+
+
+class Container(Server):
+    """The app's image, run as deploy/kubernetes.yaml runs it (read-only, a writable /tmp), on a
+    127.0.0.1 port; `docker restart` bounces it. Docker comes from scripts/docker_engine.sh, as for
+    the container test, and so does a local base image where no registry is reachable."""
+
+    IMAGE = "attention-visualizer:loadtest"
+    ENGINE = ROOT / "scripts" / "docker_engine.sh"
+    BUILD_TIMEOUT = 1800
+
+    def start(self):
+        self.engine = self._run([self.ENGINE, "start"])
+        base = self._run([self.ENGINE, "test-base"]) if self.engine == "started" else None
+        self._run(["docker", "build", "--tag", self.IMAGE, *(["--build-arg", f"BASE_IMAGE={base}"] if base else []),
+                   str(ROOT)], timeout=self.BUILD_TIMEOUT)
+        self.container = self._run(["docker", "run", "--detach", "--read-only", "--tmpfs", "/tmp",
+                                    "--publish", f"127.0.0.1:{self.port}:8501", self.IMAGE])
+        self._wait_healthy()
+
+    def bounce(self):
+        """`docker restart`: SIGTERM, then the same container started again."""
+        self._run(["docker", "restart", "--time", "10", self.container])
+        self._wait_healthy()
+
+    def stop(self):
+        for command in (["docker", "rm", "--force", self.container], ["docker", "image", "rm", "--force", self.IMAGE]):
+            subprocess.run(command, capture_output=True, timeout=120)
+        if self.engine == "started":
+            subprocess.run([self.ENGINE, "stop"], capture_output=True, timeout=120)
+        self.log.close()
+
+    def _wait_healthy(self):
+        deadline = time.monotonic() + 120
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the container did not answer: {self._run(['docker', 'logs', self.container])}")
+            time.sleep(0.1)
+
+    def _run(self, command, timeout=600):
+        reply = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        self.log.write(reply.stdout + reply.stderr)
+        if reply.returncode:
+            raise RuntimeError(f"{' '.join(map(str, command))} exited {reply.returncode}; see {LOG}")
+        return reply.stdout.strip()
 
 
 class Sampler:
@@ -557,9 +614,8 @@ async def restart(browser, server):
     session = Session(browser, server.base, {"page": "self-attention", "query": urllib.parse.urlencode(RESTART_QUERY)})
     await session.open()
     before_settings, before_chart = await settings_shown(session.page), await session.read()
-    server.kill()
-    await session.page.locator(CONNECTED).wait_for(state="detached", timeout=PRESS_TIMEOUT_MS)
-    server.start()
+    # Off the event loop: the page must see its connection drop while the server is down.
+    await asyncio.get_running_loop().run_in_executor(None, server.bounce)
     started = time.perf_counter()
     await session.page.locator(CONNECTED).wait_for(state="attached", timeout=PRESS_TIMEOUT_MS)
     reconnect_s = time.perf_counter() - started
@@ -585,6 +641,24 @@ async def restart(browser, server):
 # --- main --------------------------------------------------------------------------------------
 
 PHASES = ("load", "hostile", "restart")
+
+
+async def container_restart():
+    """The restart phase against the container image, bounced with `docker restart`."""
+    from playwright.async_api import async_playwright
+
+    from bench.run import CHROMIUM, CHROMIUM_FLAGS, free_port
+
+    container = Container(free_port())
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, container.start)
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            result = await restart(browser, container)
+            await browser.close()
+    finally:
+        container.stop()
+    return result
 
 
 async def run(server, sessions, seconds, baseline_seconds, phases):
@@ -636,9 +710,19 @@ def main():
     parser.add_argument("--baseline-seconds", type=int, default=BASELINE_S, help="length of the single session")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=PHASES,
                         help="run only these (the results files are written only when all run)")
+    parser.add_argument("--container", action="store_true",
+                        help="instead, build the Docker image and check a `docker restart` under an open page; "
+                             "adds its result to bench/loadtest.json and LOADTEST.md")
     arguments = parser.parse_args()
     if not os.access(CHROMIUM, os.X_OK):
         sys.exit(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    if arguments.container:
+        results = json.loads(RESULTS.read_text())
+        results["container_restart"] = asyncio.run(container_restart())
+        print("container restart:", results["container_restart"], flush=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        REPORT.write_text(markdown(results))
+        return
     server = Server(free_port())
     try:
         results = asyncio.run(run(server, arguments.sessions, arguments.seconds, arguments.baseline_seconds,
