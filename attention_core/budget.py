@@ -231,12 +231,15 @@ class MemoryBudget:
             self._reserved_bytes += peak_bytes
         try:
             value = compute()
-        finally:
+            size = self._size_of(value)
+        except BaseException:
             with self._lock:
-                self._pending.discard(key)
-                self._reserved_bytes -= peak_bytes
-                self._lock.notify_all()
-        self._keep(key, value)
+                self._release(key, peak_bytes)
+            raise
+        # Kept in the same step as the release, so a session waiting for this key finds it.
+        with self._lock:
+            self._release(key, peak_bytes)
+            self._keep(key, value, size)
         return value
 
     def cached(self, function):
@@ -254,15 +257,19 @@ class MemoryBudget:
             self._cached_bytes = 0
             self._lock.notify_all()
 
-    def _keep(self, key, value):
-        size = self._size_of(value)
-        with self._lock:
-            if key in self._entries or size > self.limit_bytes - self._reserved_bytes:
-                return  # another caller kept it first, or it cannot fit even alone
-            self._entries[key] = (value, size)
-            self._cached_bytes += size
-            self._evict_until(self.limit_bytes - self._reserved_bytes)
-            self._lock.notify_all()
+    def _release(self, key, peak_bytes):
+        """End a computation (the lock held): its key and reservation go, and waiters look again."""
+        self._pending.discard(key)
+        self._reserved_bytes -= peak_bytes
+        self._lock.notify_all()
+
+    def _keep(self, key, value, size):
+        """Cache a result (the lock held) unless it cannot fit beside the reservations even alone."""
+        if size > self.limit_bytes - self._reserved_bytes:
+            return
+        self._entries[key] = (value, size)
+        self._cached_bytes += size
+        self._evict_until(self.limit_bytes - self._reserved_bytes)
 
     def _evict_until(self, allowed_cached_bytes):
         """Drop least recently used results until the cache holds at most `allowed_cached_bytes`."""

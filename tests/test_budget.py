@@ -112,7 +112,11 @@ def test_peaks_over_one_views_share_are_refused():
 # --- threads ----------------------------------------------------------------------------------
 
 def test_concurrent_sessions_asking_for_one_result_compute_it_once():
-    memory = MemoryBudget(10 * MB)
+    def slow_size(value):  # a slow count must not open a window in which waiters recompute
+        time.sleep(0.05)
+        return nbytes_of(value)
+
+    memory = MemoryBudget(10 * MB, size_of=slow_size)
     calls, results = [], []
     start = threading.Barrier(8)
 
