@@ -251,12 +251,6 @@ class MemoryBudget:
         wrapper.__doc__, wrapper.__name__, wrapper.__qualname__ = function.__doc__, function.__name__, function.__qualname__
         return wrapper
 
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-            self._cached_bytes = 0
-            self._lock.notify_all()
-
     def _release(self, key, peak_bytes):
         """End a computation (the lock held): its key and reservation go, and waiters look again."""
         self._pending.discard(key)
