@@ -104,6 +104,22 @@ def score_hover_texts(query, key, raw_scores, scale, scaled_scores):
     return texts
 
 
+def simple_rnn_texts(inputs, states, kernel, recurrent_kernel, bias):
+    """Hover texts for a SimpleRNN's hidden states: cell (t, u) is
+    "h_t[u] = tanh(x_t · W[:, u] + h_(t−1) · R[:, u] + b[u]) = tanh(terms + terms + b) = h", with h_0 = 0.
+
+    inputs: (T, F); states: (T, U) what the layer computed; kernel W: (F, U); recurrent_kernel
+    R: (U, U); bias b: (U,). Time steps are 1-based, as on the axes. None above HOVER_ARITHMETIC_CELLS.
+    """
+    def text(t, u):
+        previous = states[t - 1] if t > 0 else np.zeros(np.shape(states)[1])
+        return (f"h{t + 1}[u{u + 1}] = tanh(x{t + 1} · W[:, u{u + 1}] + h{t} · R[:, u{u + 1}] + b[u{u + 1}]) = "
+                f"tanh({products_text(inputs[t], kernel[:, u], SUM_TERMS)} + "
+                f"{products_text(previous, recurrent_kernel[:, u], SUM_TERMS)} + {factor(bias[u])}) = {number(states[t, u])}")
+
+    return _cell_texts(np.shape(states), text)
+
+
 def softmax_hover_texts(scores, weights, allowed=None):
     """Hover texts for a weights map: cell (i, j) is "exp(s − m) / Σ = e / Σ = weight", row i's
     softmax with its numbers (m its largest allowed score, Σ its exponentials' sum).

@@ -135,3 +135,16 @@ def test_weighted_sums_text_writes_out_every_unit_in_full():
     kernel = np.array([[0.5, -1.0], [2.0, 0.0], [1.0, 3.0], [0.25, 1.0]])
     assert explain.weighted_sums_text([1.0, 2.0, 3.0, 4.0], kernel, [0.0, -2.0]) == [
         "1×0.5 + 2×2 + 3×1 + 4×0.25 + 0", "1×(-1) + 2×0 + 3×3 + 4×1 + (-2)"]
+
+
+def test_simple_rnn_texts_by_hand():
+    inputs = np.array([[1.0], [2.0]])
+    kernel, recurrent, bias = np.array([[0.5, -1.0]]), np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([0.0, 0.25])
+    first = np.tanh(inputs[0] @ kernel + bias)
+    states = np.stack([first, np.tanh(inputs[1] @ kernel + first @ recurrent + bias)])
+    texts = explain.simple_rnn_texts(inputs, states, kernel, recurrent, bias)
+    # h0 = 0: the first step's recurrent terms are zeros.
+    assert texts[0, 1] == f"h1[u2] = tanh(x1 · W[:, u2] + h0 · R[:, u2] + b[u2]) = tanh(1×(-1) + 0×0 + 0×2 + 0.25) = {explain.number(states[0, 1])}"
+    h = [explain.factor(value) for value in first]
+    assert texts[1, 0] == (f"h2[u1] = tanh(x2 · W[:, u1] + h1 · R[:, u1] + b[u1]) = "
+                           f"tanh(2×0.5 + {h[0]}×1 + {h[1]}×0 + 0) = {explain.number(states[1, 0])}")
