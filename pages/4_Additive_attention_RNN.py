@@ -110,9 +110,12 @@ def explorer():
                                 row_title="time step", col_title="feature"), key="rnn_inputs")
     with right:
         ps.plot(figures.heatmap(trace.rnn_output, step_labels, unit_labels, title=f"Hidden states h_t: {T} × {units}",
-                                row_title="time step", col_title="unit"), key="rnn_states")
-    st.caption("h_t = tanh(x_t·W + h_(t−1)·R + b), starting from h_0 = 0; W, R and b are under The weights below. "
-               "The last row is the final hidden state, the attention's `hidden`.")
+                                row_title="time step", col_title="unit",
+                                hover_texts=explain.simple_rnn_texts(trace.inputs, trace.rnn_output, trace.rnn.kernel,
+                                                                     trace.rnn.recurrent_kernel, trace.rnn.bias)),
+                key="rnn_states")
+    st.caption("h_t = tanh(x_t·W + h_(t−1)·R + b), starting from h_0 = 0 (hover a cell for its sums written out); W, R "
+               "and b are under The weights below. The last row is the final hidden state, the attention's `hidden`.")
 
     st.header("2 · Projections: W1(features) and W2(hidden)")
     st.markdown("In `Attention.call`, `features` is `rnn_output` and `hidden` is `hidden_state`. The hidden state has "

@@ -887,6 +887,14 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
     assert hover_lines(shown["rnn_weighted"])[2, 1] == (
         f"{number(a.weights[2, 0])} × {factor(a.features[2, 1])} = {number(a.weighted_features[2, 1])}")
     assert shown["rnn_context"]["data"][0]["customdata"][1].endswith(f"= {number(a.context[1])}")
+    # The hidden states: tanh(x_t · W + h_(t−1) · R + b), from the SimpleRNN's own weights.
+    cell = model.rnn.cell
+    w, r, b = (keras.ops.convert_to_numpy(v) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    x = ac.random_sequence(5, 4, 2).astype(np.float64)
+    state = np.tanh(x[1] @ w + np.tanh(x[0] @ w + b) @ r + b)
+    assert hover_lines(shown["rnn_states"])[1, 2] == (
+        f"h2[u3] = tanh(x2 · W[:, u3] + h1 · R[:, u3] + b[u3]) = tanh({ac.explain.products_text(x[1], w[:, 2], 3)} + "
+        f"{ac.explain.products_text(h[0], r[:, 2], 3)} + {factor(b[2])}) = {number(state[2])}")
 
 
 def test_rnn_shape_table_lines_up_and_counts_in_words():
