@@ -430,7 +430,8 @@ def dense_network(input_dim, layer_units, activation="relu", seed=None):
         + [
             keras.layers.Dense(units, activation=activation, kernel_initializer=init, name=f"dense_{i + 1}")
             for i, (units, init) in enumerate(zip(layer_units, initializers))
-        ]
+        ],
+        name="sequential",  # as the seed's first model is called; Keras would count up per model
     )
 
 
