@@ -5,14 +5,18 @@ The only module besides the pages that imports Streamlit. Every widget is bound 
 page's default values so one button can restore them.
 """
 
+import functools
 import gc
 import html
 import re
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from streamlit.runtime.state.query_params import _coerce_value_for_query_url
 
 import attention_core as ac
 from attention_core import export, seed_code
+from attention_core.inputs import _quote
 
 # A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
 # import: Streamlit's own after every rerun did (it is off in .streamlit/config.toml), and
@@ -137,10 +141,63 @@ def show_model_summary(summary):
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+def as_text(message):
+    """`message` escaped for Streamlit's Markdown, so what a user typed in it (`**1**`, `$x$`,
+    `<b>`) shows as typed."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", message)
+
+
 def show_input_error(error):
     """Show bad input as an error box, as text: st.error renders Markdown, and the message
-    quotes what the user typed, so it is escaped (`**1**`, `$x$`, `<b>` show as typed)."""
-    st.error(_MARKDOWN_PUNCTUATION.sub(r"\\\1", str(error)), icon=":material/error:")
+    quotes what the user typed."""
+    st.error(as_text(str(error)), icon=":material/error:")
+
+
+def _url_form(key):
+    """The value of the URL-bound widget `key` as Streamlit writes it in the URL ("8", "true",
+    "Typed matrix"), or None when no such widget was drawn.
+
+    Streamlit keeps no public record of it: this asks the widget's own serializer, as its URL
+    binding does (tests/test_url_fuzzing.py fails if these internals move).
+    """
+    state = get_script_run_ctx().session_state._state
+    widget_id = state.get_widget_id_from_key(key)
+    metadata = state.get_widget_metadata(widget_id) if widget_id is not None else None
+    if metadata is None or metadata.bind != "query-params" or key not in st.session_state:
+        return None
+    form = _coerce_value_for_query_url(metadata.serializer(st.session_state[key]), metadata.value_type)
+    return form if isinstance(form, str) else ", ".join(form)  # a slider's value is a list of one
+
+
+def notes_link_changes(function):
+    """Decorate the function that draws a page's controls: on the page's first run in a session,
+    a note above them says which of the link's values were not allowed and what is used instead.
+
+    Streamlit drops a URL value its widget cannot take (units=999, an unknown option) or clamps it
+    (units=12.7 becomes 12), silently. The note compares the link's values before the controls
+    are drawn with the URL after. Only the first run: later, the URL changes because the user
+    moves controls. A value that is only dropped because it equals the default is no change.
+    """
+    checked = f"{function.__code__.co_filename}:{function.__qualname__}"
+
+    @functools.wraps(function)
+    def draw(*args, **kwargs):
+        first_run = checked not in st.session_state.setdefault("_link_checked", set())
+        asked = {key: st.query_params.get_all(key) for key in st.query_params} if first_run else {}
+        notes = st.container()
+        result = function(*args, **kwargs)
+        st.session_state["_link_checked"].add(checked)
+        for key, values in asked.items():
+            if key in st.query_params and st.query_params.get_all(key) == values:
+                continue  # kept as the link had it
+            asked_value = values[-1] if values else ""  # `?units=` holds no value: an empty one
+            used = _url_form(key)
+            if used is not None and asked_value.lower() != used.lower():
+                notes.warning(as_text(f"The link's value {_quote(asked_value)} for {key} was not allowed here; "
+                                      f"using {_quote(used)}."), icon=":material/link:")
+        return result
+
+    return draw
 
 
 @MEMORY.cached

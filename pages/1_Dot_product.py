@@ -20,6 +20,7 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
+@ps.notes_link_changes
 def calculator():
     """The two vectors, their dot product step by step, and the downloads."""
     left, right = st.columns(2)

@@ -45,6 +45,7 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
+@ps.notes_link_changes
 def explorer():
     """The network's settings, its input, every layer's numbers and the downloads."""
     with st.sidebar:

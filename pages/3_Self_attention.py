@@ -87,6 +87,7 @@ def score_picker(tokens, trace, head):
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
+@ps.notes_link_changes
 def explorer():
     """The settings, the sequence, the open view and the downloads."""
     with st.sidebar:

@@ -51,6 +51,7 @@ st.code(seed_code.RNN_WITH_ATTENTION_CLASS, language="python")
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
+@ps.notes_link_changes
 def explorer():
     """The sequence and model settings, every step of the computation and the downloads."""
     with st.sidebar:

@@ -34,6 +34,7 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
+@ps.notes_link_changes
 def explorer():
     """The settings, the sentence, the four mechanisms and their difference."""
     with st.sidebar:

@@ -50,6 +50,7 @@ def task_for(name, length):
     return ac.make_task(name, length=length)
 
 
+@ps.notes_link_changes
 def settings_controls():
     with st.sidebar:
         st.header("Settings")
