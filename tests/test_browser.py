@@ -506,3 +506,13 @@ def test_an_unknown_address_shows_page_not_found_with_a_link_to_every_page(page,
     assert hrefs == {path.split("?")[0] for path in PAGES.values()} | {"train-and-watch"}
     assert page.locator(EXCEPTION).count() == 0
     assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()
+
+
+def test_a_link_value_the_page_did_not_take_shows_a_note(page, server):
+    open_page(page, server, "dense-layers", "dense_units_1=99&dense_activation=%3Cb%3Etanh%3C%2Fb%3E")
+    notes = page.locator('[data-testid="stMain"] [data-testid="stAlert"]').all_inner_texts()
+    assert [note.split("\n")[-1] for note in notes] == [
+        "The link's value '99' for dense_units_1 was not allowed here; using '3'.",
+        "The link's value '<b>tanh</b>' for dense_activation was not allowed here; using 'relu'.",
+    ]
+    assert "dense_units_1" not in page.url  # Streamlit dropped the value; the note says so
