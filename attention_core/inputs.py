@@ -259,7 +259,7 @@ FLOAT32_RANGE = "±3.4e38"
 
 NUMBER_RULE = (
     "Numbers like 3, -0.5, .5 or 1e-3, separated by commas or spaces; brackets are optional. "
-    "Digits may be in any script (١٢ or １２ is 12); the minus may be typed as - or − (or a dash). "
+    "Digits may be in any script (١٢ or １２ is 12); the minus may be typed as -, − or –. "
     f"Every number, and every result computed from it, must lie within float32's range, {FLOAT32_RANGE}; "
     f"at most {MAX_TEXT_CHARS:,} characters in all."
 )
