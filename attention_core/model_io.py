@@ -22,7 +22,10 @@ import numpy as np
 from attention_core.inputs import InputError
 from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention
 
-MAX_MODEL_BYTES = 10_000_000  # a 256-unit model over 40 symbols saves to ~3 MB
+# A 256-unit model over 40 symbols saves to ~3 MB. Megabytes of 2**20 bytes, as Streamlit's
+# upload limit (`max_upload_size`) counts them, so the uploader and this check agree.
+MAX_MODEL_MB = 10
+MAX_MODEL_BYTES = MAX_MODEL_MB * 2**20
 _MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MODEL_CLASS = "Seq2SeqAttention"
@@ -53,11 +56,11 @@ def _read(path_or_bytes):
         except (OSError, TypeError) as error:
             raise InputError(f"The model file could not be opened: {error}.") from None
         if size > MAX_MODEL_BYTES:
-            raise InputError(f"The model file is {size / 1e6:.1f} MB; the limit is {MAX_MODEL_BYTES / 1e6:g} MB. {_ACCEPTED}")
+            raise InputError(f"The model file is {size / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {_ACCEPTED}")
         with open(path_or_bytes, "rb") as file:
             data = file.read()
     if len(data) > MAX_MODEL_BYTES:
-        raise InputError(f"The model file is {len(data) / 1e6:.1f} MB; the limit is {MAX_MODEL_BYTES / 1e6:g} MB. {_ACCEPTED}")
+        raise InputError(f"The model file is {len(data) / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {_ACCEPTED}")
     return data
 
 
@@ -77,7 +80,7 @@ def _archive_members(data):
                     f"(only {', '.join(sorted(_MEMBERS))}). {_ACCEPTED}"
                 )
             if sum(info.file_size for info in infos) > MAX_MODEL_BYTES:
-                raise InputError(f"The .keras file unpacks to more than {MAX_MODEL_BYTES / 1e6:g} MB. {_ACCEPTED}")
+                raise InputError(f"The .keras file unpacks to more than {MAX_MODEL_MB} MB. {_ACCEPTED}")
             return {info.filename: archive.read(info) for info in infos}
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise InputError(f"The .keras file is damaged ({error}). {_ACCEPTED}") from None

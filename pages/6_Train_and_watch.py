@@ -269,8 +269,8 @@ def save_and_load(task, run):
                            file_name=f"attention-{task.name}.keras", mime="application/octet-stream",
                            key="tw_download", on_click="ignore", icon=":material/download:")
     upload = st.file_uploader("Load a model trained here (.keras)", type=["keras"], key="tw_upload",
-                              max_upload_size=10,
-                              help=f"A .keras file this page saved, at most {ac.model_io.MAX_MODEL_BYTES / 1e6:g} MB.")
+                              max_upload_size=ac.model_io.MAX_MODEL_MB,
+                              help=f"A .keras file this page saved, at most {ac.model_io.MAX_MODEL_MB} MB.")
     if upload is None:
         return
     try:

@@ -93,7 +93,7 @@ LIMITS = [
                                              "features": page_constant("rnn", "MAX_FEATURES"),
                                              "characters": inputs.MAX_TEXT_CHARS,
                                              "float32 range": inputs.FLOAT32_RANGE}),
-    ("tw", {}, {"model file (MB)": f"{model_io.MAX_MODEL_BYTES / 1e6:g} MB",
+    ("tw", {}, {"model file (MB)": f"{model_io.MAX_MODEL_MB} MB",
                 "runs trained at once": f"{training.MAX_CONCURRENT_RUNS} run"}),
 ]
 
