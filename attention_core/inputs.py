@@ -279,6 +279,13 @@ _NUMBER_CHARACTERS = str.maketrans(
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
+def ascii_digits(text: str) -> str:
+    """`text` with every Unicode decimal digit (Arabic-Indic ١, full-width １, ...) as its ASCII
+    digit: the digit rule above, for text read character by character rather than as numbers
+    (a Train and watch sequence or date)."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
+
+
 def _capitalized(phrase):
     return phrase[:1].upper() + phrase[1:]
 

@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from attention_core.inputs import InputError, _count, _quote, _whole_number
+from attention_core.inputs import InputError, _count, _quote, _whole_number, ascii_digits
 
 PAD, START = "<pad>", "<start>"
 PAD_ID, START_ID = 0, 1
@@ -206,10 +206,11 @@ class SequenceTask(Task):
         return self.solve_batch(np.asarray(source_ids, np.int32)[None])[0]
 
     def encode(self, text_or_symbols):
-        """(S,) ids of a sequence typed as "31415926" (spaces and commas ignored) or given as a
-        list of symbols; InputError unless it holds exactly `length` of this task's symbols."""
+        """(S,) ids of a sequence typed as "31415926" (spaces and commas ignored; digits in any
+        script) or given as a list of symbols; InputError unless it holds exactly `length` of
+        this task's symbols."""
         if isinstance(text_or_symbols, str):
-            symbols = [c for c in text_or_symbols.lower() if not c.isspace() and c != ","]
+            symbols = [c for c in ascii_digits(text_or_symbols.lower()) if not c.isspace() and c != ","]
         elif isinstance(text_or_symbols, (list, tuple)):
             symbols = [str(s).lower() for s in text_or_symbols]
         else:
@@ -269,11 +270,12 @@ class DateTask(Task):
     def encode(self, text_or_symbols):
         """(n,) ids of a date typed in a supported format, n <= `source_length`, unpadded.
 
-        Case and surrounding spaces do not matter; InputError names the formats otherwise.
+        Case, surrounding spaces and the digits' script do not matter; InputError names the
+        formats otherwise.
         """
         if not isinstance(text_or_symbols, str):
             raise InputError(f"Type a date as text, like {_DATE_EXAMPLES}; got a {type(text_or_symbols).__name__}.")
-        text = " ".join(text_or_symbols.lower().split())
+        text = " ".join(ascii_digits(text_or_symbols.lower()).split())
         if not text:
             raise InputError(f"The date is empty. Write it like {_DATE_EXAMPLES}.")
         if len(text) > self.source_length:

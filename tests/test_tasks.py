@@ -45,6 +45,7 @@ def test_reverse_ideal_is_the_anti_diagonal():
     assert [(task.coverage, task.feed_dropout) for task in tasks] == [(False, 0), (False, 0), (True, 0.3), (False, 0)]
     assert task.ideal_alignment(ids(task, "907")).tolist() == [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
     assert task.decode(task.solve(ids(task, "907"))) == "709"
+    assert np.array_equal(task.encode("٩０7"), task.encode("907"))
 
 
 def test_sort_ideal_marks_every_position_of_the_right_symbol():
@@ -139,6 +140,8 @@ def test_every_format_reads_as_the_same_iso_date(dates, text):
 
 def test_two_digit_years_pivot_at_fifty(dates):
     assert dates.decode(dates.solve(dates.encode("sat 20 sep 58"))) == "1958-09-20"
+    # Digits in any script, as everywhere in the app (attention_core.inputs).
+    assert dates.decode(dates.solve(dates.encode("٣ March ２０２６"))) == "2026-03-03"
     assert dates.decode(dates.solve(dates.encode("mon 1 jan 49"))) == "2049-01-01"
 
 
