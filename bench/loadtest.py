@@ -16,7 +16,8 @@ each session a browser context of its own. In order:
 5. **Restart**: a session's server is killed (SIGKILL) and started again on the same port; the
    browser must reconnect and show the same settings and the same numbers.
 
-Writes bench/loadtest.json and bench/LOADTEST.md.
+Writes bench/loadtest.json and bench/LOADTEST.md. `--container` instead runs the restart check
+against the Docker image with `docker restart`, and adds its result to both files.
 """
 
 import argparse
