@@ -93,7 +93,9 @@ def units_and_heads(defaults, prefix, units_label, heads_label):
         value=nearest_option(defaults[f"{prefix}_heads"], head_options),
         key=f"{prefix}_heads",
         bind="query-params",
-        help="Heads split the units evenly, so only divisors of the units are offered.",
+        help="Heads split the units evenly, so only divisors of the units are offered. A view's memory grows "
+             f"with heads × tokens²: one view may use at most {MEMORY.view_limit_bytes / ac.budget.MB:,.0f} MB of "
+             f"the server's ({ac.BUDGET_ENV}), and a larger one says what fits instead.",
     )
     return units, num_heads
 

@@ -260,3 +260,10 @@ def test_a_mistyped_budget_stops_the_server_at_start_with_what_is_allowed():
     assert result.stderr.strip().splitlines()[-1] == (
         "serve.py: ATTENTION_MEMORY_BUDGET_MB must be a whole number of megabytes, at least 64; "
         "received '2GB'. Unset it for the default, 1024.")
+
+
+def test_the_heads_control_states_one_views_memory_limit():
+    app = AppTest.from_file(str(PAGES / "3_Self_attention.py"), default_timeout=60)
+    app.run()
+    [heads] = [slider for slider in app.select_slider if slider.key == "sa_heads"]
+    assert "one view may use at most 512 MB of the server's (ATTENTION_MEMORY_BUDGET_MB)" in heads.help
