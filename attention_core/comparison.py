@@ -30,14 +30,15 @@ class MechanismResult:
     name: str
     weights: np.ndarray  # (T, T) query i's weight on key j; for multi-head, the mean over heads
     head_weights: np.ndarray  # (N, T, T) per head (N = 1 except for multi-head)
+    head_scores: np.ndarray  # (N, T, T) what each head's softmax read: (scaled) q·k, or additive's V(score)
     layer_max_diff: float  # max |weights shown - what the layer's call returned|
     oracle_max_diff: float  # max |weights shown - the independent implementation's|
     oracle: str  # what the independent implementation was
 
     def __post_init__(self):
         # The app shares one result between sessions: nobody may write to its arrays.
-        self.weights.setflags(write=False)
-        self.head_weights.setflags(write=False)
+        for array in (self.weights, self.head_weights, self.head_scores):
+            array.setflags(write=False)
 
     @property
     def verified(self):
@@ -93,6 +94,7 @@ def _dot_product_result(name, layer, x, use_causal_mask):
         name=name,
         weights=head_weights.mean(axis=0),
         head_weights=head_weights,
+        head_scores=keras.ops.convert_to_numpy(steps["scaled_scores"])[0],
         layer_max_diff=_max_diff(head_weights, keras.ops.convert_to_numpy(called)[0]),
         oracle_max_diff=_max_diff(head_weights, oracle),
         oracle=oracle_name,
@@ -122,6 +124,7 @@ def _additive_result(layer, x, use_causal_mask):
         name="additive",
         weights=weights,
         head_weights=weights[None],
+        head_scores=keras.ops.convert_to_numpy(steps["logits"])[None, ..., 0],  # (1, T, T)
         layer_max_diff=_max_diff(weights, keras.ops.convert_to_numpy(called)[..., 0]),
         oracle_max_diff=_max_diff(weights, oracle),
         oracle="NumPy reference",

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, MECHANISMS, InputError, explain, figures, weights_difference
+from attention_core import MAX_TOKENS, MECHANISMS, InputError, explain, figures, reference, weights_difference
 from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Compare")
@@ -54,6 +54,7 @@ def explorer():
         return
 
     ps.caption_if_image(len(tokens))
+    allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
     by_name = {result.name: result for result in results}
     for row in (MECHANISMS[:2], MECHANISMS[2:]):
         # Captions, maps and checks each in a row of their own, so a longer caption cannot push
@@ -63,9 +64,12 @@ def explorer():
         for column, name in zip(st.columns(2), row):
             with column:
                 result = by_name[name]
-                # Multi-head shows the mean of its heads: hover writes out the mean.
-                mean_hover = explain.mean_texts(result.head_weights, result.weights) if len(result.head_weights) > 1 else None
-                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=mean_hover),
+                # Hover writes out the mean of multi-head's heads, and every other map's softmax.
+                if len(result.head_weights) > 1:
+                    hover = explain.mean_texts(result.head_weights, result.weights)
+                else:
+                    hover = explain.softmax_hover_texts(result.head_scores[0], result.weights, allowed)
+                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
                         key=f"cmp_{name}")
         for column, name in zip(st.columns(2), row):
             result = by_name[name]

@@ -18,6 +18,9 @@ def test_every_mechanism_is_verified_and_normalized(causal):
         np.testing.assert_allclose(result.weights.sum(axis=1), 1.0, atol=1e-5)
         if causal:
             assert (result.weights[~reference.causal_mask(6)] == 0).all()
+        # The scores kept for the hover are the ones each head's softmax read.
+        allowed = reference.causal_mask(6) if causal else None
+        np.testing.assert_allclose(reference.softmax(result.head_scores, mask=allowed), result.head_weights, atol=1e-6)
     assert results[2].head_weights.shape == (2, 6, 6)
     np.testing.assert_allclose(results[2].weights, results[2].head_weights.mean(axis=0))
 
@@ -33,6 +36,7 @@ def test_the_mechanisms_really_differ():
 def test_scaling_flattens_the_distribution():
     dot, scaled = compare_mechanisms(X, units=8, num_heads=1, seed=3)[:2]
     assert dot.weights.max(axis=1).mean() > scaled.weights.max(axis=1).mean()
+    np.testing.assert_allclose(scaled.head_scores, dot.head_scores / np.sqrt(8), atol=1e-5)  # same Q and K, one head of 8
 
 
 def test_a_corrupted_result_is_not_verified():

@@ -8,23 +8,16 @@ own constants, so a label cannot drift from the limit the code applies.
 import ast
 import re
 import warnings
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 from attention_core import inputs, model_io, training
+from tests import test_pages
 
-ROOT = Path(__file__).resolve().parents[1]
-PAGES = {
-    "dot": "pages/1_Dot_product.py",
-    "dense": "pages/2_Dense_layers.py",
-    "sa": "pages/3_Self_attention.py",
-    "rnn": "pages/4_Additive_attention_RNN.py",
-    "cmp": "pages/5_Compare.py",
-    "tw": "pages/6_Train_and_watch.py",
-}
+ROOT = test_pages.ROOT
+PAGES = {**test_pages.PAGES, "tw": "pages/6_Train_and_watch.py"}
 
 
 def page_constant(page, name):

@@ -1010,7 +1010,7 @@ def test_self_attention_hover_stops_above_its_limit_on_every_map():
         assert all("customdata" not in trace for trace in charts(at)[key]["data"])
 
 
-def test_compare_hover_writes_out_the_mean_over_heads_and_the_difference():
+def test_compare_hover_writes_out_the_mean_over_heads_each_softmax_and_the_difference():
     at = run_page("cmp", cmp_heads=2, cmp_first="multi-head", cmp_second="dot-product")
     assert_healthy(at)
     s = page_defaults("cmp")
@@ -1022,7 +1022,14 @@ def test_compare_hover_writes_out_the_mean_over_heads_and_the_difference():
     assert hover_lines(shown["cmp_multi-head"])[1, 2] == (
         f"mean of 2 heads = ({number(heads[0, 1, 2])} + {number(heads[1, 1, 2])}) / 2 = "
         f"{number((heads[0, 1, 2] + heads[1, 1, 2]) / 2)}")
-    assert all("customdata" not in trace for trace in shown["cmp_dot-product"]["data"])  # one head: nothing to write out
+    # One head: the softmax of the row, from the scores it read (causal off: no cell masked).
+    scores = results["additive"].head_scores[0, 2]
+    exponentials = np.exp(scores.astype(np.float64) - scores.max())
+    assert hover_lines(shown["cmp_additive"])[2, 0] == (
+        f"weight = exp(s − max) / Σ = exp({number(scores[0])} − {ac.explain.factor(scores.max())}) / "
+        f"{number(exponentials.sum())} = {number(exponentials[0])} / {number(exponentials.sum())} = "
+        f"{number(results['additive'].weights[2, 0])}")
+    assert hover_lines(shown["cmp_dot-product"]).shape == (len(results["dot-product"].weights),) * 2
     first, second = results["multi-head"].weights, results["dot-product"].weights
     assert hover_lines(shown["cmp_difference"])[3, 4] == (
         f"{number(first[3, 4])} − {ac.explain.factor(second[3, 4])} = {number(first[3, 4] - second[3, 4])}")
