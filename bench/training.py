@@ -152,6 +152,10 @@ def measure_play_to_figure(time_limit=240):
                 time.sleep(0.05)
             results[label] = {"seconds_to_first_figure": first_figure, "seconds_to_target": met}
             print(label, "in the browser", json.dumps(results[label]), flush=True)
+            # Reset stops the run now; a closed tab's run holds the server's training slot until
+            # it counts as abandoned, and the next task would wait for it.
+            page.get_by_role("button", name="Reset", exact=True).click()
+            progress.wait_for(state="detached", timeout=60_000)
             page.close()
         browser.close()
     return results
