@@ -23,6 +23,7 @@ came from.
 
 import collections
 import dataclasses
+import functools
 import math
 import os
 import sys
@@ -245,10 +246,10 @@ class MemoryBudget:
     def cached(self, function):
         """Decorate a function of hashable arguments (NumPy arrays allowed) to cache it here, reserving nothing."""
 
+        @functools.wraps(function)
         def wrapper(*args):
             return self.get_or_compute((function.__qualname__, *map(_hashable, args)), lambda: function(*args))
 
-        wrapper.__doc__, wrapper.__name__, wrapper.__qualname__ = function.__doc__, function.__name__, function.__qualname__
         return wrapper
 
     def _release(self, key, peak_bytes):

@@ -61,7 +61,6 @@ context_vector, attention_weights = model(input_sequence)
 '''
 
 
-
 def simple_rnn_model_code(num_features=4, units=32):
     """The seed's SimpleRNN model as text, for `num_features` features per step and `units`
     hidden units (the seed's own: 4 and 32)."""

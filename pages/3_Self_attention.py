@@ -125,13 +125,17 @@ def explorer():
         """A map's hover texts (explain's, None above its cell limit), shared by every session."""
         return ps.shared(("self-attention hover", kind, head, *settings), compute)
 
+    def weights_hover(head):
+        """Head `head`'s weights map's hover: each weight's softmax with its row's numbers."""
+        return hover("weights", lambda: explain.softmax_hover_texts(
+            trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
+
     tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
     weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab = tabs
     with weights_tab:
         if weights_tab.open:
             head = choose_head(num_heads)
-            weight_hover = hover("weights", lambda: explain.softmax_hover_texts(
-                trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
+            weight_hover = weights_hover(head)
             ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head + 1})",
                                               hover_texts=weight_hover),
                     key="sa_weights")
@@ -242,8 +246,7 @@ def explorer():
                 ),
                 key="sa_pipeline",
             )
-            row_hover = hover("weights", lambda: explain.softmax_hover_texts(
-                trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
+            row_hover = weights_hover(head)
             ps.plot(
                 figures.bar_chart(trace.weights[head, token], tokens,
                                   title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
@@ -281,10 +284,8 @@ def explorer():
                 for start in range(0, num_heads, 2):
                     for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
                         with column:
-                            head_hover = hover("weights", lambda: explain.softmax_hover_texts(
-                                trace.scaled_scores[h], trace.weights[h], trace.attention_mask), h)
                             ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h + 1}",
-                                                              hover_texts=head_hover),
+                                                              hover_texts=weights_hover(h)),
                                     key=f"sa_head_{h}")
 
     with output_tab:
