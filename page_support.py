@@ -250,6 +250,21 @@ def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mas
     return within_budget(key, ac.self_attention_cost(len(text.tokens), num_heads, units), compute)
 
 
+def padded_batch_trace(texts, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
+    """PaddedBatchTrace of `texts` (a tuple) padded to one batch, run by the cached layer with the
+    padding mask; raises ac.InputError for bad text or a view over the memory budget."""
+    key = ("padded_batch_trace", texts, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+    sentences = [text_trace(text, seed, add_positions) for text in texts]
+
+    def compute():
+        layer = self_attention_layer(units, num_heads, use_scale)
+        with ac.seeded(layer, seed):
+            return ac.trace_padded_batch(layer, sentences, use_causal_mask=use_causal_mask)
+
+    longest = max(len(sentence.tokens) for sentence in sentences)
+    return within_budget(key, ac.self_attention_cost(longest, num_heads, units, batch=len(texts)), compute)
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def rnn_with_attention_model(units, num_features):
     """A built RNNWithAttention shared by every session and seed; never mutated after this."""

@@ -58,6 +58,7 @@ from attention_core.layers import (  # noqa: E402
     seeded,
 )
 from attention_core.model_io import load_model, model_bytes  # noqa: E402
+from attention_core.padding import PAD_LABEL, PaddedBatchTrace, trace_padded_batch  # noqa: E402
 from attention_core.seq2seq import ScaledDotProductAttention, Seq2SeqAttention  # noqa: E402
 from attention_core.tasks import TASK_NAMES, make_task  # noqa: E402
 from attention_core.training import Frame, Run, alignment_score, train  # noqa: E402

@@ -78,21 +78,24 @@ class ViewCost:
         return f"Computing {self.description}: about {max(1, round(self.seconds))} s."
 
 
-def self_attention_cost(tokens, num_heads, units):
-    """The cost of one self-attention trace of `tokens` tokens with `num_heads` heads of `units`."""
+def self_attention_cost(tokens, num_heads, units, batch=1):
+    """The cost of one self-attention trace of `tokens` tokens with `num_heads` heads of `units`,
+    for a batch of `batch` sequences padded to `tokens`."""
 
     def advice(limit):
-        most_heads = limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * tokens**2)
+        most_heads = limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * batch * tokens**2)
         # Heads split the units evenly: the most that fit and divide them.
         fitting_divisor = max((n for n in range(1, min(most_heads, units) + 1) if units % n == 0), default=0)
-        most_tokens = math.isqrt(limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * num_heads))
+        most_tokens = math.isqrt(limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * batch * num_heads))
         fewer_heads = (f"use at most {fitting_divisor} heads at {tokens:,} tokens with {units} units, or "
                        if fitting_divisor else "")
-        return f"To fit, {fewer_heads}use at most {most_tokens:,} tokens with {num_heads} heads."
+        per_sequence = "" if batch == 1 else " a sentence"
+        return f"To fit, {fewer_heads}use at most {most_tokens:,} tokens{per_sequence} with {num_heads} heads."
 
-    head_cells = num_heads * tokens**2
+    head_cells = batch * num_heads * tokens**2
+    sequences = "" if batch == 1 else f"{batch} sentences × "
     return ViewCost(
-        description=f"{num_heads} {'head' if num_heads == 1 else 'heads'} × {tokens:,}² token pairs",
+        description=f"{sequences}{num_heads} {'head' if num_heads == 1 else 'heads'} × {tokens:,}² token pairs",
         peak_bytes=SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * head_cells,
         seconds=SELF_ATTENTION_SECONDS_PER_HEAD_CELL * head_cells,
         advice=advice,

@@ -120,12 +120,13 @@ def simple_rnn_texts(inputs, states, kernel, recurrent_kernel, bias):
     return _cell_texts(np.shape(states), text)
 
 
-def softmax_hover_texts(scores, weights, allowed=None):
+def softmax_hover_texts(scores, weights, allowed=None, why_masked=lambda i, j: "the key comes after the query"):
     """Hover texts for a weights map: cell (i, j) is "exp(s − m) / Σ = e / Σ = weight", row i's
     softmax with its numbers (m its largest allowed score, Σ its exponentials' sum).
 
     scores: (R, C) what the softmax read; weights: (R, C) what the layer gave, shown as the
-    result; allowed: (R, C) bool or None (a masked cell says so). None above HOVER_ARITHMETIC_CELLS.
+    result; allowed: (R, C) bool or None (a masked cell says so, with `why_masked(i, j)`, by
+    default the causal mask's reason). None above HOVER_ARITHMETIC_CELLS.
     """
     if np.size(scores) > HOVER_ARITHMETIC_CELLS:
         return None
@@ -134,12 +135,18 @@ def softmax_hover_texts(scores, weights, allowed=None):
     def text(i, j):
         steps = rows[i]
         if not steps.allowed[j]:
-            return "masked (the key comes after the query): exp = 0, weight 0"
+            return f"masked ({why_masked(i, j)}): exp = 0, weight 0"
         return (f"weight = exp(s − max) / Σ = exp({number(steps.scores[j])} − {factor(steps.peak)}) / "
                 f"{number(steps.total)} = {number(steps.exponentials[j])} / {number(steps.total)} = "
                 f"{number(weights[i, j])}")
 
     return _cell_texts(np.shape(scores), text)
+
+
+def mask_texts(allowed, allowed_text, why_masked):
+    """(R, C) hover texts for a mask: `allowed_text(r, c)` where allowed (R, C) is True, else
+    "masked: " and `why_masked(r, c)`. None above HOVER_ARITHMETIC_CELLS."""
+    return _cell_texts(np.shape(allowed), lambda r, c: allowed_text(r, c) if allowed[r][c] else f"masked: {why_masked(r, c)}")
 
 
 def tanh_of_sum_texts(first, second, results, names=("a", "b")):

@@ -390,6 +390,21 @@ def attention_heatmap(weights, query_tokens, key_tokens, *, title="Attention wei
     )
 
 
+def mask_heatmap(allowed, row_labels, col_labels, *, title, row_title, col_title, hover_texts):
+    """A boolean mask as a map: dark (1) where `allowed` is True, white (0) where it is masked.
+
+    allowed: (R, C) bool; hover_texts: (R, C) what each cell means (escaped here). Drawn by
+    `heatmap`, so above EXACT_CELL_LIMIT cells it is an image.
+    """
+    allowed = _as_array("allowed", allowed, 2, "(R, C)").astype(bool)
+    row_name, col_name = _escape(row_title), _escape(col_title)
+    return heatmap(
+        allowed.astype(np.float32), row_labels, col_labels, title=title, colorscale="Blues", zmid=None,
+        zmin=0.0, zmax=1.0, value_name="1 = allowed", row_title=row_title, col_title=col_title,
+        hovertemplate=f"{row_name}: %{{y}}<br>{col_name}: %{{x}}<br>%{{z:.0f}}<extra></extra>", hover_texts=hover_texts,
+    )
+
+
 def bar_chart(values, labels, *, title="", value_name="value", hover_texts=None, x_title=""):
     """One bar per label (blue positive, red negative), exact value on hover.
 

@@ -3,12 +3,13 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, InputError, explain, figures, trace_dot_product
+from attention_core import MAX_TOKENS, InputError, explain, figures, padding, reference, trace_dot_product
 from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Self-attention")
 DEFAULTS = ps.Defaults(
     sa_text="The cat sat on the mat because it was tired.",
+    sa_text2="The dog slept.",
     sa_units=8,
     sa_heads=2,
     sa_seed=0,
@@ -23,7 +24,7 @@ DEFAULTS = ps.Defaults(
 # drawn, so a slider move redraws one or two charts, not a dozen. The open view is navigation,
 # not a setting: it lives in the URL, and the reset button leaves it be.
 VIEWS = ["Attention weights", "Scores", "Token vectors", "Q, K, V", "One token", "Every head", "Output",
-         "Projection weights"]
+         "Projection weights", "Padding"]
 PROJECTIONS = [("Query Q", "query", "W_q", "b_q"), ("Key K", "key", "W_k", "b_k"), ("Value V", "value", "W_v", "b_v")]
 
 st.title("Self-attention: Query, Key, Value")
@@ -85,6 +86,63 @@ def score_picker(tokens, trace, head):
     st.code("\n".join(lines), language=None)
 
 
+def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
+    """Two sentences as one batch: the padding mask beside the causal mask, and each sentence's weights."""
+    st.markdown(
+        "A batch is one tensor, so its sentences must be equally long: the shorter one is **padded** with zero "
+        f"vectors (shown as {padding.PAD_LABEL}) up to the longer, and a **padding mask**, True for real tokens, "
+        "tells the layer which positions are padding. The layer runs once on both, with the mask."
+    )
+    second = st.text_area("Sentence 2 of the batch (sentence 1 is the sequence above)", DEFAULTS["sa_text2"],
+                          key="sa_text2", bind="query-params", help=TEXT_RULE)
+    try:
+        batch = ps.padded_batch_trace((text, second), units, num_heads, use_scale, seed, use_causal_mask,
+                                      add_positions)
+    except InputError as error:
+        ps.show_input_error(error)
+        return
+    T = batch.padding_mask.shape[1]
+    positions = [f"{t + 1}" for t in range(T)]
+    sentences = [f"sentence {b + 1}" for b in range(len(batch.tokens))]
+    st.caption("; ".join(f"sentence {b + 1}: {explain.plural(n, 'token')}" for b, n in enumerate(batch.lengths)).capitalize()
+               + f"; both padded to {explain.plural(T, 'position')}.")
+    mask_columns = st.columns(2) if use_causal_mask else [st.container()]
+    with mask_columns[0]:
+        ps.plot(figures.mask_heatmap(
+            batch.padding_mask, sentences, positions, title="Padding mask: which keys are real tokens",
+            row_title="sentence", col_title="position",
+            hover_texts=explain.mask_texts(batch.padding_mask, lambda b, t: f"'{batch.tokens[b][t]}', a real token",
+                                           lambda b, t: "padding, weight 0 as a key")), key="sa_padding_mask")
+    if use_causal_mask:
+        causal = reference.causal_mask(T)
+        with mask_columns[1]:
+            ps.plot(figures.mask_heatmap(
+                causal, positions, positions, title="Causal mask: keys at or before the query",
+                row_title="query position", col_title="key position",
+                hover_texts=explain.mask_texts(causal, lambda i, j: "allowed", lambda i, j: "the key comes after the query")),
+                key="sa_causal_mask")
+    st.markdown(
+        "**Its effect.** Each query's weights may only fall on allowed keys: padded keys get weight exactly 0, "
+        "so each sentence's real part is what the sentence alone gives. Padded **queries** are masked too, as "
+        "`keras.layers.MultiHeadAttention` masks the queries of an input that carries a Keras mask: a padded query "
+        "attends to nothing, so its row is all 0 and its output is 0"
+        + (" (the causal mask applies on top: a key after its query is 0 as well)." if use_causal_mask else ".")
+    )
+    head = choose_head(num_heads)
+    for b, column in enumerate(st.columns(len(batch.tokens))):
+        with column:
+            ps.plot(figures.attention_heatmap(
+                batch.weights[b, head], batch.tokens[b], batch.tokens[b],
+                title=f"Sentence {b + 1}'s weights (head {head + 1})",
+                hover_texts=explain.softmax_hover_texts(
+                    batch.scaled_scores[b, head], batch.weights[b, head], batch.attention_mask[b],
+                    lambda i, j, b=b: padding.why_masked(batch.padding_mask[b], i, j))),
+                key=f"sa_padded_weights_{b}")
+    ps.download_trace(batch, "padded_batch",
+                      {"texts": [text, second], "units": units, "num_heads": num_heads, "use_scale": use_scale,
+                       "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions})
+
+
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
 @ps.notes_link_changes
@@ -131,7 +189,7 @@ def explorer():
             trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
 
     tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
-    weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab = tabs
+    weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab, padding_tab = tabs
     with weights_tab:
         if weights_tab.open:
             head = choose_head(num_heads)
@@ -313,6 +371,10 @@ def explorer():
                         key=f"sa_kernel_{field}")
             st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias for _, field, _, bias in PROJECTIONS}},
                          hide_index=True)
+
+    with padding_tab:
+        if padding_tab.open:
+            padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
 
     ps.download_trace(
         trace,

@@ -215,6 +215,7 @@ CHANGES = [
     ("dense", {}, "dense_seed", 7),
     ("dense", {}, "dense_layout", "seed"),
     ("sa", {}, "sa_text", "A different sentence for the test."),
+    ("sa", {}, "sa_text2", "Another, longer second sentence for the padded batch."),
     ("sa", {}, "sa_units", 16),
     ("sa", {}, "sa_heads", 4),
     ("sa", {}, "sa_seed", 7),
@@ -241,7 +242,7 @@ CHANGES = [
     ("cmp", {}, "cmp_second", "multi-head"),
 ]
 # Controls that live on a view (a lazy tab) other than the page's first: the URL opens it.
-VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}}
+VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"}}
 # The activation changes the layers' outputs, which the page shows in its tables; the charts
 # show the weights, which the activation does not touch. The key token picks the score whose
 # dot product the Scores view writes out in a table.
