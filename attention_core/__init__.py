@@ -58,6 +58,14 @@ from attention_core.layers import (  # noqa: E402
     seeded,
 )
 from attention_core.model_io import load_model, model_bytes  # noqa: E402
+from attention_core.model_attention import (  # noqa: E402
+    ATTENTION_KINDS,
+    AttentionCall,
+    LayerAttention,
+    attention_calls,
+    model_attention,
+    trace_attention_call,
+)
 from attention_core.padding import PAD_LABEL, PaddedBatchTrace, trace_padded_batch  # noqa: E402
 from attention_core.seq2seq import ScaledDotProductAttention, Seq2SeqAttention  # noqa: E402
 from attention_core.tasks import TASK_NAMES, make_task  # noqa: E402

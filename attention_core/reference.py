@@ -53,15 +53,17 @@ def bahdanau_attention(features, hidden, W1, b1, W2, b2, V, bv, mask=None):
     return weights @ features, weights
 
 
-def self_attention(x, Wq, bq, Wk, bk, Wv, bv, num_heads, use_scale=True, allowed=None):
+def self_attention(x, Wq, bq, Wk, bk, Wv, bv, num_heads, use_scale=True, allowed=None, key_inputs=None):
     """Multi-head self-attention of x (T, F); returns (output (T, U), weights (N, T, T)).
 
     Per head n, with Q_n, K_n, V_n the columns [n*D, (n+1)*D) of x Wq + bq, x Wk + bk, x Wv + bv:
     weights_n = softmax(Q_n K_n^T / sqrt(D)) over keys (where `allowed` (T, T) is True),
-    context_n = weights_n V_n; output = [context_0 | context_1 | ...].
+    context_n = weights_n V_n; output = [context_0 | context_1 | ...]. With `key_inputs` (Tk, F),
+    keys and values come from that sequence (cross-attention): weights (N, T, Tk).
     """
-    Q, K, V = x @ Wq + bq, x @ Wk + bk, x @ Wv + bv  # (T, U)
-    head_size = Q.shape[1] // num_heads
+    source = x if key_inputs is None else key_inputs
+    Q, K, V = x @ Wq + bq, source @ Wk + bk, source @ Wv + bv  # (T, U), (Tk, U), (Tk, U)
+    head_size, value_size = Q.shape[1] // num_heads, V.shape[1] // num_heads  # equal unless Wv is wider
     contexts, all_weights = [], []
     for n in range(num_heads):
         cols = slice(n * head_size, (n + 1) * head_size)
@@ -69,7 +71,7 @@ def self_attention(x, Wq, bq, Wk, bk, Wv, bv, num_heads, use_scale=True, allowed
         if use_scale:
             scores = scores / np.sqrt(head_size)
         weights = softmax(scores, axis=-1, mask=allowed)
-        contexts.append(weights @ V[:, cols])
+        contexts.append(weights @ V[:, n * value_size : (n + 1) * value_size])
         all_weights.append(weights)
     return np.concatenate(contexts, axis=1), np.stack(all_weights)
 

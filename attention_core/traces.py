@@ -99,23 +99,29 @@ def trace_text(text, dim, seed=0, add_positions=True):
 
 @dataclass(frozen=True)
 class SelfAttentionTrace:
-    """Every step of `SelfAttention` on one sequence of T tokens."""
+    """Every step of `SelfAttention` on one sequence of T tokens, or of a multi-head layer of a
+    model (`model_attention.trace_attention_call`), where the keys and values may come from
+    another sequence of Tk tokens (cross-attention; T = Tk otherwise) and an output projection
+    follows the heads."""
 
     inputs: np.ndarray  # (T, F)
     query: np.ndarray  # (T, U)
-    key: np.ndarray  # (T, U)
-    value: np.ndarray  # (T, U)
-    raw_scores: np.ndarray  # (N, T, T) query i · key j, per head
-    scaled_scores: np.ndarray  # (N, T, T) raw_scores / sqrt(D), or equal when unscaled
-    attention_mask: np.ndarray  # (T, T) bool, True where query i may attend to key j
-    weights: np.ndarray  # (N, T, T) softmax over keys; each allowed row sums to 1
+    key: np.ndarray  # (Tk, U)
+    value: np.ndarray  # (Tk, U)
+    raw_scores: np.ndarray  # (N, T, Tk) query i · key j, per head
+    scaled_scores: np.ndarray  # (N, T, Tk) raw_scores / sqrt(D), or equal when unscaled
+    attention_mask: np.ndarray  # (T, Tk) bool, True where query i may attend to key j
+    weights: np.ndarray  # (N, T, Tk) softmax over keys; each allowed row sums to 1
     context: np.ndarray  # (N, T, D) weights @ value vectors, per head
     output: np.ndarray  # (T, U) the heads' contexts side by side
     scale: float  # the factor applied to raw_scores
     query_dense: DenseWeights  # Wq (F, U) and bq (U,): query = inputs @ Wq + bq
-    key_dense: DenseWeights  # Wk, bk: key = inputs @ Wk + bk
-    value_dense: DenseWeights  # Wv, bv: value = inputs @ Wv + bv
+    key_dense: DenseWeights  # Wk, bk: key = key_inputs @ Wk + bk
+    value_dense: DenseWeights  # Wv, bv: value = key_inputs @ Wv + bv
     text: TextTrace | None = None  # where `inputs` came from, when they came from a text
+    key_inputs: np.ndarray | None = None  # (Tk, F) where keys and values come from; None: `inputs`
+    output_dense: DenseWeights | None = None  # Wo (U, F_out), bo (F_out,); None: no projection
+    projected_output: np.ndarray | None = None  # (T, F_out) output @ Wo + bo, as the layer returned it
 
     @property
     def num_heads(self):
@@ -126,8 +132,10 @@ class SelfAttentionTrace:
         return self.context.shape[-1]
 
     def head_columns(self, projection, head):
-        """Head `head`'s slice (T, D) of a (T, U) projection: columns [head*D, (head+1)*D)."""
-        return projection[:, head * self.head_size : (head + 1) * self.head_size]
+        """Head `head`'s slice (T, D) of a (T, U) projection: columns [head*D, (head+1)*D), with
+        D = U / N of that projection (a model's keys may be narrower than its values)."""
+        size = projection.shape[1] // self.num_heads
+        return projection[:, head * size : (head + 1) * size]
 
 
 def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=False):

@@ -1,0 +1,243 @@
+"""A model's attention: every call's maps equal what its layer returns, with
+return_attention_scores=True, on the same tensors and masks given explicitly (<= 1e-6); the
+traced Q/K/V pipeline of a MultiHeadAttention call equals Keras and a NumPy reference."""
+
+import keras
+import numpy as np
+import pytest
+
+import attention_core as ac
+from attention_core import reference
+from attention_core.model_attention import _reader
+
+ATOL = 1e-6
+VOCAB, FEATURES = 12, 8
+# Two sentences padded with 0 to five tokens: the first has three real tokens, the second five.
+IDS = np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]], dtype="int32")
+TARGET_IDS = np.array([[6, 7, 8, 9], [2, 2, 2, 2]], dtype="int32")
+
+
+def numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
+
+
+def padding_mask(ids):
+    """(B, Tq, Tk) bool from token ids: real queries attend to real keys, by hand."""
+    real = ids != 0
+    return real[:, :, None] & real[:, None, :]
+
+
+def causal(tokens):
+    return np.tril(np.ones((1, tokens, tokens), dtype=bool))
+
+
+def seeded_model(inputs, outputs):
+    """A model whose weights are drawn from a fixed seed, so the test is the same each run."""
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    for variable in model.weights:
+        variable.assign(rng.normal(0, 0.5, variable.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def encoder_decoder():
+    """Embedding(mask_zero) -> self-attention -> the same layer again, causal; a decoder's causal
+    self-attention and its cross-attention over the encoder."""
+    source = keras.Input((None,), dtype="int32", name="source")
+    target = keras.Input((None,), dtype="int32", name="target")
+    source_vectors = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True, name="source_embedding")(source)
+    target_vectors = keras.layers.Embedding(VOCAB, FEATURES, name="target_embedding")(target)
+    encoder = keras.layers.MultiHeadAttention(2, 4, name="encoder_self_attention")
+    encoded = encoder(source_vectors, source_vectors)
+    encoded = encoder(encoded, encoded, use_causal_mask=True)  # a second call of one layer
+    decoded = keras.layers.MultiHeadAttention(2, 3, name="decoder_self_attention")(
+        target_vectors, target_vectors, use_causal_mask=True
+    )
+    crossed = keras.layers.MultiHeadAttention(4, 2, value_dim=3, name="cross_attention")(decoded, encoded)
+    model = seeded_model([source, target], keras.layers.Dense(VOCAB)(crossed))
+    tensors = keras.Model([source, target], [source_vectors, encoded, target_vectors, decoded])
+    return model, tensors
+
+
+def test_attention_calls_lists_every_call_in_model_order(encoder_decoder):
+    model, _ = encoder_decoder
+    assert ac.attention_calls(model) == [
+        ac.AttentionCall("encoder_self_attention", "MultiHeadAttention", 0, 2, True),
+        ac.AttentionCall("encoder_self_attention", "MultiHeadAttention", 1, 2, True),
+        ac.AttentionCall("decoder_self_attention", "MultiHeadAttention", 2, 2, True),
+        ac.AttentionCall("cross_attention", "MultiHeadAttention", 3, 4, False),
+    ]
+
+
+def test_model_attention_equals_each_layer_called_with_its_masks_given_explicitly(encoder_decoder):
+    model, tensors = encoder_decoder
+    source_vectors, encoded, target_vectors, decoded = tensors([IDS, TARGET_IDS])
+    # Keras masks removed, so only the masks written here apply.
+    for tensor in (source_vectors, encoded, target_vectors, decoded):
+        keras.src.backend.set_keras_mask(tensor, None)
+    padding = padding_mask(IDS)
+    first_encoded = model.get_layer("encoder_self_attention")(source_vectors, source_vectors, attention_mask=padding)
+    cross_padding = (TARGET_IDS > -1)[:, :, None] & (IDS != 0)[:, None, :]  # every query, real keys
+    expected = [
+        model.get_layer("encoder_self_attention")(
+            source_vectors, source_vectors, attention_mask=padding, return_attention_scores=True
+        ),
+        model.get_layer("encoder_self_attention")(
+            first_encoded, first_encoded, attention_mask=padding & causal(5), return_attention_scores=True
+        ),
+        model.get_layer("decoder_self_attention")(
+            target_vectors, target_vectors, attention_mask=causal(4), return_attention_scores=True
+        ),
+        model.get_layer("cross_attention")(decoded, encoded, attention_mask=cross_padding, return_attention_scores=True),
+    ]
+    found = ac.model_attention(model, [IDS, TARGET_IDS])
+    assert [(item.layer, item.call_index) for item in found] == [
+        (call.layer, call.call_index) for call in ac.attention_calls(model)
+    ]
+    for item, (_, weights) in zip(found, expected):
+        assert item.weights.dtype == np.float32 and not item.weights.flags.writeable
+        np.testing.assert_allclose(item.weights, numpy(weights)[0], atol=ATOL)
+    # The padding shows: the first sentence's padded keys get weight 0 everywhere.
+    assert np.all(found[0].weights[:, :, 3:] == 0) and np.all(found[3].weights[:, :, 3:] == 0)
+    assert np.all(np.triu(found[2].weights, 1) == 0)
+    assert found[3].weights.shape == (4, 4, 5)
+
+
+def test_an_explicit_attention_mask_input_is_applied_as_the_model_applies_it():
+    tokens = keras.Input((None, FEATURES), name="tokens")
+    allowed = keras.Input((None, None), dtype="bool", name="allowed")
+    layer = keras.layers.MultiHeadAttention(2, 4, name="masked")
+    outputs = layer(tokens, tokens, attention_mask=allowed)
+    model = seeded_model([tokens, allowed], outputs)
+    x = np.random.default_rng(1).normal(size=(1, 4, FEATURES)).astype("float32")
+    mask = np.array([[[1, 0, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 1, 1]]], dtype=bool)
+    [found] = ac.model_attention(model, [x, mask])
+    _, weights = layer(x, x, attention_mask=mask, return_attention_scores=True)
+    np.testing.assert_allclose(found.weights, numpy(weights)[0], atol=ATOL)
+    assert np.all(found.weights[:, ~mask[0]] == 0)
+    assert ac.attention_calls(model)[0].is_self_attention  # a mask input is no second sequence
+
+
+def test_keras_and_attention_core_single_map_layers():
+    """Attention, AdditiveAttention, SelfAttention (in a Sequential) and BahdanauAttention, each
+    read as (heads, queries, keys)."""
+    query = keras.Input((3, FEATURES))
+    value = keras.Input((5, FEATURES))
+    state = keras.Input((FEATURES,))
+    dot = keras.layers.Attention(name="dot")([query, value])
+    additive = keras.layers.AdditiveAttention(name="additive")([query, value, value])
+    context, _ = ac.BahdanauAttention(4, seed=0, name="bahdanau")(value, state)
+    model = seeded_model([query, value, state], [dot, additive, context])
+    rng = np.random.default_rng(2)
+    q, v, h = (rng.normal(size=shape).astype("float32") for shape in ((1, 3, FEATURES), (1, 5, FEATURES), (1, FEATURES)))
+    found = ac.model_attention(model, [q, v, h])
+    assert [(item.layer, item.kind, item.weights.shape) for item in found] == [
+        ("dot", "Attention", (1, 3, 5)),
+        ("additive", "AdditiveAttention", (1, 3, 5)),
+        ("bahdanau", "BahdanauAttention", (1, 1, 5)),
+    ]
+    _, dot_weights = model.get_layer("dot")([q, v], return_attention_scores=True)
+    _, additive_weights = model.get_layer("additive")([q, v, v], return_attention_scores=True)
+    _, bahdanau_weights = model.get_layer("bahdanau")(v, h)
+    np.testing.assert_allclose(found[0].weights[0], numpy(dot_weights)[0], atol=ATOL)
+    np.testing.assert_allclose(found[1].weights[0], numpy(additive_weights)[0], atol=ATOL)
+    np.testing.assert_allclose(found[2].weights[0, 0], numpy(bahdanau_weights)[0, :, 0], atol=ATOL)
+
+    sequential = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True),
+         ac.SelfAttention(FEATURES, num_heads=2, seed=0, name="self")]
+    )
+    [found] = ac.model_attention(sequential, IDS[:1])
+    vectors = sequential.layers[0](IDS[:1])
+    _, weights = sequential.get_layer("self")(vectors, mask=IDS[:1] != 0, return_attention_scores=True)
+    np.testing.assert_allclose(found.weights, numpy(weights)[0], atol=ATOL)
+    assert ac.attention_calls(sequential) == [ac.AttentionCall("self", "SelfAttention", 0, 2, True)]
+
+
+def test_a_model_without_a_graph_or_attention():
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+
+    with pytest.raises(ac.InputError, match="subclassed Subclassed, whose call\\(\\) is Python code"):
+        ac.attention_calls(Subclassed())
+    with pytest.raises(ac.InputError, match="Sequential model has no input shape"):
+        ac.model_attention(keras.Sequential([keras.layers.Dense(2)]), np.zeros((1, 2)))
+    inputs = keras.Input((2,))
+    assert ac.model_attention(keras.Model(inputs, keras.layers.Dense(2)(inputs)), np.zeros((1, 2))) == []
+
+
+def test_inputs_the_model_cannot_run(encoder_decoder):
+    model, _ = encoder_decoder
+    with pytest.raises(ac.InputError, match="The model could not run on these inputs"):
+        ac.model_attention(model, [IDS, np.zeros((1, 4, 2, 2), "int32")])
+
+
+def test_trace_attention_call_is_the_layers_own_pipeline(encoder_decoder):
+    model, tensors = encoder_decoder
+    source_vectors, encoded, target_vectors, decoded = (numpy(t)[0] for t in tensors([IDS, TARGET_IDS]))
+    layer = model.get_layer("cross_attention")
+    trace = ac.trace_attention_call(model, [IDS, TARGET_IDS], 3)
+    np.testing.assert_array_equal(trace.inputs, decoded)
+    np.testing.assert_array_equal(trace.key_inputs, encoded)
+    assert (trace.num_heads, trace.query.shape, trace.value.shape, trace.weights.shape) == (4, (4, 8), (5, 12), (4, 4, 5))
+    assert trace.scale == pytest.approx(1 / np.sqrt(2))
+    np.testing.assert_array_equal(trace.attention_mask, np.broadcast_to(IDS[0] != 0, (4, 5)))
+    # Against Keras: the weights and output the layer returns on the same tensors and mask.
+    output, weights = layer(
+        decoded[None], encoded[None], attention_mask=trace.attention_mask[None], return_attention_scores=True
+    )
+    np.testing.assert_allclose(trace.weights, numpy(weights)[0], atol=ATOL)
+    np.testing.assert_allclose(trace.projected_output, numpy(output)[0], rtol=1e-6, atol=ATOL)
+    # Against NumPy, from the kernels as the trace shows them.
+    q, k, v = (trace.query_dense, trace.key_dense, trace.value_dense)
+    np.testing.assert_allclose(trace.query, decoded @ q.kernel + q.bias, atol=1e-5)
+    np.testing.assert_allclose(trace.key, encoded @ k.kernel + k.bias, atol=1e-5)
+    for head in range(4):
+        scores = trace.head_columns(trace.query, head) @ trace.head_columns(trace.key, head).T
+        np.testing.assert_allclose(trace.raw_scores[head], scores, atol=1e-5)
+        np.testing.assert_allclose(trace.scaled_scores[head], scores * trace.scale, atol=1e-5)
+        np.testing.assert_allclose(trace.context[head], trace.weights[head] @ trace.head_columns(trace.value, head), atol=1e-5)
+    expected_output, expected_weights = reference.self_attention(
+        decoded, q.kernel, q.bias, k.kernel, k.bias, v.kernel, v.bias, 4, allowed=trace.attention_mask, key_inputs=encoded
+    )
+    np.testing.assert_allclose(trace.weights, expected_weights, atol=1e-5)
+    np.testing.assert_allclose(trace.output, expected_output, atol=1e-5)
+    o = trace.output_dense
+    assert o.kernel.shape == (12, FEATURES)
+    np.testing.assert_allclose(trace.projected_output, reference.dense(expected_output, o.kernel, o.bias), atol=1e-5)
+
+
+def test_trace_of_a_masked_self_attention_call(encoder_decoder):
+    model, tensors = encoder_decoder
+    trace = ac.trace_attention_call(model, [IDS, TARGET_IDS], 1)
+    assert trace.key_inputs is None
+    np.testing.assert_array_equal(trace.attention_mask, padding_mask(IDS)[0] & causal(5)[0])
+    [_, second, *_] = ac.model_attention(model, [IDS, TARGET_IDS])
+    np.testing.assert_array_equal(trace.weights, second.weights)
+    np.testing.assert_array_equal(trace.weights[:, 3:], 0)  # padded queries attend to nothing
+
+
+def test_trace_refuses_other_calls():
+    query = keras.Input((3, FEATURES))
+    model = keras.Model(query, keras.layers.Attention(name="dot")([query, query]))
+    with pytest.raises(ac.InputError, match="'dot' is a Attention; only multi-head layers"):
+        ac.trace_attention_call(model, np.zeros((1, 3, FEATURES)), 0)
+    with pytest.raises(ac.InputError, match="has 1 attention calls \\(0 to 0\\); 2 is none of them"):
+        ac.trace_attention_call(model, np.zeros((1, 3, FEATURES)), 2)
+
+
+def test_the_reader_is_built_once_and_reads_the_current_weights(encoder_decoder):
+    model, _ = encoder_decoder
+    assert _reader(model) is _reader(model)
+    layer = model.get_layer("decoder_self_attention")
+    before = ac.model_attention(model, [IDS, TARGET_IDS])[2].weights
+    kernel = layer._query_dense.kernel
+    saved = numpy(kernel)
+    try:
+        kernel.assign(saved * 3)
+        after = ac.model_attention(model, [IDS, TARGET_IDS])[2].weights
+        assert not np.allclose(before, after)
+    finally:
+        kernel.assign(saved)
