@@ -1,6 +1,13 @@
 """Training runs that record how attention learns: `train()`, the `Recorder`, `Run`, and a
 background runner for the app.
 
+A run trains one of two models: the GRU encoder-decoder of attention_core.seq2seq, read by
+"additive" or "dot" attention, or the encoder-decoder Transformer of
+attention_core.transformer ("transformer"). A transformer run also records, in every frame, the
+probe's every attention map (each layer's heads), and draws as "the alignment" the
+cross-attention head with the best alignment score on the frame examples
+(`Run.alignment_choice`).
+
 A `Run` is plain data plus its model: the settings, `history` (one `Frame` per recorded step:
 the probe example's alignment, the loss, held-out accuracy and the alignment score), and
 `predict`. `train(task, ...)` trains one in the calling thread and returns it; `start(run)`
@@ -23,10 +30,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from attention_core import seq2seq, transformer
 from attention_core.inputs import InputError, _whole_number
-from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention, decoder_inputs
+from attention_core.seq2seq import Seq2SeqAttention, decoder_inputs
 from attention_core.tasks import PAD_ID, START_ID
 from attention_core.traces import trace_bahdanau
+
+MECHANISMS = (*seq2seq.MECHANISMS, "transformer")
 
 # The page's defaults, and train()'s: chosen so each task meets issue 9's targets on a 2-core
 # machine (measured in bench/training.py).
@@ -39,6 +49,18 @@ RECORD_EVERY = 2
 # Held-out examples decoded for every frame (the probe is one of them); the whole held-out set is
 # decoded at the end of each epoch. 200 keeps a frame to a fraction of two batches' time.
 FRAME_EXAMPLES = 200
+
+# The Transformer's: issue 16's defaults (2 layers, 4 heads, 64 units). Its frames greedy-decode
+# with a whole pass of the model per output step (~110 ms for 200 examples of reverse/8 on 2
+# cores, against ~20 ms a batch), so it records every 5 batches: the alignment forms over ~60-100
+# batches, which leaves 12-20 frames to watch it form, at under half the run's time.
+DEFAULT_LAYERS = 2
+DEFAULT_HEADS = 4
+MAX_LAYERS = 4
+MAX_HEADS = 8
+TRANSFORMER_RECORD_EVERY = 5
+# Its learning rate rises linearly from 0 over this many batches, then decays as the others'.
+TRANSFORMER_WARMUP_STEPS = 50
 
 MAX_UNITS = 256
 MAX_EPOCHS = 50
@@ -62,7 +84,10 @@ class Frame:
     exact_match: the fraction of whole outputs right, and alignment_score (see
     `alignment_score`), on the first FRAME_EXAMPLES held-out examples; alignment: (T, S_probe)
     the probe's greedy-decoded attention weights over its real (unpadded) input; elapsed:
-    seconds since training started.
+    seconds since training started. A transformer run's frames also hold `maps`, the probe's
+    every attention map ({layer name: (heads, queries, keys)}, float16, over its padded
+    source and its greedy decoder inputs: what the model view draws), and `alignment_choice`,
+    which cross-attention head the alignment is (see `Run.alignment_choice`).
     """
 
     step: int
@@ -73,6 +98,8 @@ class Frame:
     alignment_score: float
     alignment: np.ndarray
     elapsed: float
+    maps: dict | None = None
+    alignment_choice: str | None = None
 
     def __getitem__(self, name):
         return getattr(self, name)
@@ -102,6 +129,16 @@ def _most_distinct(task, sources):
     the probe a learner watches, since an output symbol that occurs once in the input has one
     place to look (reverse's "11141232" would draw four equally right columns of 1s)."""
     return int(np.argmax([len(set(task.unpadded(source).tolist())) for source in sources]))
+
+
+def _read_only(array):
+    array.setflags(write=False)
+    return array
+
+
+def symbol_labels(task, ids):
+    """One label per id: the task's symbol, a space shown as ␣ (so a label is never blank)."""
+    return [task.vocabulary[i].replace(" ", "␣") for i in ids]
 
 
 def _check_setting(value, description, minimum, maximum):
@@ -150,7 +187,8 @@ class Run:
     """A training run: its settings, model, recorded history and controls.
 
     Made by `train()` (trained at once) or for `start()` (trained in the background).
-    Attributes: task, settings (dict), model (Seq2SeqAttention), history (list of Frame),
+    Attributes: task, settings (dict), model (Seq2SeqAttention, or the functional Transformer
+    of attention_core.transformer), history (list of Frame),
     epoch_results (list of dicts: the whole held-out set after each epoch, and the seconds
     since training started when that was known), epochs_done,
     steps_done, status (one of STATUSES), error (message of a failed run), probe_source
@@ -160,13 +198,18 @@ class Run:
 
     def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
                  learning_rate=DEFAULT_LEARNING_RATE, seed=0, batch_size=BATCH_SIZE,
-                 record_every=RECORD_EVERY, frame_examples=FRAME_EXAMPLES, model=None):
+                 record_every=None, frame_examples=FRAME_EXAMPLES, model=None, num_layers=DEFAULT_LAYERS,
+                 num_heads=DEFAULT_HEADS):
         self.task = task
-        self.settings = self.settings_for(task, mechanism, units, epochs, learning_rate, seed, batch_size)
+        self.settings = self.settings_for(task, mechanism, units, epochs, learning_rate, seed, batch_size,
+                                          num_layers, num_heads)
+        self.is_transformer = mechanism == "transformer"
+        if record_every is None:
+            record_every = TRANSFORMER_RECORD_EVERY if self.is_transformer else RECORD_EVERY
         self.record_every = _whole_number(record_every, "record_every", 1)
         self.batch_size = min(self.settings["batch_size"], task.num_examples)
         self.steps_per_epoch = task.num_examples // self.batch_size
-        self.model = model or self._new_model(task, mechanism, self.settings["units"], self.settings["seed"])
+        self.model = model or self._new_model(task, self.settings)
         self._compile()
         self.history, self.epoch_results = [], []
         self.epochs_done = self.steps_done = 0
@@ -179,7 +222,15 @@ class Run:
         self.probe_source = task.unpadded(frame_sources[self._probe])
         self.probe_ideal = self._frame_ideals[self._probe][:, :len(self.probe_source)]
         # One compiled decoder per input shape: frames decode (E, S), predict (1, S).
-        self._greedy = tf.function(lambda source: self.model.greedy_decode(source, task.target_length))
+        if self.is_transformer:
+            self.attention_names = transformer.attention_layer_names(self.model)
+            inspection = transformer.attention_model(self.model)
+            self._greedy = tf.function(lambda source: transformer.greedy_decode(inspection, source, task.target_length,
+                                                                                START_ID))
+        else:
+            self._greedy = tf.function(lambda source: self.model.greedy_decode(source, task.target_length))
+        # The alignment's index among `_candidate_names`; a transformer's is chosen at every frame.
+        self._choice = None if self.is_transformer else 0
 
         self._control = threading.Condition()
         self._paused = self._cancelled = False
@@ -190,15 +241,16 @@ class Run:
 
     @staticmethod
     def settings_for(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_rate=DEFAULT_LEARNING_RATE,
-                     seed=0, batch_size=BATCH_SIZE):
+                     seed=0, batch_size=BATCH_SIZE, num_layers=DEFAULT_LAYERS, num_heads=DEFAULT_HEADS):
         """The settings dict of a run with these arguments (what a finished run is cached by);
         InputError for a bad one. The task's own seed (its data) is `task_seed`; `seed` is the
-        model's (its weights and the order of batches)."""
+        model's (its weights and the order of batches). `num_layers` and `num_heads` are the
+        Transformer's, in its settings only."""
         if mechanism not in MECHANISMS:
             raise InputError(f"{mechanism!r} is not an attention mechanism here; choose one of {', '.join(MECHANISMS)}.")
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate <= 1:
             raise InputError(f"The learning rate must be a number above 0 and at most 1; got {learning_rate!r}.")
-        return {
+        settings = {
             **{("task_seed" if key == "seed" else key): value for key, value in task.settings.items()},
             "mechanism": mechanism,
             "units": _check_setting(units, "The number of units", 1, MAX_UNITS),
@@ -207,11 +259,24 @@ class Run:
             "seed": _whole_number(seed, "The seed", 0),
             "batch_size": _whole_number(batch_size, "The batch size", 1),
         }
+        if mechanism != "transformer":
+            return settings
+        settings["num_layers"] = _check_setting(num_layers, "The number of layers", 1, MAX_LAYERS)
+        settings["num_heads"] = _check_setting(num_heads, "The number of heads", 1, MAX_HEADS)
+        if settings["units"] % settings["num_heads"]:
+            raise InputError(f"{settings['units']} units do not split into {settings['num_heads']} heads of one size; "
+                             "choose a number of heads that divides the units.")
+        return settings
 
     @staticmethod
-    def _new_model(task, mechanism, units, seed):
-        model = Seq2SeqAttention(len(task.vocabulary), units=units, mechanism=mechanism, start_id=START_ID, seed=seed,
-                                 read_backwards=task.read_backwards, coverage=task.coverage)
+    def _new_model(task, settings):
+        if settings["mechanism"] == "transformer":
+            return transformer.transformer(len(task.vocabulary), num_layers=settings["num_layers"],
+                                           num_heads=settings["num_heads"], units=settings["units"],
+                                           seed=settings["seed"])
+        model = Seq2SeqAttention(len(task.vocabulary), units=settings["units"], mechanism=settings["mechanism"],
+                                 start_id=START_ID, seed=settings["seed"], read_backwards=task.read_backwards,
+                                 coverage=task.coverage)
         model((np.zeros((1, task.source_length), np.int32), np.zeros((1, task.target_length), np.int32)))
         return model
 
@@ -254,27 +319,80 @@ class Run:
         return fed
 
     def _compile(self):
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.settings["learning_rate"], decay_steps=self.settings["epochs"] * self.steps_per_epoch
-        )
+        total_steps = self.settings["epochs"] * self.steps_per_epoch
+        if self.is_transformer:
+            warmup = min(TRANSFORMER_WARMUP_STEPS, total_steps // 2)
+            schedule = keras.optimizers.schedules.CosineDecay(
+                0.0, decay_steps=total_steps - warmup, warmup_target=self.settings["learning_rate"], warmup_steps=warmup
+            )
+        else:
+            schedule = keras.optimizers.schedules.CosineDecay(self.settings["learning_rate"], decay_steps=total_steps)
         self.model.compile(optimizer=keras.optimizers.Adam(schedule),
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
+    def _decode(self, sources):
+        """Greedy decoding of sources (E, S): (outputs (E, T), candidates (E, C, T, S), maps).
+
+        The candidates are the alignments the run may draw: the seq2seq model's one attention
+        (C = 1), or every cross-attention head of a transformer, in `_candidate_names` order.
+        `maps` is the transformer's {layer name: (E, heads, queries, keys)} (the seq2seq
+        model's decoder states (E, T, U) otherwise)."""
+        if not self.is_transformer:
+            outputs, alignments, decoder_states = self._greedy(sources)
+            return outputs.numpy(), alignments.numpy()[:, None], decoder_states.numpy()
+        outputs, weights = self._greedy(sources)
+        maps = {name: w.numpy() for name, w in zip(self.attention_names, weights)}
+        cross = [maps[name] for name in self.attention_names if name.endswith("_cross_attention")]
+        return outputs.numpy(), np.concatenate(cross, axis=1), maps
+
+    @property
+    def _candidate_names(self):
+        if not self.is_transformer:
+            return ["attention"]
+        return [f"{name}, head {head + 1}" for name in self.attention_names if name.endswith("_cross_attention")
+                for head in range(self.settings["num_heads"])]
+
+    def _best_candidate(self, candidates, ideals):
+        """(index, score) of the candidate (E, C, T, S) with the best alignment score, the first on a tie."""
+        scores = [alignment_score(candidates[:, c], ideals) for c in range(candidates.shape[1])]
+        return int(np.argmax(scores)), max(scores)
+
+    @property
+    def alignment_choice(self):
+        """Which attention the run draws as "the alignment", in a sentence."""
+        if not self.is_transformer:
+            return f"the decoder's {self.settings['mechanism']} attention over the input"
+        if self._choice is None:
+            self._choose()
+        return (f"the cross-attention head with the best alignment score on {len(self._frame_sources)} held-out "
+                f"examples at the latest frame: {self._candidate_names[self._choice]}")
+
+    def _choose(self):
+        """Pick the alignment on the frame examples (a loaded model has no frame yet)."""
+        _, candidates, _ = self._decode(self._frame_sources)
+        self._choice, _ = self._best_candidate(candidates, self._frame_ideals)
+
     def _record(self, loss):
-        outputs, alignments, _ = self._greedy(self._frame_sources)
-        outputs, alignments = outputs.numpy(), alignments.numpy()
+        outputs, candidates, maps = self._decode(self._frame_sources)
         accuracy, exact_match = _accuracies(outputs, self._frame_targets)
-        probe_alignment = alignments[self._probe][:, :len(self.probe_source)]
+        self._choice, score = self._best_candidate(candidates, self._frame_ideals)
+        probe_alignment = candidates[self._probe, self._choice][:, :len(self.probe_source)]
         probe_alignment.setflags(write=False)
+        probe_maps = None
+        if self.is_transformer:
+            # float16: a length-32 run keeps ~300 frames of 24 maps of 32 x 32; drawn, not computed with.
+            probe_maps = {name: _read_only(weights[self._probe].astype(np.float16)) for name, weights in maps.items()}
         self.history.append(Frame(
             step=self.steps_done,
             epoch=self.steps_done / self.steps_per_epoch,
             loss=float(loss),
             accuracy=accuracy,
             exact_match=exact_match,
-            alignment_score=alignment_score(alignments, self._frame_ideals),
+            alignment_score=score,
             alignment=probe_alignment,
             elapsed=time.perf_counter() - self._start_time,
+            maps=probe_maps,
+            alignment_choice=self._candidate_names[self._choice] if self.is_transformer else None,
         ))
 
     def _end_epoch(self):
@@ -292,37 +410,71 @@ class Run:
         accuracy (per token), exact_match and alignment_score."""
         sources = np.asarray(self.task.heldout_sources[:num_examples])
         targets = np.asarray(self.task.heldout_targets[:num_examples])
-        outputs, alignments = [], []
+        outputs, candidates = [], []
         for start in range(0, len(sources), len(self._frame_sources)):  # the frames' compiled shape
             batch = sources[start:start + len(self._frame_sources)]
             padded = np.concatenate([batch, np.repeat(batch[:1], len(self._frame_sources) - len(batch), axis=0)])
-            output, alignment, _ = self._greedy(padded)
-            outputs.append(output.numpy()[: len(batch)])
-            alignments.append(alignment.numpy()[: len(batch)])
-        outputs, alignments = np.concatenate(outputs), np.concatenate(alignments)
+            output, candidate, _ = self._decode(padded)
+            outputs.append(output[: len(batch)])
+            candidates.append(candidate[: len(batch)])
+        outputs, candidates = np.concatenate(outputs), np.concatenate(candidates)
         accuracy, exact_match = _accuracies(outputs, targets)
         ideals = np.stack([self.task.ideal_alignment(source) for source in sources])
-        return {"accuracy": accuracy, "exact_match": exact_match, "alignment_score": alignment_score(alignments, ideals)}
+        if self._choice is None:
+            self._choose()
+        return {"accuracy": accuracy, "exact_match": exact_match,
+                "alignment_score": alignment_score(candidates[:, self._choice], ideals)}
 
     # ------------------------------------------------------------------ using the model
 
     def _decode_one(self, source_ids):
-        """Greedy decoding of one source: (outputs (T,), alignment (T, n), decoder states
-        (T, U), the padded source (S,)), n being the real (unpadded) input length."""
+        """Greedy decoding of one source: (outputs (T,), alignment (T, n), maps, the padded
+        source (S,)), n being the real (unpadded) input length; `maps` as `_decode`'s, for
+        this one example (the seq2seq model's decoder states (T, U))."""
         source_ids = np.asarray(source_ids, dtype=np.int32)
         if source_ids.ndim != 1 or not 0 < len(source_ids) <= self.task.source_length:
             raise InputError(f"Give one source of 1 to {self.task.source_length} ids; got shape {source_ids.shape}.")
         self.task.decode(source_ids)  # InputError for ids outside the vocabulary
         padded = self.task.pad(source_ids)[None]
-        outputs, alignment, decoder_states = self._greedy(padded)
+        if self._choice is None:
+            self._choose()
+        outputs, candidates, maps = self._decode(padded)
         real = len(self.task.unpadded(source_ids))
-        return outputs.numpy()[0], alignment.numpy()[0][:, :real], decoder_states.numpy()[0], padded[0]
+        maps = {name: weights[0] for name, weights in maps.items()} if self.is_transformer else maps[0]
+        return outputs[0], candidates[0, self._choice][:, :real], maps, padded[0]
 
     def predict(self, source_ids):
         """(output_ids (T,), alignment (T, n)) for one source of n ids, greedy-decoded; the
-        alignment covers the real (unpadded) input positions."""
+        alignment covers the real (unpadded) input positions (a transformer's: the head of
+        `alignment_choice`)."""
         outputs, alignment, _, _ = self._decode_one(source_ids)
         return outputs, alignment
+
+    def _check_transformer(self, what):
+        if not self.is_transformer:
+            raise InputError(f"{what} is for a transformer run; this one uses {self.settings['mechanism']} attention.")
+
+    def model_inputs(self, source_ids):
+        """(source (1, S), decoder_inputs (1, T)), int32: the model's inputs for one source,
+        padded, with the decoder fed its own greedy outputs (the start id, then the outputs less
+        the last), as decoding ran. Transformer runs only."""
+        self._check_transformer("model_inputs")
+        outputs, _, _, padded = self._decode_one(source_ids)
+        return padded[None], np.concatenate([[START_ID], outputs[:-1]]).astype(np.int32)[None]
+
+    def attention(self, source_ids):
+        """Every attention map of the model for one greedy-decoded source: {layer name: weights
+        (heads, queries, keys)} in the model's order, each computed by that MultiHeadAttention
+        layer on `model_inputs(source_ids)` (keys over the padded source). Transformer runs only."""
+        self._check_transformer("The model view")
+        _, _, maps, _ = self._decode_one(source_ids)
+        return {name: _read_only(weights) for name, weights in maps.items()}
+
+    def token_labels(self, source_ids):
+        """(source labels (S,), decoder labels (T,)): the symbols of `model_inputs(source_ids)`,
+        the keys and queries of `attention`'s maps. Transformer runs only."""
+        source, fed = self.model_inputs(source_ids)
+        return symbol_labels(self.task, source[0]), symbol_labels(self.task, fed[0])
 
     def attention_trace(self, source_ids, output_step):
         """The additive attention's every step (a BahdanauTrace) at `output_step` of the greedy
@@ -331,7 +483,8 @@ class Run:
         states, plus the coverage of what the earlier steps read when the model has it.
         Padding is left out."""
         if self.settings["mechanism"] != "additive":
-            raise InputError("The step-by-step pipeline is for additive attention; this run uses scaled dot-product.")
+            raise InputError("The step-by-step pipeline is for additive attention; "
+                             f"this run uses {'a Transformer' if self.is_transformer else 'scaled dot-product'}.")
         _, alignment, decoder_states, padded = self._decode_one(source_ids)
         encoder_states, _ = self.model.encode(padded[None])
         real = len(self.task.unpadded(padded))
@@ -498,9 +651,10 @@ def train(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_
           seed=0, callbacks=None, **options):
     """Train a seq2seq model with attention on `task` in this thread; returns the `Run`.
 
-    `mechanism` is "additive" (the seed's BahdanauAttention) or "dot" (scaled dot-product);
-    `options` are `Run`'s batch_size, record_every and frame_examples. Keras `callbacks` are
-    passed to `fit`. The same arguments give the same run.
+    `mechanism` is "additive" (the seed's BahdanauAttention) or "dot" (scaled dot-product), read
+    by a GRU encoder-decoder, or "transformer" (attention_core.transformer); `options` are
+    `Run`'s batch_size, record_every, frame_examples, and the transformer's num_layers and
+    num_heads. Keras `callbacks` are passed to `fit`. The same arguments give the same run.
     """
     return Run(task, mechanism=mechanism, units=units, epochs=epochs, learning_rate=learning_rate,
                seed=seed, **options).fit(callbacks=callbacks)

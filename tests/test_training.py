@@ -136,6 +136,10 @@ def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():
         ({"units": 1000}, "the limit is 256"),
         ({"epochs": 51}, "the limit is 50"),
         ({"learning_rate": 0}, "above 0"),
+        ({"mechanism": "transformer", "num_layers": 0}, "The number of layers"),
+        ({"mechanism": "transformer", "num_layers": 5}, "the limit is 4"),
+        ({"mechanism": "transformer", "num_heads": 9}, "the limit is 8"),
+        ({"mechanism": "transformer", "units": 64, "num_heads": 3}, "do not split into 3 heads"),
     ],
 )
 def test_bad_settings_are_input_errors(task, settings, message):
@@ -183,3 +187,35 @@ def test_a_run_nobody_watches_is_cancelled(task, monkeypatch):
     training.start(run, training.TrainingSlots(1), training.FinishedRuns())
     wait_for(lambda: run.status == "cancelled")
     assert run.epochs_done < 50
+
+
+def test_layers_and_heads_are_the_transformers_settings_only(task):
+    assert "num_heads" not in ac.Run.settings_for(task, "additive", num_heads=2)
+    settings = ac.Run.settings_for(task, "transformer", num_layers=1, num_heads=2)
+    assert (settings["num_layers"], settings["num_heads"]) == (1, 2)
+    with pytest.raises(ac.InputError, match="for a transformer run; this one uses additive"):
+        ac.Run(task, units=8, frame_examples=8).attention(task.heldout_sources[0])
+
+
+def test_a_tiny_transformer_run_learns_and_repeats_itself(task):
+    options = dict(TINY, mechanism="transformer", num_layers=1, num_heads=2, epochs=2)
+    run, again = ac.train(task, **options), ac.train(task, **options)
+    assert [frame.step for frame in run.history] == list(range(0, 41, 2))
+    assert run.history[-1].loss < 0.5 * run.history[1].loss
+    assert run.history[-1].accuracy > run.history[0].accuracy
+    assert [f.loss for f in again.history][1:] == [f.loss for f in run.history][1:]
+    for mine, theirs in zip(run.history, again.history):
+        assert np.array_equal(mine.alignment, theirs.alignment) and mine.alignment_choice == theirs.alignment_choice
+    # The frame's alignment is the chosen head's, the best of every cross-attention head.
+    outputs, alignment = run.predict(run.probe_source)
+    np.testing.assert_allclose(run.history[-1].alignment, alignment, atol=1e-6)
+    layer, head = run.history[-1].alignment_choice.split(", head ")
+    np.testing.assert_allclose(run.history[-1].maps[layer][int(head) - 1], alignment, atol=1e-3)  # float16
+    sources = task.heldout_sources[:50]
+    ideals = np.stack([task.ideal_alignment(s) for s in sources])
+    maps = [run.attention(s) for s in sources]
+    scores = [ac.alignment_score(np.stack([m[name][h] for m in maps]), ideals)
+              for name in maps[0] if name.endswith("cross_attention") for h in range(2)]
+    assert run.history[-1].alignment_score == pytest.approx(max(scores))
+    assert run.evaluate(50)["alignment_score"] == pytest.approx(max(scores))
+
