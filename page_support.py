@@ -9,13 +9,14 @@ import functools
 import gc
 import html
 import re
+from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url
 
 import attention_core as ac
-from attention_core import export, seed_code
+from attention_core import explain, export, seed_code
 from attention_core.inputs import _quote
 
 # A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
@@ -364,3 +365,150 @@ def download_trace(trace, name, metadata):
                 key=f"{name}_{extension}",
                 on_click="ignore",
             )
+
+
+# --------------------------------------------------------------------------- weights from a trained layer
+
+SEED_SOURCE, RUN_SOURCE, MODEL_SOURCE = "The seed", "Train and watch", "Your model"
+
+
+@dataclass(frozen=True)
+class TrainedLayer:
+    """One MultiHeadAttention call of a trained model on one input, as the pages show it."""
+
+    trace: ac.SelfAttentionTrace  # the call's every step (ac.trace_attention_call)
+    query_labels: tuple  # Tq labels: the trace's rows
+    key_labels: tuple  # Tk labels: its columns (the query's own tokens unless cross-attention)
+    source: str  # where the weights come from, in a sentence
+    key: tuple  # names this trace in the shared caches (hover texts)
+    model: object  # the keras.Model, inputs and call index it was traced from
+    inputs: object
+    call_index: int
+
+
+def session_transformer_run():
+    """This session's Train and watch run when it trains a Transformer, else None."""
+    run = st.session_state.get("tw_run")
+    return run if getattr(run, "is_transformer", False) else None
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def uploaded_keras_model(name, data):
+    """The model file uploaded on the Your model page, loaded through the one safe gate; raises
+    ac.InputError for a file it refuses. Shared, never mutated."""
+    return ac.load_keras_model(data)
+
+
+def session_uploaded_model():
+    """(file name, bytes) of the model uploaded on the Your model page in this session, else None."""
+    return st.session_state.get("ym_model")
+
+
+def weight_source(defaults, prefix):
+    """The sidebar's "Weights from" control (key `{prefix}_source`): the seed, this session's
+    trained Transformer, or the uploaded model, each offered only when it exists, with a line
+    saying how to get those that do not. Returns the chosen source."""
+    run, upload = session_transformer_run(), session_uploaded_model()
+    options = [SEED_SOURCE] + [RUN_SOURCE] * (run is not None) + [MODEL_SOURCE] * (upload is not None)
+    source = st.radio("Weights from", options, index=options.index(defaults[f"{prefix}_source"]),
+                      key=f"{prefix}_source", bind="query-params",
+                      help="The seed's random weights, or a MultiHeadAttention layer of a trained model.")
+    if run is None:
+        st.caption("A trained layer: train a Transformer on [Train and watch](train-and-watch) "
+                   "(Mechanism: transformer) and it is offered here.")
+    if upload is None:
+        st.caption("Your own model: upload a .keras file on the Your model page and its layers are offered here.")
+    return source
+
+
+def _multi_head_calls(model, self_attention_only):
+    calls = [call for call in ac.attention_calls(model) if call.kind == "MultiHeadAttention"
+             and (call.is_self_attention or not self_attention_only)]
+    if not calls:
+        raise ac.InputError("This model has no MultiHeadAttention layer" + (" that attends over one sequence"
+                            if self_attention_only else "") + ": the pipeline is shown for those. "
+                            "Its other attention maps are on the Your model page.")
+    return calls
+
+
+def _pick_layer(prefix, calls):
+    """The layer picker (key `{prefix}_layer`, a call index): the model's multi-head calls."""
+    by_index = {call.call_index: call for call in calls}
+    keep_valid(f"{prefix}_layer", list(by_index))
+    index = st.selectbox("Layer", list(by_index), key=f"{prefix}_layer", bind="query-params",
+                         format_func=lambda i: f"{by_index[i].layer} ({by_index[i].num_heads} heads)",
+                         help="The model's MultiHeadAttention calls, in model order.")
+    return by_index[index]
+
+
+def _run_input(defaults, prefix, run):
+    """(source ids, how they were chosen): a held-out example of the run's task, or typed symbols."""
+    task = run.task
+    count = min(len(task.heldout_sources), 100)
+    example = st.slider("Held-out example", 1, count, min(defaults[f"{prefix}_example"], count),
+                        key=f"{prefix}_example", bind="query-params",
+                        help="An input the model never trained on, from the task's held-out set.")
+    typed = st.text_input(f"Or type an input ({task.length} symbols of {task.symbols[0]}…{task.symbols[-1]})"
+                          if task.name != "dates" else "Or type a date", defaults[f"{prefix}_symbols"],
+                          key=f"{prefix}_symbols", bind="query-params")
+    if typed.strip():
+        return task.encode(typed), f"the typed input {_quote(typed)}"
+    return task.unpadded(task.heldout_sources[example - 1]), f"held-out example {example}"
+
+
+def _run_labels(run, source_ids, layer):
+    """(query labels, key labels) of a layer of the run's Transformer, by its name: the encoder
+    reads the source, the decoder its own inputs, its cross-attention the source's keys."""
+    source_labels, decoder_labels = (tuple(labels) for labels in run.token_labels(source_ids))
+    if layer.startswith("encoder_"):
+        return source_labels, source_labels
+    return decoder_labels, decoder_labels if layer.endswith("self_attention") else source_labels
+
+
+def _text_labels(text, count):
+    """`count` labels for a model's input typed as `text`: its whitespace-separated words (as
+    TextVectorization splits them, and as ids are typed), padded with ac.PAD_LABEL; positions
+    when the words do not fit."""
+    words = text.split()
+    if len(words) > count:
+        return tuple(f"{i + 1}" for i in range(count))
+    return tuple(words) + (ac.PAD_LABEL,) * (count - len(words))
+
+
+def trained_layer(defaults, prefix, source, text, self_attention_only=False):
+    """The chosen source's layer on its input, drawing the layer picker and (for a run) the input
+    controls in the sidebar; `text` is what the page's sequence box holds (an uploaded model's
+    input). Raises ac.InputError for a model or input that cannot be shown."""
+    if source == RUN_SOURCE:
+        run = session_transformer_run()
+        model = run.model
+        with st.sidebar:
+            call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
+            source_ids, chosen = _run_input(defaults, prefix, run)
+        model_inputs = run.model_inputs(source_ids)
+        query_labels, key_labels = _run_labels(run, source_ids, call.layer)
+        settings = run.settings
+        described = (f"layer {call.layer} of this session's Transformer from Train and watch ({settings['name']}, "
+                     f"length {settings['length']}, after {explain.plural(run.epochs_done, 'epoch')} and "
+                     f"{explain.plural(run.steps_done, 'batch', 'batches')}), on {chosen}")
+        key = ("run", id(run), run.steps_done, tuple(source_ids), call.call_index)
+    else:
+        name, data = session_uploaded_model()
+        model = uploaded_keras_model(name, data)
+        with st.sidebar:
+            call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
+        model_inputs = ac.model_inputs_from_text(model, text)
+        described = f"layer {call.layer} of your model {_quote(name)}, on the sequence typed above"
+        key = ("model", name, hash(data), text, call.call_index)
+    trace = shared(("trained trace", *key), lambda: ac.trace_attention_call(model, model_inputs, call.call_index))
+    if source == MODEL_SOURCE:
+        query_labels = _text_labels(text, trace.inputs.shape[0])
+        key_labels = (query_labels if trace.key_inputs is None
+                      else tuple(f"{i + 1}" for i in range(trace.key_inputs.shape[0])))  # another input's positions
+    return TrainedLayer(trace, query_labels, key_labels, described, key, model, model_inputs, call.call_index)
+
+
+def trained_note(trained):
+    """The line a page with trained weights starts with, where the untrained note stands: exactly
+    where its weights come from."""
+    st.caption(f":material/school: **Trained weights:** {as_text(trained.source)}.")

@@ -489,12 +489,12 @@ def _scaling_text(scale, d_key):
             f"{_fmt(math.sqrt(d_key))}), so the softmax does not saturate")
 
 
-def _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, context):
+def _check_pipeline_shapes(tokens, query_tokens, token_index, query, keys, values, scores, context):
     n = len(tokens)
     if isinstance(token_index, bool) or not isinstance(token_index, (int, np.integer)) or not (
-        0 <= token_index < n
+        0 <= token_index < len(query_tokens)
     ):
-        raise ValueError(f"`token_index` must be an integer in [0, {n}); got {token_index!r}.")
+        raise ValueError(f"`token_index` must be an integer in [0, {len(query_tokens)}); got {token_index!r}.")
     d_key, d_value = query.shape[0], values.shape[1]
     expected = {"keys": (n, d_key), "values": (n, d_value), "context": (d_value,)}
     expected.update({name: (n,) for name in scores})
@@ -509,14 +509,17 @@ def _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, con
 
 
 def qkv_pipeline_figure(
-    tokens, token_index, query, keys, values, raw_scores, scaled_scores, weights, context, *, scale
+    tokens, token_index, query, keys, values, raw_scores, scaled_scores, weights, context, *, scale, query_tokens=None
 ):
     """The query/key/value pipeline for one query token, as a top-to-bottom flow of boxes.
 
     `scale` is the factor the layer applied to the raw scores (1/√D, or 1 when unscaled).
-    tokens: T labels; token_index: position of the query token; query: (D,); keys: (T, D);
-    values: (T, Dv) (Dv is usually D); raw_scores, scaled_scores, weights: (T,); context: (Dv,).
+    tokens: T labels of the keys; token_index: position of the query token among `query_tokens`
+    (the queries' labels when they are another sequence, as in cross-attention; else `tokens`);
+    query: (D,); keys: (T, D); values: (T, Dv) (Dv is usually D); raw_scores, scaled_scores,
+    weights: (T,); context: (Dv,).
     """
+    query_tokens = tokens if query_tokens is None else query_tokens
     query = _as_array("query", query, 1, "(D,)")
     keys = _as_array("keys", keys, 2, "(T, D)")
     values = _as_array("values", values, 2, "(T, D)")
@@ -526,9 +529,9 @@ def qkv_pipeline_figure(
         for name, array in [("raw_scores", raw_scores), ("scaled_scores", scaled_scores),
                             ("weights", weights)]
     }
-    _check_pipeline_shapes(tokens, token_index, query, keys, values, scores, context)
+    _check_pipeline_shapes(tokens, query_tokens, token_index, query, keys, values, scores, context)
     n, d_key = keys.shape
-    me = _short_token(tokens[token_index])
+    me = _short_token(query_tokens[token_index])
 
     boxes = [
         ("input", [f"<b>Query</b> — the query vector of {me} (#{token_index + 1}), "
@@ -563,7 +566,7 @@ def qkv_pipeline_figure(
     _pipeline_flows(shapes, annotations, dict(zip(_PIPELINE_BOXES, spans)))
     layout = dict(shapes=shapes, annotations=annotations,
                   **_hidden_axes((-0.01, 1.01), (spans[-1][1] - 2, 2)))
-    return _figure([], layout, f"Query → key → value pipeline for '{_shortened(tokens[token_index])}'",
+    return _figure([], layout, f"Query → key → value pipeline for '{_shortened(query_tokens[token_index])}'",
                    height=-spans[-1][1] + 100, side=10, bottom=10)
 
 

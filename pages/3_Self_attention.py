@@ -8,6 +8,10 @@ from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Self-attention")
 DEFAULTS = ps.Defaults(
+    sa_source="The seed",
+    sa_layer=0,
+    sa_example=1,
+    sa_symbols="",
     sa_text="The cat sat on the mat because it was tired.",
     sa_text2="The dog slept.",
     sa_units=8,
@@ -28,13 +32,13 @@ VIEWS = ["Attention weights", "Scores", "Token vectors", "Q, K, V", "One token",
 PROJECTIONS = [("Query Q", "query", "W_q", "b_q"), ("Key K", "key", "W_k", "b_k"), ("Value V", "value", "W_v", "b_v")]
 
 st.title("Self-attention: Query, Key, Value")
-ps.untrained_note()
 st.markdown(
     "Each token's vector is projected three ways. Its **query** is compared (dot product) with "
     "every token's **key**; softmax turns those raw scores into **attention weights** that "
     "sum to 1; the token's **context vector** is the weighted sum of every token's **value**. "
     "Heads do this side by side on slices of the projections. Tokens, heads, units and features "
-    "are all numbered from 1."
+    "are all numbered from 1. The weights come from a seed (random, untrained) or from a trained "
+    "model's MultiHeadAttention layer (sidebar: Weights from)."
 )
 
 
@@ -58,16 +62,16 @@ def choose_token(tokens, key, label):
 
 # Its own fragment: picking another cell reruns only this, not the map above it.
 @st.fragment
-def score_picker(tokens, trace, head):
+def score_picker(query_labels, key_labels, trace, head, why_masked):
     """Any cell (i, j) of head `head`'s score map: every product of q_i · k_j, the sum, the scaling and the weight."""
     st.subheader("How one score was computed")
-    D = trace.head_size
+    D = trace.query.shape[1] // trace.num_heads  # the query and key heads' width
     query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
     left, right = st.columns(2)
     with left:
-        i = choose_token(tokens, "sa_token", "Query token (row)")
+        i = choose_token(query_labels, "sa_token", "Query token (row)")
     with right:
-        j = choose_token(tokens, "sa_key", "Key token (column)")
+        j = choose_token(key_labels, "sa_key", "Key token (column)")
     dot = trace_dot_product(query[i], key[j])
     st.markdown(
         f"q{i + 1} · k{j + 1}: multiply the {explain.plural(D, 'entry', 'entries')} of head {head + 1}'s "
@@ -82,7 +86,7 @@ def score_picker(tokens, trace, head):
         lines.append(f"scaled score = raw × 1/√{D} = {trace.raw_scores[head, i, j]:.6g} × {trace.scale:.6g} = "
                      f"{trace.scaled_scores[head, i, j]:.6g}")
     lines.append(f"weight after the softmax over row #{i + 1} = {trace.weights[head, i, j]:.6g}"
-                 + ("" if trace.attention_mask[i, j] else " (masked: the key comes after the query)"))
+                 + ("" if trace.attention_mask[i, j] else f" (masked: {why_masked(i, j)})"))
     st.code("\n".join(lines), language=None)
 
 
@@ -143,6 +147,14 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
                        "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions})
 
 
+def causal_reason(i, j):
+    return "the key comes after the query"
+
+
+def model_reason(i, j):
+    return "the model masks it: a causal or padding mask"
+
+
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
 @ps.notes_link_changes
@@ -150,34 +162,66 @@ def explorer():
     """The settings, the sequence, the open view and the downloads."""
     with st.sidebar:
         st.header("Settings")
-        units, num_heads = ps.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
-        seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
-        use_scale = st.toggle("Scale scores by 1/√d", DEFAULTS["sa_scale"], key="sa_scale", bind="query-params")
-        use_causal_mask = st.toggle("Causal mask (no peeking ahead)", DEFAULTS["sa_causal"], key="sa_causal", bind="query-params")
-        add_positions = st.toggle("Add positional encoding", DEFAULTS["sa_positions"], key="sa_positions", bind="query-params")
+        source = ps.weight_source(DEFAULTS, "sa")
+        seeded = source == ps.SEED_SOURCE
+        if seeded:
+            units, num_heads = ps.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
+            seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
+            use_scale = st.toggle("Scale scores by 1/√d", DEFAULTS["sa_scale"], key="sa_scale", bind="query-params")
+            use_causal_mask = st.toggle("Causal mask (no peeking ahead)", DEFAULTS["sa_causal"], key="sa_causal", bind="query-params")
+            add_positions = st.toggle("Add positional encoding", DEFAULTS["sa_positions"], key="sa_positions", bind="query-params")
+        else:
+            st.caption("Units, heads, scaling, masks and the token vectors are the trained layer's own, so their "
+                       "controls are hidden; the seed's come back with Weights from: The seed.")
         DEFAULTS.reset_button()
 
-    text = st.text_area(
-        f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})",
-        DEFAULTS["sa_text"],
-        key="sa_text",
-        bind="query-params",
-        help=TEXT_RULE,
-    )
-    settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+    text = DEFAULTS["sa_text"]
+    if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = st.text_area(
+            f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})" if seeded else
+            "Your model's input: text, or token ids such as 3 14 15 (the model's TextVectorization or StringLookup "
+            "reads text; without one, ids)",
+            DEFAULTS["sa_text"],
+            key="sa_text",
+            bind="query-params",
+            help=TEXT_RULE if seeded else None,
+        )
     try:
-        tokens, trace = ps.self_attention_trace(*settings)
+        if seeded:
+            ps.untrained_note()
+            settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+            tokens, trace = ps.self_attention_trace(*settings)
+            query_labels = key_labels = tokens
+        else:
+            trained = ps.trained_layer(DEFAULTS, "sa", source, text)
+            ps.trained_note(trained)
+            trace, query_labels, key_labels, settings = trained.trace, trained.query_labels, trained.key_labels, trained.key
+            units, num_heads = trace.query.shape[1], trace.num_heads
     except InputError as error:
         ps.show_input_error(error)
         return
 
-    T, D = len(tokens), trace.head_size
-    st.caption(
-        f"{explain.plural(T, 'token')} → vectors of {ps.EMBEDDING_DIM} features → Q, K, V of "
-        f"{explain.plural(units, 'unit')} → {explain.plural(num_heads, 'head')} of {explain.plural(D, 'column')}."
-    )
+    masked = not trace.attention_mask.all()
+    why_masked = causal_reason if seeded else model_reason
+    T, Tk, D, F = len(query_labels), len(key_labels), trace.query.shape[1] // num_heads, trace.inputs.shape[1]
+    value_units = trace.value.shape[1]
+    cross = trace.key_inputs is not None
+    if seeded:
+        st.caption(
+            f"{explain.plural(T, 'token')} → vectors of {F} features → Q, K, V of "
+            f"{explain.plural(units, 'unit')} → {explain.plural(num_heads, 'head')} of {explain.plural(D, 'column')}."
+        )
+    else:
+        st.caption(
+            f"{explain.plural(T, 'query', 'queries')}" + (f" over {explain.plural(Tk, 'key')} of another sequence "
+                                                          "(cross-attention)" if cross else "")
+            + f" → vectors of {F} features (as they reached the layer) → Q, K of {explain.plural(units, 'unit')}, "
+            f"V of {value_units} → {explain.plural(num_heads, 'head')} of {explain.plural(D, 'column')}"
+            + (f" → output projection to {trace.projected_output.shape[1]} features." if trace.output_dense else ".")
+        )
     unit_labels = [f"u{i + 1}" for i in range(units)]
-    feature_labels = [f"f{i + 1}" for i in range(ps.EMBEDDING_DIM)]
+    value_labels = [f"u{i + 1}" for i in range(value_units)]
+    feature_labels = [f"f{i + 1}" for i in range(F)]
 
     def hover(kind, compute, head=None):
         """A map's hover texts (explain's, None above its cell limit), shared by every session."""
@@ -186,7 +230,7 @@ def explorer():
     def weights_hover(head):
         """Head `head`'s weights map's hover: each weight's softmax with its row's numbers."""
         return hover("weights", lambda: explain.softmax_hover_texts(
-            trace.scaled_scores[head], trace.weights[head], trace.attention_mask), head)
+            trace.scaled_scores[head], trace.weights[head], trace.attention_mask, why_masked), head)
 
     tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
     weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab, padding_tab = tabs
@@ -194,12 +238,14 @@ def explorer():
         if weights_tab.open:
             head = choose_head(num_heads)
             weight_hover = weights_hover(head)
-            ps.plot(figures.attention_heatmap(trace.weights[head], tokens, tokens, title=f"Softmax weights (head {head + 1})",
-                                              hover_texts=weight_hover),
+            ps.plot(figures.attention_heatmap(trace.weights[head], query_labels, key_labels,
+                                              title=f"Softmax weights (head {head + 1})", hover_texts=weight_hover),
                     key="sa_weights")
-            if use_causal_mask:
+            if seeded and use_causal_mask:
                 st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-            if not ps.caption_if_image(T, "the One token view and the downloads"):
+            elif masked:
+                st.caption("The model masks some cells (a causal mask, or padding): their weight is exactly 0.")
+            if not ps.caption_if_image(max(T, Tk), "the One token view and the downloads"):
                 st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover a cell for its "
                            "softmax, exp(score − the row's largest) ÷ the row's sum, with the numbers"
                            + ("" if weight_hover is not None else " (written out up to 32 tokens; the One token view "
@@ -211,59 +257,47 @@ def explorer():
             query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
             score_hover = hover("scores", lambda: explain.score_hover_texts(
                 query, key, trace.raw_scores[head], trace.scale, trace.scaled_scores[head]), head)
-            scores_title = "Scaled scores Q·Kᵀ/√d" if use_scale else "Raw scores Q·Kᵀ"
+            scores_title = "Scaled scores Q·Kᵀ/√d" if trace.scale != 1 else "Raw scores Q·Kᵀ"
             ps.plot(
-                figures.heatmap(trace.scaled_scores[head], tokens, tokens, title=f"{scores_title} (head {head + 1})",
+                figures.heatmap(trace.scaled_scores[head], query_labels, key_labels, title=f"{scores_title} (head {head + 1})",
                                 row_title="query (attending)", col_title="key (attended to)", value_name="score",
                                 hover_texts=score_hover),
                 key="sa_scores",
             )
-            ps.caption_if_image(T, "the cell picker below and the downloads")
+            ps.caption_if_image(max(T, Tk), "the cell picker below and the downloads")
             st.caption(
                 "Entry (i, j) is the dot product of token i's query with token j's key"
-                + (", divided by √d" if use_scale else "")
+                + (", divided by √d" if trace.scale != 1 else "")
                 + "; softmax over each row gives the weights."
                 + (" Hover a cell for its dot product written out." if score_hover is not None else "")
                 + (" With the causal mask, entries right of the diagonal are computed but never used:"
-                   " the softmax gives them weight 0." if use_causal_mask else "")
+                   " the softmax gives them weight 0." if seeded and use_causal_mask else "")
+                + (" Masked entries are computed but never used: the softmax gives them weight 0."
+                   if masked and not seeded else "")
             )
-            score_picker(tokens, trace, head)
+            score_picker(query_labels, key_labels, trace, head, why_masked)
 
     with vectors_tab:
         if vectors_tab.open:
-            embedded, positions = trace.text.token_vectors, trace.text.positional_encoding
-            st.markdown(
-                f"**Where the token vectors come from.** Each token's {ps.EMBEDDING_DIM} numbers are **not learned**: "
-                "they come from a seeded hash. SHAKE-256 of the seed and the token's text gives random bits, which "
-                "become standard-normal numbers (Box–Muller). So a token gets the same vector wherever it appears, "
-                "in every session, for a given seed; another seed gives other vectors. A trained model would learn "
-                "these vectors instead; here they stand in for a not-yet-trained embedding table."
-            )
-            ps.plot(figures.heatmap(embedded, tokens, feature_labels, title=f"Token vectors (seeded hash): {T} × {ps.EMBEDDING_DIM}",
-                                    row_title="token", col_title="feature"), key="sa_embedding")
-            st.markdown(
-                "**What positional encoding adds.** Attention itself ignores order: two equal tokens would get equal "
-                "vectors and be indistinguishable. The Transformer's positional encoding adds a different pattern "
-                "of sines and cosines at each position (pos = token number − 1, d = "
-                f"{ps.EMBEDDING_DIM} features, i = 0, 1, …):"
-            )
-            st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right), \qquad "
-                     r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
-            ps.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {ps.EMBEDDING_DIM}",
-                                    row_title="token", col_title="feature",
-                                    hover_texts=hover("positions", lambda: explain.positional_encoding_texts(positions))),
-                    key="sa_positions_map")
-            st.caption("The first columns change quickly from one token to the next, the last ones slowly: together "
-                       "they give every position its own pattern. The first token's row is 0, 1, 0, 1, …")
-            if add_positions:
-                title = "Inputs = token vectors + positional encoding"
+            if seeded:
+                seed_vectors(trace, query_labels, feature_labels, add_positions, hover)
             else:
-                st.info("Positional encoding is off (sidebar): the layer reads the token vectors as they are.")
-                title = "Inputs = token vectors (positional encoding off)"
-            input_hover = (hover("inputs", lambda: explain.elementwise_texts(embedded, positions, trace.inputs, "+"))
-                           if add_positions else None)
-            ps.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {ps.EMBEDDING_DIM}",
-                                    row_title="token", col_title="feature", hover_texts=input_hover), key="sa_inputs")
+                st.markdown(
+                    "**The vectors that reached the layer**: what the model computed before this layer (its "
+                    "embeddings and positional encoding, and the layers before), for the first example of the batch. "
+                    "These are the layer's X: every projection below starts from them."
+                )
+                ps.plot(figures.heatmap(trace.inputs, query_labels, feature_labels,
+                                        title=f"Query inputs X: {T} × {F}", row_title="token", col_title="feature"),
+                        key="sa_inputs")
+                if cross:
+                    ps.plot(figures.heatmap(trace.key_inputs, key_labels,
+                                            [f"f{i + 1}" for i in range(trace.key_inputs.shape[1])],
+                                            title=f"Key and value inputs: {Tk} × {trace.key_inputs.shape[1]}",
+                                            row_title="token", col_title="feature"),
+                            key="sa_key_inputs")
+                    st.caption("Cross-attention: the keys and values come from another sequence (here the "
+                               "encoder's output), the queries from this one.")
 
     with qkv_tab:
         if qkv_tab.open:
@@ -272,26 +306,31 @@ def explorer():
                         "for its sum written out (up to 32 × 32 cells): x_t times the kernel's column, plus the bias.")
             for name, field, kernel, bias in PROJECTIONS:
                 matrix, dense = getattr(trace, field), getattr(trace, f"{field}_dense")
-                st.latex(rf"{name[-1]} = X\,{kernel} + {bias}:\quad ({T} \times {ps.EMBEDDING_DIM})\,"
-                         rf"({ps.EMBEDDING_DIM} \times {units}) + ({units}) \to ({T} \times {units})")
+                reads_keys = cross and field != "query"
+                x, rows = (trace.key_inputs, key_labels) if reads_keys else (trace.inputs, query_labels)
+                x_name = "X_kv" if reads_keys else "X"
+                st.latex(rf"{name[-1]} = {x_name}\,{kernel} + {bias}:\quad ({matrix.shape[0]} \times {x.shape[1]})\,"
+                         rf"({x.shape[1]} \times {matrix.shape[1]}) + ({matrix.shape[1]}) \to "
+                         rf"({matrix.shape[0]} \times {matrix.shape[1]})")
                 projection_hover = hover(field, lambda: explain.sum_of_products_texts(
-                    trace.inputs, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
+                    x, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
                     bias=dense.bias))
                 ps.plot(
-                    figures.heatmap(matrix, tokens, unit_labels, title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
+                    figures.heatmap(matrix, rows, unit_labels if field != "value" else value_labels,
+                                    title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
                                     row_title="token", col_title="unit", hover_texts=projection_hover),
                     key=f"sa_matrix_{field}",
                 )
             with st.expander("Tokens"):
-                st.dataframe({"#": range(1, T + 1), "token": tokens}, hide_index=True)
+                st.dataframe({"#": range(1, T + 1), "token": query_labels}, hide_index=True)
 
     with token_tab:
         if token_tab.open:
             head = choose_head(num_heads)
-            token = choose_token(tokens, "sa_token", "Token to follow")
+            token = choose_token(query_labels, "sa_token", "Token to follow")
             ps.plot(
                 figures.qkv_pipeline_figure(
-                    tokens,
+                    key_labels,
                     token,
                     query=trace.head_columns(trace.query, head)[token],
                     keys=trace.head_columns(trace.key, head),
@@ -301,12 +340,13 @@ def explorer():
                     weights=trace.weights[head, token],
                     context=trace.context[head, token],
                     scale=trace.scale,
+                    query_tokens=query_labels,
                 ),
                 key="sa_pipeline",
             )
             row_hover = weights_hover(head)
             ps.plot(
-                figures.bar_chart(trace.weights[head, token], tokens,
+                figures.bar_chart(trace.weights[head, token], key_labels,
                                   title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
                                   hover_texts=None if row_hover is None else row_hover[token]),
                 key="sa_token_weights",
@@ -318,12 +358,13 @@ def explorer():
                 f"Subtracting the largest score m = {steps.peak:.6g} changes no weight (it cancels in the fraction) "
                 f"and keeps exp() from overflowing. The exponentials add up to Σ = {steps.total:.6g}; each weight is "
                 "its exponential divided by Σ."
-                + (" Masked keys (after the query) get exp = 0, so weight 0." if use_causal_mask else "")
+                + (" Masked keys (after the query) get exp = 0, so weight 0." if seeded and use_causal_mask else "")
+                + (" Keys the model masks get exp = 0, so weight 0." if masked and not seeded else "")
             )
             st.dataframe(
                 {
-                    "#": range(1, T + 1),
-                    "token": tokens,
+                    "#": range(1, Tk + 1),
+                    "token": key_labels,
                     "score s": steps.scores,
                     "s − m": steps.shifted,
                     "exp(s − m)": steps.exponentials,
@@ -337,12 +378,13 @@ def explorer():
     with heads_tab:
         if heads_tab.open:
             if num_heads == 1:
-                st.info("One head: its weights are on the Attention weights tab. Raise Heads in the sidebar to compare several.")
+                st.info("One head: its weights are on the Attention weights tab."
+                        + (" Raise Heads in the sidebar to compare several." if seeded else ""))
             else:
                 for start in range(0, num_heads, 2):
                     for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
                         with column:
-                            ps.plot(figures.attention_heatmap(trace.weights[h], tokens, tokens, title=f"Head {h + 1}",
+                            ps.plot(figures.attention_heatmap(trace.weights[h], query_labels, key_labels, title=f"Head {h + 1}",
                                                               hover_texts=weights_hover(h)),
                                     key=f"sa_head_{h}")
 
@@ -352,36 +394,112 @@ def explorer():
                         "is Σ_j weight(token, j) × v_j[u] over every token j, with head h's weights. Hover a cell for "
                         "its sum written out (up to 32 × 32 cells).")
             output_hover = hover("output", lambda: explain.context_hover_texts(trace.weights, trace.value, trace.output))
-            ps.plot(figures.heatmap(trace.output, tokens, unit_labels, title=f"Output: {T} × {units}",
+            ps.plot(figures.heatmap(trace.output, query_labels, value_labels, title=f"Output: {T} × {value_units}",
                                     row_title="token", col_title="unit", hover_texts=output_hover), key="sa_output")
+            if trace.output_dense is not None:
+                projected = trace.projected_output
+                st.markdown("**The output projection.** MultiHeadAttention then maps the heads' contexts through one "
+                            "more dense layer, W_o and b_o: this is what the layer returns.")
+                st.latex(rf"\text{{output}} = C\,W_o + b_o:\quad ({T} \times {value_units})\,({value_units} \times "
+                         rf"{projected.shape[1]}) + ({projected.shape[1]}) \to ({T} \times {projected.shape[1]})")
+                projected_hover = hover("projected", lambda: explain.sum_of_products_texts(
+                    trace.output, trace.output_dense.kernel, projected,
+                    lambda t, f: f"c{t + 1} · W_o[:, f{f + 1}] + b_o[f{f + 1}]", bias=trace.output_dense.bias))
+                ps.plot(figures.heatmap(projected, query_labels, [f"f{i + 1}" for i in range(projected.shape[1])],
+                                        title=f"Projected output: {T} × {projected.shape[1]}", row_title="token",
+                                        col_title="feature", hover_texts=projected_hover), key="sa_projected_output")
 
     with projections_tab:
         if projections_tab.open:
-            st.markdown(
-                "The weights the projections computed with, for this seed: Q = X·W_q + b_q, K = X·W_k + b_k, "
-                f"V = X·W_v + b_v. Each kernel is features × units ({ps.EMBEDDING_DIM} × {units}), as Keras stores it. "
-                "Kernels start as Glorot-uniform random numbers drawn with the seed and biases as zeros: nothing "
-                "here is trained. The downloads hold them all, so every step can be redone from the file."
-            )
+            if seeded:
+                st.markdown(
+                    "The weights the projections computed with, for this seed: Q = X·W_q + b_q, K = X·W_k + b_k, "
+                    f"V = X·W_v + b_v. Each kernel is features × units ({F} × {units}), as Keras stores it. "
+                    "Kernels start as Glorot-uniform random numbers drawn with the seed and biases as zeros: nothing "
+                    "here is trained. The downloads hold them all, so every step can be redone from the file."
+                )
+            else:
+                st.markdown(
+                    "The trained weights of the layer: Q = X·W_q + b_q, K = X·W_k + b_k, V = X·W_v + b_v, and the "
+                    "output projection W_o, b_o. Keras stores each projection kernel as (features, heads, head size); "
+                    "here the heads sit side by side, head n in columns n·D + 1 to (n + 1)·D. The downloads hold them all."
+                )
             for name, field, kernel, _ in PROJECTIONS:
                 weights = getattr(trace, f"{field}_dense")
-                ps.plot(figures.heatmap(weights.kernel, feature_labels, unit_labels,
-                                        title=f"{kernel} ({name.split()[0].lower()} kernel): {ps.EMBEDDING_DIM} × {units}",
+                rows, cols = weights.kernel.shape
+                ps.plot(figures.heatmap(weights.kernel, [f"f{i + 1}" for i in range(rows)], [f"u{i + 1}" for i in range(cols)],
+                                        title=f"{kernel} ({name.split()[0].lower()} kernel): {rows} × {cols}",
                                         row_title="feature", col_title="unit", value_name="weight"),
                         key=f"sa_kernel_{field}")
-            st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias for _, field, _, bias in PROJECTIONS}},
-                         hide_index=True)
+            if trace.output_dense is not None:
+                rows, cols = trace.output_dense.kernel.shape
+                ps.plot(figures.heatmap(trace.output_dense.kernel, value_labels, [f"f{i + 1}" for i in range(cols)],
+                                        title=f"W_o (output kernel): {rows} × {cols}", row_title="unit",
+                                        col_title="feature", value_name="weight"), key="sa_kernel_output")
+            st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias
+                                                  for _, field, _, bias in PROJECTIONS[:2]},
+                          **({"b_v": trace.value_dense.bias} if value_units == units else {})}, hide_index=True)
+            if value_units != units:
+                st.dataframe({"unit": value_labels, "b_v": trace.value_dense.bias}, hide_index=True)
+            if trace.output_dense is not None:
+                st.dataframe({"feature": [f"f{i + 1}" for i in range(len(trace.output_dense.bias))],
+                              "b_o": trace.output_dense.bias}, hide_index=True)
 
     with padding_tab:
         if padding_tab.open:
-            padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+            if seeded:
+                padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+            else:
+                st.info("This view pads two typed sentences into one batch for the seed's layer (Weights from: The "
+                        "seed). A trained layer's padding is its model's own: the cells its mask hides weigh "
+                        "exactly 0 on the other views.")
 
     ps.download_trace(
         trace,
         "self_attention",
         {"text": text, "units": units, "num_heads": num_heads, "use_scale": use_scale, "seed": seed,
-         "use_causal_mask": use_causal_mask, "add_positions": add_positions},
+         "use_causal_mask": use_causal_mask, "add_positions": add_positions} if seeded else
+        {"weights_from": trained.source, "layer_call_index": trained.call_index, "query_labels": list(query_labels),
+         "key_labels": list(key_labels)},
     )
+
+
+def seed_vectors(trace, tokens, feature_labels, add_positions, hover):
+    """The Token vectors view with the seed's weights: the hashed vectors, the positional encoding and their sum."""
+    T, F = len(tokens), len(feature_labels)
+    embedded, positions = trace.text.token_vectors, trace.text.positional_encoding
+    st.markdown(
+        f"**Where the token vectors come from.** Each token's {F} numbers are **not learned**: "
+        "they come from a seeded hash. SHAKE-256 of the seed and the token's text gives random bits, which "
+        "become standard-normal numbers (Box–Muller). So a token gets the same vector wherever it appears, "
+        "in every session, for a given seed; another seed gives other vectors. A trained model would learn "
+        "these vectors instead; here they stand in for a not-yet-trained embedding table."
+    )
+    ps.plot(figures.heatmap(embedded, tokens, feature_labels, title=f"Token vectors (seeded hash): {T} × {F}",
+                            row_title="token", col_title="feature"), key="sa_embedding")
+    st.markdown(
+        "**What positional encoding adds.** Attention itself ignores order: two equal tokens would get equal "
+        "vectors and be indistinguishable. The Transformer's positional encoding adds a different pattern "
+        "of sines and cosines at each position (pos = token number − 1, d = "
+        f"{F} features, i = 0, 1, …):"
+    )
+    st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right), \qquad "
+             r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
+    ps.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {F}",
+                            row_title="token", col_title="feature",
+                            hover_texts=hover("positions", lambda: explain.positional_encoding_texts(positions))),
+            key="sa_positions_map")
+    st.caption("The first columns change quickly from one token to the next, the last ones slowly: together "
+               "they give every position its own pattern. The first token's row is 0, 1, 0, 1, …")
+    if add_positions:
+        title = "Inputs = token vectors + positional encoding"
+    else:
+        st.info("Positional encoding is off (sidebar): the layer reads the token vectors as they are.")
+        title = "Inputs = token vectors (positional encoding off)"
+    input_hover = (hover("inputs", lambda: explain.elementwise_texts(embedded, positions, trace.inputs, "+"))
+                   if add_positions else None)
+    ps.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {F}",
+                            row_title="token", col_title="feature", hover_texts=input_hover), key="sa_inputs")
 
 
 explorer()

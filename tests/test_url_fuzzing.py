@@ -24,7 +24,7 @@ PAGES = {
     "pages/1_Dot_product.py": ["dot_a", "dot_b"],
     "pages/2_Dense_layers.py": ["dense_x", "dense_units_1", "dense_units_2", "dense_activation", "dense_seed",
                                 "dense_layout"],
-    "pages/3_Self_attention.py": ["sa_text", "sa_text2", "sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal",
+    "pages/3_Self_attention.py": ["sa_source", "sa_text", "sa_text2", "sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal",
                                   "sa_positions", "sa_view", "sa_token", "sa_key", "sa_head"],
     "pages/4_Additive_attention_RNN.py": ["rnn_source", "rnn_steps", "rnn_features", "rnn_units", "rnn_seed",
                                           "rnn_matrix"],
