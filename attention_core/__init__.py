@@ -63,6 +63,7 @@ from attention_core.model_attention import (  # noqa: E402
     AttentionCall,
     LayerAttention,
     attention_calls,
+    load_keras_model,
     model_attention,
     trace_attention_call,
 )

@@ -22,6 +22,7 @@ from keras.src.models.functional import Functional
 
 from attention_core.inputs import InputError
 from attention_core.layers import BahdanauAttention, SelfAttention
+from attention_core.model_io import load_functional_model
 from attention_core.traces import DenseWeights, SelfAttentionTrace, _frozen
 
 # Checked in this order: AdditiveAttention is a subclass of Attention.
@@ -171,6 +172,18 @@ def attention_calls(model):
     SelfAttention and BahdanauAttention. InputError for a subclassed model.
     """
     return [call.info for call in _reader(model).calls]
+
+
+def load_keras_model(path_or_bytes):
+    """A user's Keras model from a `.keras` file (a path, or its bytes), through the one gate
+    (`model_io.load_functional_model`), holding at least one attention layer; InputError otherwise."""
+    model = load_functional_model(path_or_bytes)
+    if not attention_calls(model):
+        raise InputError(
+            f"The model has no attention layer, so there is no attention to show. Models with "
+            f"{', '.join(ATTENTION_KINDS)} layers are accepted."
+        )
+    return model
 
 
 def _tensor_values(reader, inputs):

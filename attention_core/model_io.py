@@ -1,23 +1,36 @@
-"""Saving a trained seq2seq model as `.keras`, and loading one a user uploads, safely.
+"""Saving a trained model as `.keras`, and loading one a user uploads, safely: one gate.
 
-A `.keras` file is a zip of `config.json` (what to build), `metadata.json` and
-`model.weights.h5` (the numbers). Building from a config can run code: a `Lambda` layer carries
-Python, a `TFSMLayer` loads a SavedModel from anywhere on disk, a function reference can call
-`keras.config.enable_unsafe_deserialization`. So `load_model` reads the config itself first and
-refuses anything but this app's `Seq2SeqAttention` with plain settings; Keras then loads a
-config rebuilt from those checked settings only (never the file's own), with `safe_mode=True`
-and without the file's training configuration. Every refusal is an `InputError` saying what was
-wrong and what is accepted.
+A `.keras` file is a zip of `config.json` (what to build), `metadata.json`, `model.weights.h5`
+(the numbers) and, for layers such as `TextVectorization`, `assets/`. Building from a config can
+run code: a `Lambda` layer carries Python, a `TFSMLayer` loads a SavedModel from anywhere on
+disk, a function reference can call `keras.config.enable_unsafe_deserialization`, a module name
+is imported. So every upload passes the same checks before Keras sees it: the file's size, the
+zip (members, declared and actual unpacked size, compression ratio, member count; never more
+than the limit is unpacked), then the config read as JSON: no switch of safe mode, no `Lambda`
+or `TFSMLayer`, and a class allow-list. Keras then loads a config rebuilt from the checked one
+(without the file's training configuration) with `safe_mode=True`.
+
+- `load_model`: Train and watch's `Seq2SeqAttention`, from its settings only.
+- `load_functional_model`: a functional or Sequential model of Keras's built-in layers and
+  attention_core's own; its weight count is read from the config, before anything is allocated.
+
+Every refusal is an `InputError` saying what was wrong and what is accepted.
 """
 
+import copy
+import functools
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
 
 import keras
 import numpy as np
+from keras.src import ops as keras_ops
+from keras.src.backend.common import global_state
+from keras.src.ops.operation import Operation
 
 from attention_core.inputs import InputError
 from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention
@@ -27,6 +40,12 @@ from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention
 MAX_MODEL_MB = 10
 MAX_MODEL_BYTES = MAX_MODEL_MB * 2**20
 _MEMBERS = {"config.json", "metadata.json", "model.weights.h5"}
+# A .keras file of a few layers has under ten members (two per TextVectorization in assets/).
+MAX_MEMBERS = 100
+# Keras stores members uncompressed; a member packed tighter than this, past a small size, is
+# a zip bomb rather than a model.
+MAX_COMPRESSION_RATIO = 100
+_RATIO_FROM_BYTES = 2**16
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _MODEL_CLASS = "Seq2SeqAttention"
 _REGISTERED_NAME = "attention_core>Seq2SeqAttention"
@@ -47,7 +66,7 @@ def model_bytes(model):
             return file.read()
 
 
-def _read(path_or_bytes):
+def _read(path_or_bytes, accepted):
     if isinstance(path_or_bytes, (bytes, bytearray)):
         data = bytes(path_or_bytes)
     else:
@@ -56,34 +75,79 @@ def _read(path_or_bytes):
         except (OSError, TypeError) as error:
             raise InputError(f"The model file could not be opened: {error}.") from None
         if size > MAX_MODEL_BYTES:
-            raise InputError(f"The model file is {size / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {_ACCEPTED}")
+            raise InputError(f"The model file is {size / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {accepted}")
         with open(path_or_bytes, "rb") as file:
             data = file.read()
     if len(data) > MAX_MODEL_BYTES:
-        raise InputError(f"The model file is {len(data) / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {_ACCEPTED}")
+        raise InputError(f"The model file is {len(data) / 2**20:.1f} MB; the limit is {MAX_MODEL_MB} MB. {accepted}")
     return data
 
 
-def _archive_members(data):
-    """{name: bytes} of the zip's three expected members; InputError for anything else."""
+def _is_asset(name):
+    """A file under assets/ named without climbing out of it (no '..', no absolute path)."""
+    parts = name.split("/")
+    return parts[0] == "assets" and len(parts) > 1 and "\\" not in name and not any(part in ("", ".", "..") for part in parts[1:-1])
+
+
+def _unpacked(archive, info, budget, accepted):
+    """A member's bytes, read in chunks and never more than `budget` of them."""
+    chunks, total = [], 0
+    with archive.open(info) as member:
+        while chunk := member.read(2**16):
+            total += len(chunk)
+            if total > budget:
+                raise InputError(f"The .keras file unpacks to more than {MAX_MODEL_MB} MB. {accepted}")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _archive_members(data, accepted, assets=False):
+    """{name: bytes} of the zip's members (config.json, metadata.json, model.weights.h5, and
+    with `assets` files under assets/); InputError for anything else, and for a zip bomb."""
     if data.startswith(_HDF5_SIGNATURE):
-        raise InputError(f"This is an HDF5 (.h5) model, the older Keras format, which is not accepted. {_ACCEPTED}")
+        raise InputError(f"This is an HDF5 (.h5) model, the older Keras format, which is not accepted. {accepted}")
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise InputError(f"This is not a .keras file: a .keras file is a zip archive, and this is not one. {_ACCEPTED}")
+        raise InputError(f"This is not a .keras file: a .keras file is a zip archive, and this is not one. {accepted}")
+    allowed = ", ".join(sorted(_MEMBERS)) + (" and files under assets/" if assets else "")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-            unexpected = sorted(info.filename for info in infos if info.filename not in _MEMBERS)
+            if len(infos) > MAX_MEMBERS:
+                raise InputError(f"The .keras file holds {len(infos)} files; a model has at most {MAX_MEMBERS}. {accepted}")
+            unexpected = sorted(
+                info.filename for info in infos if info.filename not in _MEMBERS and not (assets and _is_asset(info.filename))
+            )
             if unexpected:
                 raise InputError(
-                    f"The .keras file holds {unexpected[0]!r}, which a model saved here never does "
-                    f"(only {', '.join(sorted(_MEMBERS))}). {_ACCEPTED}"
+                    f"The .keras file holds {unexpected[0][:60]!r}, which a model file never does "
+                    f"(only {allowed}). {accepted}"
                 )
             if sum(info.file_size for info in infos) > MAX_MODEL_BYTES:
-                raise InputError(f"The .keras file unpacks to more than {MAX_MODEL_MB} MB. {_ACCEPTED}")
-            return {info.filename: archive.read(info) for info in infos}
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise InputError(f"The .keras file is damaged ({error}). {_ACCEPTED}") from None
+                raise InputError(f"The .keras file unpacks to more than {MAX_MODEL_MB} MB. {accepted}")
+            for info in infos:
+                if info.file_size > _RATIO_FROM_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                    raise InputError(
+                        f"The .keras file's {info.filename[:60]!r} is packed {info.file_size // max(info.compress_size, 1)} "
+                        f"times smaller than it unpacks (a zip bomb's trick); Keras's own files are packed at most "
+                        f"{MAX_COMPRESSION_RATIO} times. {accepted}"
+                    )
+            members, budget = {}, MAX_MODEL_BYTES
+            for info in infos:
+                members[info.filename] = _unpacked(archive, info, budget, accepted)
+                budget -= len(members[info.filename])
+            return members
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise InputError(f"The .keras file is damaged ({error}). {accepted}") from None
+
+
+def _config(members, accepted):
+    """The parsed config.json of a .keras file's members, which must hold the weights too."""
+    if "config.json" not in members or "model.weights.h5" not in members:
+        raise InputError(f"The .keras file has no config.json or no model.weights.h5. {accepted}")
+    try:
+        return json.loads(members["config.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise InputError(f"The model's config.json is not valid JSON ({str(error)[:80]}). {accepted}") from None
 
 
 def _walk(value):
@@ -94,29 +158,32 @@ def _walk(value):
         yield from _walk(child)
 
 
-def _check_classes(config):
-    """Refuse a switch of safe mode, Lambda and TFSMLayer (anywhere, so their own message wins),
-    then every class this app does not write."""
+def _check_classes(config, known, accepted):
+    """Refuse a switch of safe mode, Lambda, TFSMLayer and stored lambdas (anywhere, so their own
+    message wins), then every class dict for which known(item) is False."""
     items = list(_walk(config))
     for item in items:
         if (isinstance(item, str) and "enable_unsafe_deserialization" in item) or (isinstance(item, dict) and "safe_mode" in item):
-            raise InputError("The model's config tries to turn unsafe deserialization back on; it is refused. " + _ACCEPTED)
+            raise InputError("The model's config tries to turn unsafe deserialization back on; it is refused. " + accepted)
     classes = [item for item in items if isinstance(item, dict) and "class_name" in item]
     for item in classes:
-        if item["class_name"] == "Lambda":
+        if item["class_name"] in ("Lambda", "__lambda__"):
             raise InputError(
-                "The model contains a Lambda layer: Python code stored in the file, which this app never runs. " + _ACCEPTED
+                "The model contains a Lambda layer: Python code stored in the file, which this app never runs. " + accepted
             )
         if item["class_name"] == "TFSMLayer":
             layer_config = item.get("config") if isinstance(item.get("config"), dict) else {}
             raise InputError(
                 f"The model contains a TFSMLayer, which would load a TensorFlow SavedModel from "
-                f"{str(layer_config.get('filepath', '?'))[:60]!r}, outside the .keras file; this app never loads one. " + _ACCEPTED
+                f"{str(layer_config.get('filepath', '?'))[:60]!r}, outside the .keras file; this app never loads one. " + accepted
             )
     for item in classes:
-        name = item["class_name"]
-        if name != _MODEL_CLASS and name not in _TRAINING_CLASSES:
-            raise InputError(f"The model uses the class {str(name)[:40]!r}, which this app does not know. {_ACCEPTED}")
+        if not known(item):
+            raise InputError(f"The model uses the class {str(item['class_name'])[:40]!r}, which this app does not know. {accepted}")
+
+
+def _written_here(item):
+    return item["class_name"] == _MODEL_CLASS or item["class_name"] in _TRAINING_CLASSES
 
 
 def _checked_settings(config):
@@ -148,14 +215,9 @@ def load_model(path_or_bytes, vocab_size=None):
     `.h5` file, a `Lambda` or `TFSMLayer`, a config that switches unsafe deserialization on, a
     class this app does not write, and a model of the wrong shape. Nothing in the file runs.
     """
-    members = _archive_members(_read(path_or_bytes))
-    if "config.json" not in members or "model.weights.h5" not in members:
-        raise InputError(f"The .keras file has no config.json or no model.weights.h5. {_ACCEPTED}")
-    try:
-        config = json.loads(members["config.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"The model's config.json is not valid JSON ({error}). {_ACCEPTED}") from None
-    _check_classes(config)
+    members = _archive_members(_read(path_or_bytes, _ACCEPTED), _ACCEPTED)
+    config = _config(members, _ACCEPTED)
+    _check_classes(config, _written_here, _ACCEPTED)
     settings = _checked_settings(config)
     if vocab_size is not None and settings["vocab_size"] != vocab_size:
         raise InputError(
@@ -168,20 +230,14 @@ def load_model(path_or_bytes, vocab_size=None):
         # Built for any batch and length before the weights are read into it.
         "build_config": {"input_shape": [[None, None], [None, None]]},
     }
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "model.keras")
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("config.json", json.dumps(clean_config))
-            archive.writestr("metadata.json", members.get("metadata.json", b"{}"))
-            archive.writestr("model.weights.h5", members["model.weights.h5"])
-        try:
-            model = keras.saving.load_model(path, compile=False, safe_mode=True)
-            _build(model)
-        except Exception as error:  # whatever Keras or h5py make of bad weights
-            raise InputError(
-                f"The model's weights do not fit a {settings['units']}-unit model over {settings['vocab_size']} symbols "
-                f"({type(error).__name__}). {_ACCEPTED}"
-            ) from None
+    try:
+        model = _load_checked(clean_config, members)
+        _build(model)
+    except Exception as error:  # whatever Keras or h5py make of bad weights
+        raise InputError(
+            f"The model's weights do not fit a {settings['units']}-unit model over {settings['vocab_size']} symbols "
+            f"({type(error).__name__}). {_ACCEPTED}"
+        ) from None
     if not isinstance(model, Seq2SeqAttention) or not model.built:
         raise InputError(f"The file did not give a built sequence-to-sequence model. {_ACCEPTED}")
     return model
@@ -190,3 +246,136 @@ def load_model(path_or_bytes, vocab_size=None):
 def _build(model):
     """Run the loaded model once on a source and a target of one step each."""
     model((np.zeros((1, 1), np.int32), np.zeros((1, 1), np.int32)))
+
+
+def _load_checked(config, members):
+    """Keras's own load of a .keras file rebuilt from a checked config and the file's other
+    members, with safe_mode=True and without any training configuration."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.keras")
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", json.dumps(config))
+            archive.writestr("metadata.json", members.get("metadata.json", b"{}"))
+            for name, content in members.items():
+                if name not in ("config.json", "metadata.json"):
+                    archive.writestr(name, content)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+_KERAS_ACCEPTED = (
+    "Upload a .keras file (Keras 3's model.save) of a functional or Sequential model built from Keras's "
+    f"built-in layers or attention_core's, with at least one attention layer, at most {MAX_MODEL_MB} MB."
+)
+# Built-in layers that run code or load files from outside the .keras file.
+_DENIED_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+# Operations that call functions given to them: a function in a file is never accepted anyway.
+_CALLBACK_OPS = {"Map", "Scan", "AssociativeScan", "Cond", "WhileLoop", "ForiLoop", "Switch", "VectorizedMap", "CustomGradient"}
+# What the functional API writes for its tensors and for arguments such as x[:, 0].
+_GRAPH_ENTRIES = {"Functional", "Sequential", "DTypePolicy", "FloatDTypePolicy", "__keras_tensor__", "__slice__", "__ellipsis__", "__tuple__"}
+_ACTIVATION_MODULES = {"keras.activations", "keras.src.activations.activations"}
+# Config keys that name a file on the server instead of holding their values.
+_PATH_KEYS = ("vocabulary", "idf_weights", "filepath")
+
+
+@functools.cache
+def _builtin_classes():
+    """Names of Keras's built-in layers, initializers, regularizers, constraints and the
+    operations the functional API records (x + y, x[:, 0], ...), less the denied ones."""
+    names = {
+        name
+        for namespace in (keras.layers, keras.initializers, keras.regularizers, keras.constraints)
+        for name, value in vars(namespace).items()
+        if isinstance(value, type)
+    }
+    operations = {
+        name
+        for module in (keras_ops.numpy, keras_ops.nn, keras_ops.math, keras_ops.core, keras_ops.linalg, keras_ops.image)
+        for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, Operation)
+    }
+    return frozenset((names - _DENIED_LAYERS) | (operations - _CALLBACK_OPS) | _GRAPH_ENTRIES)
+
+
+def _own_classes():
+    """attention_core's registered classes, as Keras names them: 'attention_core>Name'."""
+    return {name for name in keras.saving.get_custom_objects() if name.startswith("attention_core>")}
+
+
+def _known_builtin(item):
+    """Whether a class entry of a config names an allowed class, from where Keras keeps it."""
+    name, module, registered = item.get("class_name"), item.get("module"), item.get("registered_name")
+    if isinstance(registered, str) and registered.startswith("attention_core>"):
+        return registered in _own_classes() and isinstance(module, str) and module.startswith("attention_core.")
+    from_keras = module is None or (isinstance(module, str) and (module == "keras" or module.startswith("keras.")))
+    if not isinstance(name, str) or not from_keras or registered not in (None, name):
+        return False
+    if name == "function":
+        return module in _ACTIVATION_MODULES and isinstance(item.get("config"), str) and callable(getattr(keras.activations, item["config"], None))
+    return name in _builtin_classes()
+
+
+def _check_functional(config):
+    """Refuse a file path where a value belongs, and any model but a functional or Sequential one."""
+    for item in _walk(config):
+        for key in _PATH_KEYS:
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                raise InputError(
+                    f"The model's {key} is a path on the server ({item[key][:60]!r}); a saved model keeps its "
+                    f"{key} inside the .keras file. {_KERAS_ACCEPTED}"
+                )
+    name = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+    if name == _MODEL_CLASS:
+        raise InputError(
+            "This is a sequence-to-sequence model from Train and watch (a subclassed model, with no graph to read "
+            "here): open it on Train and watch, under Load a trained model. Its Transformer models open here."
+        )
+    if name not in ("Functional", "Sequential"):
+        raise InputError(f"The file holds a {str(name)[:40]!r} model, not a functional or Sequential one. {_KERAS_ACCEPTED}")
+
+
+def _weight_count(config):
+    """How many weights the config's model has, read by building it with its variables left
+    unallocated (a Keras StatelessScope that does not initialize them)."""
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            # A copy: Keras's deserialization takes entries out of the dict it is given.
+            model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+            return sum(math.prod(variable.shape) for variable in model.weights)
+    finally:
+        # The unallocated variables are dropped, so no later scope allocates them.
+        global_state.set_global_attribute("uninitialized_variables", pending)
+
+
+def load_functional_model(path_or_bytes):
+    """A functional or Sequential Keras model from a `.keras` file (a path, or its bytes), loaded
+    through the gate (see the module's docstring).
+
+    Accepts Keras's built-in layers, initializers, regularizers, constraints, Keras's own
+    activations and the operations the functional API records, and attention_core's registered
+    classes; refuses Lambda, TFSMLayer and the other layers that run code or load files, stored
+    functions, file paths in a config, models with more weights than a file under the limit can
+    hold, and models Keras cannot build from their config and weights. InputError for each.
+    """
+    members = _archive_members(_read(path_or_bytes, _KERAS_ACCEPTED), _KERAS_ACCEPTED, assets=True)
+    config = _config(members, _KERAS_ACCEPTED)
+    if not isinstance(config, dict):
+        raise InputError(f"The model's config.json holds a {type(config).__name__}, not a model. {_KERAS_ACCEPTED}")
+    # Never deserialized (compile=False), so never checked: dropped from what Keras reads.
+    config = {key: value for key, value in config.items() if key != "compile_config"}
+    _check_classes(config, _known_builtin, _KERAS_ACCEPTED)
+    _check_functional(config)
+    try:
+        count = _weight_count(config)
+        if count > MAX_MODEL_BYTES:
+            raise InputError(
+                f"The model declares {count:,} weights, more than a file of {MAX_MODEL_MB} MB can hold "
+                f"({MAX_MODEL_BYTES:,} at one byte each). {_KERAS_ACCEPTED}"
+            )
+        model = _load_checked(config, members)
+    except InputError:
+        raise
+    except Exception as error:  # whatever Keras or h5py make of a config or weights that do not fit
+        message = str(error).strip().splitlines()[0][:160] if str(error).strip() else ""
+        raise InputError(f"The model could not be built from its config and weights ({type(error).__name__}: {message}). {_KERAS_ACCEPTED}") from None
+    return model

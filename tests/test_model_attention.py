@@ -241,3 +241,22 @@ def test_the_reader_is_built_once_and_reads_the_current_weights(encoder_decoder)
         assert not np.allclose(before, after)
     finally:
         kernel.assign(saved)
+
+
+def test_train_and_watchs_transformer_passes_the_gate_and_reads_as_its_own_weights():
+    """A Transformer as Train and watch builds it (functional, MultiHeadAttention, attention_core's
+    PositionalEncoding and PaddingMask) saves, loads through the gate, and reads the maps its own
+    graph returns with return_attention_scores=True (`transformer.attention_model`)."""
+    from attention_core import transformer
+
+    model = transformer.transformer(vocab_size=7, num_layers=1, num_heads=2, units=8, seed=0)
+    loaded = ac.load_keras_model(ac.model_bytes(model))
+    names = transformer.attention_names(1)
+    assert [call.layer for call in ac.attention_calls(loaded)] == names
+    assert [call.is_self_attention for call in ac.attention_calls(loaded)] == [True, True, False]
+    source, decoder_inputs = np.array([[3, 4, 5, 0]], "int32"), np.array([[1, 6, 2]], "int32")
+    _, *expected = transformer.attention_model(model)([source, decoder_inputs])
+    found = ac.model_attention(loaded, [source, decoder_inputs])
+    for item, weights in zip(found, expected, strict=True):
+        np.testing.assert_allclose(item.weights, numpy(weights)[0], atol=ATOL)
+    assert np.all(found[2].weights[:, :, 3] == 0)  # the source's pad, as a key of the cross-attention

@@ -181,7 +181,7 @@ def test_a_model_with_coverage_round_trips():
 
 
 def test_other_members_and_damaged_files(saved):
-    with pytest.raises(ac.InputError, match="holds '../evil.py', which a model saved here never does"):
+    with pytest.raises(ac.InputError, match="holds '../evil.py', which a model file never does"):
         ac.load_model(archive({**members(saved), "../evil.py": "import os"}))
     with pytest.raises(ac.InputError, match="config.json is not valid JSON"):
         ac.load_model(archive({**members(saved), "config.json": "{"}))
@@ -189,3 +189,158 @@ def test_other_members_and_damaged_files(saved):
     files["model.weights.h5"] = b"not hdf5"
     with pytest.raises(ac.InputError, match="weights do not fit"):
         ac.load_model(archive(files))
+
+
+# The gate for users' own models: load_keras_model (and model_io.load_functional_model).
+
+
+@pytest.fixture(scope="module")
+def attention_model():
+    """A small functional model: ids -> Embedding(mask_zero) -> MultiHeadAttention + residual
+    (an Add the functional API records) -> LayerNormalization -> x[:, 0] -> Dense(softmax)."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    vectors = keras.layers.Embedding(20, 8, mask_zero=True)(ids)
+    attended = keras.layers.MultiHeadAttention(2, 4, name="attention")(vectors, vectors)
+    normed = keras.layers.LayerNormalization()(vectors + attended)
+    outputs = keras.layers.Dense(3, activation="softmax")(normed[:, 0])
+    model = keras.Model(ids, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.fixture(scope="module")
+def attention_file(attention_model, tmp_path_factory):
+    return saved_keras_model(attention_model, tmp_path_factory.mktemp("attention"))
+
+
+IDS = np.array([[3, 4, 5, 0]], dtype="int32")
+
+
+def test_a_users_model_loads_and_reads_the_same(attention_model, attention_file, tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_bytes(attention_file)
+    for loaded in (ac.load_keras_model(attention_file), ac.load_keras_model(str(path))):
+        assert ac.attention_calls(loaded) == ac.attention_calls(attention_model)
+        np.testing.assert_array_equal(loaded.predict(IDS, verbose=0), attention_model.predict(IDS, verbose=0))
+        np.testing.assert_array_equal(
+            ac.model_attention(loaded, IDS)[0].weights, ac.model_attention(attention_model, IDS)[0].weights
+        )
+
+
+def test_a_text_model_with_its_vocabulary_in_assets(tmp_path):
+    texts = keras.Input((1,), dtype="string")
+    vectorize = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=5)
+    vectorize.adapt(["a good film", "not a bad film"])
+    vectors = keras.layers.Embedding(20, 4, mask_zero=True)(vectorize(texts))
+    model = keras.Model(texts, keras.layers.Attention()([vectors, vectors]))
+    data = saved_keras_model(model, tmp_path)
+    assert any(name.startswith("assets/") for name in members(data))
+    loaded = ac.load_keras_model(data)
+    text = np.array([["not a good film"]])
+    np.testing.assert_array_equal(ac.model_attention(loaded, text)[0].weights, ac.model_attention(model, text)[0].weights)
+    escaping = archive({**members(data), "assets/../../evil.txt": "x"})
+    with pytest.raises(ac.InputError, match=r"holds 'assets/../../evil.txt', which a model file never does \(only config.json, metadata.json, model.weights.h5 and files under assets/\)"):
+        ac.load_keras_model(escaping)
+
+
+def test_zip_bombs_are_refused_before_they_unpack(attention_file, monkeypatch):
+    files = members(attention_file)
+    # Declared: the members say they unpack past the limit.
+    monkeypatch.setattr(model_io, "MAX_MODEL_BYTES", len(attention_file) + 10)
+    with pytest.raises(ac.InputError, match="unpacks to more than 10 MB"):
+        ac.load_keras_model(archive({**files, "metadata.json": b" " * len(attention_file)}))
+    monkeypatch.undo()
+    # Packed a thousand times smaller than it unpacks.
+    with pytest.raises(ac.InputError, match=r"'assets/zeros' is packed \d+ times smaller than it unpacks \(a zip bomb's trick\)"):
+        ac.load_keras_model(archive({**files, "assets/zeros": b"\0" * 2**21}))
+    # Many members.
+    many = {**files, **{f"assets/{index}.txt": "x" for index in range(model_io.MAX_MEMBERS)}}
+    with pytest.raises(ac.InputError, match=r"holds 103 files; a model has at most 100"):
+        ac.load_keras_model(archive(many))
+    # Headers that understate the size: zipfile stops at the declared size and the file is refused.
+    data = bytearray(archive({**files, "assets/zeros": b"\0" * 2**21}))
+    for signature, offset in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        at = data.rfind(signature) if signature == b"PK\x01\x02" else data.find(signature, data.find(b"assets/zeros") - 40)
+        data[at + offset : at + offset + 4] = (100).to_bytes(4, "little")
+    with pytest.raises(ac.InputError, match="The .keras file is damaged"):
+        ac.load_keras_model(bytes(data))
+
+
+def test_not_keras_files_and_sizes(attention_file):
+    with pytest.raises(ac.InputError, match="This is not a .keras file"):
+        ac.load_keras_model(b"\x7fELF not a model")
+    with pytest.raises(ac.InputError, match=r"HDF5 \(.h5\) model"):
+        ac.load_keras_model(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(ac.InputError, match="the limit is 10 MB"):
+        ac.load_keras_model(b"PK" + b"\0" * model_io.MAX_MODEL_BYTES)
+    with pytest.raises(ac.InputError, match="config.json is not valid JSON"):
+        ac.load_keras_model(archive({**members(attention_file), "config.json": "{"}))
+
+
+def test_code_in_a_users_model_is_refused_and_never_runs(tmp_path, attention_file):
+    marker = tmp_path / "lambda-ran"
+    inputs = keras.Input((None,), dtype="int32")
+    function = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
+    vectors = keras.layers.Embedding(5, 4)(keras.layers.Lambda(function)(inputs))
+    data = saved_keras_model(keras.Model(inputs, keras.layers.MultiHeadAttention(1, 2)(vectors, vectors)), tmp_path)
+    marker.unlink()
+    with pytest.raises(ac.InputError, match="contains a Lambda layer: Python code stored in the file"):
+        ac.load_keras_model(data)
+    assert not marker.exists()
+
+    def dense_config(config):
+        return next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+
+    def edit_dense(change):
+        def edit(config):
+            change(dense_config(config))
+            return config
+        return with_config(attention_file, edit)
+
+    calls_os_system = {"module": "os", "class_name": "function", "config": "system", "registered_name": "function"}
+    with pytest.raises(ac.InputError, match="uses the class 'function', which this app does not know"):
+        ac.load_keras_model(edit_dense(lambda layer: layer["config"].update({"activation": calls_os_system})))
+    unsafe = {"module": "keras.config", "class_name": "function", "config": "enable_unsafe_deserialization"}
+    with pytest.raises(ac.InputError, match="tries to turn unsafe deserialization back on"):
+        ac.load_keras_model(edit_dense(lambda layer: layer["config"].update({"activation": unsafe})))
+    # A built-in class name whose module Keras would import; a custom object; a denied layer.
+    with pytest.raises(ac.InputError, match="uses the class 'Dense', which this app does not know"):
+        ac.load_keras_model(edit_dense(lambda layer: layer.update({"module": "antigravity"})))
+    with pytest.raises(ac.InputError, match="uses the class 'MyAttention', which this app does not know"):
+        ac.load_keras_model(edit_dense(lambda layer: layer.update({"class_name": "MyAttention", "registered_name": "mine>MyAttention"})))
+    with pytest.raises(ac.InputError, match="uses the class 'TorchModuleWrapper'"):
+        ac.load_keras_model(edit_dense(lambda layer: layer.update({"class_name": "TorchModuleWrapper"})))
+    with pytest.raises(ac.InputError, match="TFSMLayer, which would load a TensorFlow SavedModel from '/etc/saved'"):
+        ac.load_keras_model(edit_dense(lambda layer: layer.update({"class_name": "TFSMLayer", "config": {"filepath": "/etc/saved"}})))
+    with pytest.raises(ac.InputError, match="The model's vocabulary is a path on the server \\('/etc/passwd'\\)"):
+        ac.load_keras_model(edit_dense(lambda layer: layer["config"].update({"vocabulary": "/etc/passwd"})))
+
+
+def test_models_that_are_not_accepted(attention_file, saved, tmp_path):
+    with pytest.raises(ac.InputError, match="sequence-to-sequence model from Train and watch .* open it on Train and watch"):
+        ac.load_keras_model(saved)
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ac.InputError, match="The model has no attention layer, so there is no attention to show"):
+        ac.load_keras_model(saved_keras_model(plain, tmp_path))
+    a_layer = with_config(attention_file, lambda config: config["config"]["layers"][-1])  # the Dense layer alone
+    with pytest.raises(ac.InputError, match="holds a 'Dense' model, not a functional or Sequential one"):
+        ac.load_keras_model(a_layer)
+    subclassed = with_config(attention_file, lambda config: {**config, "class_name": "MyModel", "registered_name": "mine>MyModel"})
+    with pytest.raises(ac.InputError, match="uses the class 'MyModel', which this app does not know"):
+        ac.load_keras_model(subclassed)
+
+
+def test_a_model_too_large_or_that_does_not_build_is_refused_before_allocating(attention_file):
+    def wider(units):
+        def edit(config):
+            dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+            dense["config"]["units"] = units
+            return config
+        return with_config(attention_file, edit)
+
+    # Dense(10**9) on 8 features: (8 + 1) x 10**9 weights, 36 GB in float32, counted and never
+    # allocated; plus the embedding's 20 x 8, the attention's 4 x (8 x 8 + 8) and the norm's 2 x 8.
+    with pytest.raises(ac.InputError, match="declares 9,000,000,464 weights, more than a file of 10 MB can hold"):
+        ac.load_keras_model(wider(10**9))
+    with pytest.raises(ac.InputError, match="could not be built from its config and weights"):
+        ac.load_keras_model(wider(5))
