@@ -512,3 +512,15 @@ def trained_note(trained):
     """The line a page with trained weights starts with, where the untrained note stands: exactly
     where its weights come from."""
     st.caption(f":material/school: **Trained weights:** {as_text(trained.source)}.")
+
+
+def trained_comparison(trained, units, seed):
+    """The four mechanisms beside a trained layer (ac.compare_with_trained), shared; the layer's
+    own call, read again by ac.model_attention, is what its map is checked against."""
+    def compute():
+        called = ac.model_attention(trained.model, trained.inputs)[trained.call_index].weights
+        return ac.compare_with_trained(trained.trace, called, units, seed)
+
+    tokens = len(trained.query_labels)
+    return within_budget(("trained comparison", *trained.key, units, seed),
+                         ac.comparison_cost(tokens, units, trained.trace.num_heads), compute)

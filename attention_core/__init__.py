@@ -32,6 +32,7 @@ from attention_core.comparison import (  # noqa: E402
     MECHANISMS,
     MechanismResult,
     compare_mechanisms,
+    compare_with_trained,
     multi_head_attention_like,
     weights_difference,
 )

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from attention_core import reference
+from attention_core.inputs import InputError
 from attention_core.layers import BahdanauAttention, SelfAttention
 
 MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
@@ -73,19 +74,32 @@ def _max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _dot_product_result(name, layer, x, use_causal_mask):
-    """Run a SelfAttention on x (1, T, F); check it against its own call and an oracle."""
-    steps = layer.compute_steps(x, use_causal_mask=use_causal_mask)
+def _allowed(tokens, padding_mask, use_causal_mask):
+    """(T, T) bool: query i may attend to key j (both real tokens, and j ≤ i with the causal
+    mask), as SelfAttention and MultiHeadAttention combine them; None when nothing is masked."""
+    allowed = None if padding_mask is None else padding_mask[:, None] & padding_mask[None, :]
+    if use_causal_mask:
+        causal = reference.causal_mask(tokens)
+        allowed = causal if allowed is None else allowed & causal
+    return allowed
+
+
+def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None):
+    """Run a SelfAttention on x (1, T, F), with an optional padding mask (T,) bool of real tokens;
+    check it against its own call and an oracle."""
+    mask = None if padding_mask is None else padding_mask[None]
+    steps = layer.compute_steps(x, mask=mask, use_causal_mask=use_causal_mask)
     head_weights = keras.ops.convert_to_numpy(steps["attention_weights"])[0]  # (N, T, T)
-    _, called = layer(x, use_causal_mask=use_causal_mask, return_attention_scores=True)
+    _, called = layer(x, mask=mask, use_causal_mask=use_causal_mask, return_attention_scores=True)
+    allowed = _allowed(x.shape[1], padding_mask, use_causal_mask)
     if layer.use_scale:
+        padding = None if padding_mask is None else (padding_mask[:, None] & padding_mask[None, :])[None]
         _, oracle = multi_head_attention_like(layer, x.shape)(
-            x, x, use_causal_mask=use_causal_mask, return_attention_scores=True
+            x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True
         )
         oracle, oracle_name = keras.ops.convert_to_numpy(oracle)[0], "keras.layers.MultiHeadAttention"
     else:
         weights = [keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights]
-        allowed = reference.causal_mask(x.shape[1]) if use_causal_mask else None
         _, oracle = reference.self_attention(
             x[0].astype(np.float64), *weights, layer.num_heads, layer.use_scale, allowed
         )
@@ -101,12 +115,12 @@ def _dot_product_result(name, layer, x, use_causal_mask):
     )
 
 
-def _additive_result(layer, x, use_causal_mask):
+def _additive_result(layer, x, use_causal_mask, padding_mask=None):
     """Additive attention with each token as the query: a batch of T, one per query token."""
     tokens = x.shape[1]
     features = np.repeat(x, tokens, axis=0)  # (T, T, F): every query sees all tokens
     hidden = x[0]  # (T, F): query i's own vector is its hidden state
-    mask = reference.causal_mask(tokens) if use_causal_mask else None  # (T, T) per query
+    mask = _allowed(tokens, padding_mask, use_causal_mask)  # (T, T): row i is query i's mask
     steps = layer.compute_steps(features, hidden, mask=mask)
     weights = keras.ops.convert_to_numpy(steps["attention_weights"])[..., 0]  # (T, T)
     _, called = layer(features, hidden, mask=mask)
@@ -136,6 +150,11 @@ def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
 
     All share `units` and `seed`, so the dot-product family starts from the same Q, K and V.
     """
+    return _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask)
+
+
+def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_mask=None, names=MECHANISMS):
+    """The mechanisms `names` of MECHANISMS with `seed`'s weights on x (T, F), in that order."""
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
     layers = {
         "dot-product": SelfAttention(units, num_heads=1, use_scale=False, seed=seed),
@@ -143,13 +162,63 @@ def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
         "multi-head": SelfAttention(units, num_heads=num_heads, use_scale=True, seed=seed),
     }
     results = []
-    for name, layer in layers.items():
-        layer.build(x.shape)
-        results.append(_dot_product_result(name, layer, x, use_causal_mask))
-    additive = BahdanauAttention(units, seed=seed)
-    additive.build((x.shape[1], x.shape[1], x.shape[2]), (x.shape[1], x.shape[2]))
-    results.append(_additive_result(additive, x, use_causal_mask))
+    for name in names:
+        if name == "additive":
+            additive = BahdanauAttention(units, seed=seed)
+            additive.build((x.shape[1], x.shape[1], x.shape[2]), (x.shape[1], x.shape[2]))
+            results.append(_additive_result(additive, x, use_causal_mask, padding_mask))
+        else:
+            layers[name].build(x.shape)
+            results.append(_dot_product_result(name, layers[name], x, use_causal_mask, padding_mask))
     return tuple(results)
+
+
+def _padding_and_causal(allowed):
+    """(padding_mask (T,) or None, use_causal_mask) whose combination is `allowed` (T, T), the mask
+    a trained layer applied; InputError for a mask of another form (the untrained mechanisms
+    take padding and causal masks only)."""
+    tokens = allowed.shape[0]
+    real = allowed.any(axis=0) | allowed.any(axis=1)
+    padding_mask = None if real.all() else real
+    for use_causal_mask in (False, True):
+        rebuilt = _allowed(tokens, padding_mask, use_causal_mask)
+        if np.array_equal(allowed, np.ones_like(allowed) if rebuilt is None else rebuilt):
+            return padding_mask, use_causal_mask
+    raise InputError("This layer's mask is neither a padding mask nor a causal one, so the other mechanisms "
+                     "cannot be given the same mask: pick another layer.")
+
+
+def compare_with_trained(trace, called_weights, units, seed):
+    """A trained MultiHeadAttention layer beside the other mechanisms on the vectors that reached it.
+
+    "multi-head" is the trained layer: its trace (`model_attention.trace_attention_call`) of a
+    self-attention call, checked against `called_weights` (N, T, T), the weights the layer
+    returned when called again on the same tensors (`model_attention.model_attention`), and
+    against the NumPy reference given its trained weights. The others run with `seed`'s weights
+    and `units` on the layer's inputs (T, F) with the mask the layer applied, so the maps differ
+    by mechanism and by training, not by input. Returns MechanismResults in MECHANISMS' order.
+    """
+    if trace.key_inputs is not None:
+        raise InputError("This layer's keys come from another sequence (cross-attention); Compare runs every "
+                         "mechanism on one sequence. Open it on the Self-attention page.")
+    padding_mask, use_causal_mask = _padding_and_causal(trace.attention_mask)
+    others = _untrained_mechanisms(trace.inputs, units, 1, seed, use_causal_mask, padding_mask,
+                                   names=[name for name in MECHANISMS if name != "multi-head"])
+    dense = [trace.query_dense, trace.key_dense, trace.value_dense]
+    weights = [np.asarray(array, np.float64) for d in dense for array in (d.kernel, d.bias)]
+    _, oracle = reference.self_attention(trace.inputs.astype(np.float64), *weights, trace.num_heads, True,
+                                         trace.attention_mask)
+    trained = MechanismResult(
+        name="multi-head",
+        weights=trace.weights.mean(axis=0),
+        head_weights=trace.weights,
+        head_scores=trace.scaled_scores,
+        layer_max_diff=_max_diff(trace.weights, called_weights),
+        oracle_max_diff=_max_diff(trace.weights, oracle),
+        oracle="NumPy reference",
+    )
+    by_name = {result.name: result for result in (*others, trained)}
+    return tuple(by_name[name] for name in MECHANISMS)
 
 
 def weights_difference(results, first, second):

@@ -8,6 +8,10 @@ from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Compare")
 DEFAULTS = ps.Defaults(
+    cmp_source="The seed",
+    cmp_layer=0,
+    cmp_example=1,
+    cmp_symbols="",
     cmp_text="The animal didn't cross the street because it was too tired.",
     cmp_units=8,
     cmp_heads=2,
@@ -25,7 +29,6 @@ DESCRIPTIONS = {
 }
 
 st.title("Compare attention mechanisms")
-ps.untrained_note()
 st.markdown(
     "One sentence, one seed, four ways to decide who attends to whom. Every heatmap is checked "
     "twice: against what the Keras layer's own call returns, and against an independent "
@@ -39,28 +42,56 @@ def explorer():
     """The settings, the sentence, the four mechanisms and their difference."""
     with st.sidebar:
         st.header("Settings")
-        units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
-        seed = st.slider("Seed", 0, 99, DEFAULTS["cmp_seed"], key="cmp_seed", bind="query-params")
-        use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
-        add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
+        source = ps.weight_source(DEFAULTS, "cmp")
+        seeded = source == ps.SEED_SOURCE
+        if seeded:
+            units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
+        else:
+            units = st.slider("Units (the untrained mechanisms)", 1, 64, DEFAULTS["cmp_units"], key="cmp_units",
+                              bind="query-params")
+        seed = st.slider("Seed" if seeded else "Seed (the untrained mechanisms)", 0, 99, DEFAULTS["cmp_seed"],
+                         key="cmp_seed", bind="query-params")
+        if seeded:
+            use_causal_mask = st.toggle("Causal mask", DEFAULTS["cmp_causal"], key="cmp_causal", bind="query-params")
+            add_positions = st.toggle("Add positional encoding", DEFAULTS["cmp_positions"], key="cmp_positions", bind="query-params")
+        else:
+            st.caption("Heads, masks and the token vectors are the trained layer's own, so their controls are "
+                       "hidden; the other mechanisms take its inputs and its mask.")
         DEFAULTS.reset_button()
 
-    text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text", bind="query-params",
-                        help=TEXT_RULE)
+    text = DEFAULTS["cmp_text"]
+    if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)" if seeded else
+                            "Your model's input: text, or token ids such as 3 14 15", DEFAULTS["cmp_text"],
+                            key="cmp_text", bind="query-params", help=TEXT_RULE if seeded else None)
     try:
-        tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
+        if seeded:
+            ps.untrained_note()
+            tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
+            allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
+        else:
+            trained = ps.trained_layer(DEFAULTS, "cmp", source, text, self_attention_only=True)
+            ps.trained_note(trained)
+            results = ps.trained_comparison(trained, units, seed)
+            tokens, allowed = trained.query_labels, trained.trace.attention_mask
     except InputError as error:
         ps.show_input_error(error)
         return
 
+    if not seeded:
+        st.info(f"The multi-head map is the trained layer's own ({explain.plural(trained.trace.num_heads, 'head')}, "
+                "their mean; hover for each). The other three are untrained, with the seed's weights, run on the same "
+                "vectors that reached the trained layer and with its mask: they show what attention does with these "
+                "inputs before any training, so the difference with multi-head is what training (and the mechanism) "
+                "changed.", icon=":material/school:")
     ps.caption_if_image(len(tokens))
-    allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
     by_name = {result.name: result for result in results}
     for row in (MECHANISMS[:2], MECHANISMS[2:]):
         # Captions, maps and checks each in a row of their own, so a longer caption cannot push
         # one map below its neighbour.
         for column, name in zip(st.columns(2), row):
-            column.caption(DESCRIPTIONS[name])
+            column.caption(DESCRIPTIONS[name] if seeded or name != "multi-head" else
+                           "The trained layer: its heads' mean, each head with its own trained Q, K, V.")
         for column, name in zip(st.columns(2), row):
             with column:
                 result = by_name[name]

@@ -28,7 +28,7 @@ PAGES = {
                                   "sa_positions", "sa_view", "sa_token", "sa_key", "sa_head"],
     "pages/4_Additive_attention_RNN.py": ["rnn_source", "rnn_steps", "rnn_features", "rnn_units", "rnn_seed",
                                           "rnn_matrix"],
-    "pages/5_Compare.py": ["cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
+    "pages/5_Compare.py": ["cmp_source", "cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
                            "cmp_first", "cmp_second"],
     "pages/6_Train_and_watch.py": ["tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate",
                                    "tw_epochs", "tw_seed", "tw_text"],

@@ -1,0 +1,205 @@
+"""Weights from a trained layer on the Self-attention and Compare pages.
+
+A tiny Transformer is trained here (a few batches of reverse at length 4) and put in the session
+as Train and watch leaves it (`tw_run`); a tiny functional model is built, saved and put in the
+session as the Your model page leaves it (`ym_model`). Every number a view shows equals the
+library's `ac.trace_attention_call` for the same layer and input.
+"""
+
+import html
+import io
+
+import keras
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import attention_core as ac  # first: it quiets TensorFlow before keras loads it
+from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, set_widgets,
+                              unescape_markdown, widget, widgets)
+
+VIEWS_AND_MAPS = {"Attention weights": ["sa_weights"], "Scores": ["sa_scores"], "Every head": ["sa_head_0", "sa_head_1"],
+                  "Q, K, V": ["sa_matrix_query", "sa_matrix_key", "sa_matrix_value"], "Output": ["sa_output",
+                  "sa_projected_output"], "Projection weights": ["sa_kernel_query", "sa_kernel_output"],
+                  "Token vectors": ["sa_inputs"]}
+
+
+@pytest.fixture(scope="module")
+def run():
+    task = ac.make_task("reverse", length=4, num_examples=256, seed=0)
+    return ac.train(task, mechanism="transformer", units=16, epochs=1, num_layers=1, num_heads=2, batch_size=64,
+                    frame_examples=20)
+
+
+def open_page(page, session, query_params=None, **values):
+    at = AppTest.from_file(ROOT / PAGES[page], default_timeout=90)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.query_params.update(query_params or {})
+    at.run()
+    return set_widgets(at, **values)
+
+
+def assert_clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def labels_of(spec, axis):
+    """A heatmap's category labels on `axis` ("x" or "y"), as the figure names them."""
+    return [label for label in spec["data"][0][axis]]
+
+
+def assert_labels(spec, rows, cols):
+    assert len(labels_of(spec, "y")) == len(rows) and len(labels_of(spec, "x")) == len(cols)
+    for label, token in zip(labels_of(spec, "y"), rows):
+        assert html.escape(token) in label
+    for label, token in zip(labels_of(spec, "x"), cols):
+        assert html.escape(token) in label
+
+
+# --------------------------------------------------------------------------- a Train and watch run
+
+
+@pytest.mark.parametrize("call_index", [0, 1, 2], ids=["encoder self", "decoder causal", "cross"])
+def test_every_view_of_a_runs_layer_shows_the_librarys_trace(run, call_index):
+    source = run.task.unpadded(run.task.heldout_sources[2])
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), call_index)
+    source_labels, decoder_labels = run.token_labels(source)
+    rows, cols = [(source_labels, source_labels), (decoder_labels, decoder_labels), (decoder_labels, source_labels)][call_index]
+    at = open_page("sa", {"tw_run": run}, sa_source="Train and watch", sa_layer=call_index, sa_example=3, sa_head=2)
+    assert_clean(at)
+    shown = {}
+    for view in VIEWS_AND_MAPS:
+        at.query_params["sa_view"] = view
+        at.run()
+        assert_clean(at)
+        shown.update(charts(at))
+    assert_close(heatmap_z(shown["sa_weights"]), trace.weights[1])
+    assert_close(heatmap_z(shown["sa_scores"]), trace.scaled_scores[1])
+    for h in range(2):
+        assert_close(heatmap_z(shown[f"sa_head_{h}"]), trace.weights[h])
+    for field in ("query", "key", "value"):
+        assert_close(heatmap_z(shown[f"sa_matrix_{field}"]), getattr(trace, field))
+    assert_close(heatmap_z(shown["sa_output"]), trace.output)
+    assert_close(heatmap_z(shown["sa_projected_output"]), trace.projected_output)
+    assert_close(heatmap_z(shown["sa_kernel_query"]), trace.query_dense.kernel)
+    assert_close(heatmap_z(shown["sa_kernel_output"]), trace.output_dense.kernel)
+    assert_close(heatmap_z(shown["sa_inputs"]), trace.inputs)
+    # Rows are the query tokens, columns the key tokens (the source's, for cross-attention).
+    assert_labels(shown["sa_weights"], rows, cols)
+    assert_labels(shown["sa_matrix_key"], cols, [f"u{i + 1}" for i in range(16)])
+    if call_index == 2:
+        assert_close(heatmap_z(shown["sa_key_inputs"]), trace.key_inputs)
+    if call_index == 1:  # the decoder's causal mask: the hover says why a cell is 0
+        assert hover_lines(shown["sa_weights"])[0, 3] == "masked (the model masks it: a causal or padding mask): exp = 0, weight 0"
+    # The note says where the weights come from, in place of the untrained one.
+    (note,) = [unescape_markdown(t) for t in markdown_texts(at) if "Trained weights" in t]
+    layer = ac.attention_calls(run.model)[call_index].layer
+    assert f"layer {layer} of this session's Transformer from Train and watch (reverse, length 4, after 1 epoch" in note
+    assert "held-out example 3" in note
+    assert not [t for t in markdown_texts(at) if "Untrained" in t]
+
+
+def test_one_token_and_the_score_picker_use_the_trained_layer(run):
+    source = run.task.unpadded(run.task.heldout_sources[0])
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), 2)
+    at = open_page("sa", {"tw_run": run}, {"sa_view": "One token"}, sa_source="Train and watch", sa_layer=2, sa_token=2)
+    assert_clean(at)
+    (steps,) = [frame.value for frame in at.dataframe if "exp(s − m)" in frame.value.columns]
+    np.testing.assert_allclose(steps["weight (the layer's)"], trace.weights[0, 2], atol=1e-6)
+    np.testing.assert_allclose(steps["exp ÷ Σ"], trace.weights[0, 2], atol=1e-6)
+    at = open_page("sa", {"tw_run": run}, {"sa_view": "Scores"}, sa_source="Train and watch", sa_layer=2,
+                   sa_token=1, sa_key=3)
+    assert_clean(at)
+    (code,) = [c.value for c in at.code]
+    assert f"= {trace.raw_scores[0, 1, 3]:.6g}" in code and f"= {trace.weights[0, 1, 3]:.6g}" in code
+
+
+def test_the_seeds_controls_are_hidden_with_a_reason_and_come_back(run):
+    at = open_page("sa", {"tw_run": run}, sa_source="Train and watch")
+    assert_clean(at)
+    assert not {"sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal", "sa_positions", "sa_text"} & set(widgets(at))
+    assert any("controls are hidden" in c.value for c in at.sidebar.caption)
+    set_widgets(at, sa_source="The seed")
+    assert_clean(at)
+    assert {"sa_units", "sa_heads", "sa_seed", "sa_text"} <= set(widgets(at))
+    assert any("Untrained" in t for t in markdown_texts(at))
+
+
+def test_typed_symbols_are_the_input_and_bad_ones_say_why(run):
+    at = open_page("sa", {"tw_run": run}, sa_source="Train and watch", sa_symbols="1 2 3 4")
+    assert_clean(at)
+    source = run.task.encode("1234")
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), 0)
+    assert_close(heatmap_z(charts(at)["sa_weights"]), trace.weights[0])
+    set_widgets(at, sa_symbols="12")
+    assert not at.exception
+    (error,) = at.error
+    assert "exactly 4" in unescape_markdown(error.value)
+    set_widgets(at, sa_symbols="")
+    assert_clean(at)
+
+
+def test_without_a_run_the_source_is_not_offered_and_a_link_to_it_falls_back_with_a_note():
+    at = open_page("sa", {}, {"sa_source": "Train and watch"})
+    assert_clean(at)
+    assert widget(at, "sa_source").options == ["The seed"]
+    assert widget(at, "sa_source").value == "The seed"
+    assert any("train a Transformer on [Train and watch](train-and-watch)" in c.value for c in at.sidebar.caption)
+    assert any("The link's value 'Train and watch' for sa_source was not allowed here; using 'The seed'"
+               in unescape_markdown(w.value) for w in at.warning)
+
+
+# --------------------------------------------------------------------------- Compare with a trained layer
+
+
+@pytest.mark.parametrize("call_index", [0, 1], ids=["encoder self", "decoder causal"])
+def test_compare_shows_the_trained_layer_beside_untrained_mechanisms_on_its_inputs(run, call_index):
+    source = run.task.unpadded(run.task.heldout_sources[0])
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), call_index)
+    at = open_page("cmp", {"tw_run": run}, cmp_source="Train and watch", cmp_layer=call_index, cmp_units=8, cmp_seed=5)
+    assert_clean(at)
+    shown = charts(at)
+    # The multi-head map is the trained layer's, the mean of its heads.
+    assert_close(heatmap_z(shown["cmp_multi-head"]), trace.weights.mean(axis=0))
+    # The others are the seed's mechanisms on the vectors that reached the layer, with its mask:
+    # none for the encoder, the causal mask for the decoder's self-attention.
+    untrained = {r.name: r for r in ac.compare_mechanisms(trace.inputs, 8, 1, 5, use_causal_mask=call_index == 1)}
+    for name in ("dot-product", "scaled dot-product", "additive"):
+        assert_close(heatmap_z(shown[f"cmp_{name}"]), untrained[name].weights)
+    assert len(at.success) == 4, [e.value for e in at.error]
+    assert any("The multi-head map is the trained layer's own" in i.value for i in at.info)
+    assert not {"cmp_heads", "cmp_causal", "cmp_positions", "cmp_text"} & set(widgets(at))
+
+
+def test_compare_offers_only_layers_that_attend_over_one_sequence(run):
+    at = open_page("cmp", {"tw_run": run}, cmp_source="Train and watch")
+    assert_clean(at)
+    names = [call.layer for call in ac.attention_calls(run.model) if call.is_self_attention]
+    assert [option.split(" ")[0] for option in widget(at, "cmp_layer").options] == names
+
+
+def test_a_cross_attention_layer_is_refused_by_compare_with_why(run):
+    source = run.task.unpadded(run.task.heldout_sources[0])
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), 2)
+    with pytest.raises(ac.InputError, match="cross-attention"):
+        ac.compare_with_trained(trace, trace.weights, 8, 0)
+
+
+def test_compare_takes_a_padding_mask_from_the_trained_layer():
+    """A padded self-attention layer: the other mechanisms get the same padding mask (keys 0)."""
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, seed=1)
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(12, 6, mask_zero=True, embeddings_initializer=keras.initializers.RandomNormal(seed=2))(ids)
+    model = keras.Model(ids, layer(x, x))
+    inputs = np.array([[3, 5, 7, 0, 0]], np.int32)
+    trace = ac.trace_attention_call(model, inputs, 0)
+    called = ac.model_attention(model, inputs)[0].weights
+    results = {r.name: r for r in ac.compare_with_trained(trace, called, 4, 0)}
+    assert all(r.verified for r in results.values())
+    for r in results.values():
+        np.testing.assert_array_equal(r.weights[:, 3:], 0.0)
+        np.testing.assert_array_equal(r.weights[3:], 0.0)
+    alone = {r.name: r for r in ac.compare_mechanisms(trace.inputs[:3], 4, 1, 0)}
+    np.testing.assert_allclose(results["additive"].weights[:3, :3], alone["additive"].weights, atol=1e-6)
