@@ -1,0 +1,90 @@
+"""A trained layer in the Self-attention page, in a real browser.
+
+Train and watch trains a small Transformer (reverse at length 4, set by the URL); its model is
+downloaded; the sidebar's navigation (the same session) opens the Self-attention page, where
+"Weights from: Train and watch" shows the run's layer. The weights map Chromium draws equals
+`ac.trace_attention_call` of the downloaded model on the same held-out example.
+
+Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
+/usr/bin/chromium; these tests fail, never skip, without it).
+"""
+
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import expect
+
+import attention_core as ac
+from tests.test_pages import decode
+from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+    EXCEPTION,
+    FIRST_RUN_TIMEOUT,
+    PLOT,
+    browser,
+    events,
+    first_visit,
+    no_traceback_during_test,
+    page,
+    server,
+    wait_idle,
+)
+
+PROGRESS = '[data-testid="stProgress"]'
+TRAINING_TIMEOUT = 240_000  # ms: two epochs of a one-layer Transformer, beside other work
+SETTINGS = {"name": "reverse", "length": 4, "units": 16, "num_layers": 1, "num_heads": 2, "epochs": 2}
+TRAIN_URL = ("train-and-watch?tw_task=reverse&tw_length=4&tw_mechanism=transformer&tw_units=16&tw_layers=1"
+             "&tw_heads=2&tw_epochs=2")
+
+# The z values (as the figure sent them: nested lists, or a typed array's bdata) and row labels
+# of the heatmap whose title starts with `title`, or null.
+_HEATMAP_JS = """
+title => {
+    const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
+        .find(el => el.layout && el.layout.title &&
+              String(el.layout.title.text ?? el.layout.title).replace(/<[^>]*>/g, '').startsWith(title));
+    if (!plot || !plot.data) return null;
+    const trace = plot.data[0];
+    return {z: trace.z, y: Array.from(trace.y)};
+}
+"""
+
+
+def heatmap(page, title):
+    page.wait_for_function(f"title => ({_HEATMAP_JS})(title) !== null", arg=title, timeout=FIRST_RUN_TIMEOUT)
+    return page.evaluate(_HEATMAP_JS, title)
+
+
+def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(page, server, tmp_path):
+    page.goto(f"{server}/{TRAIN_URL}")
+    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    page.get_by_role("button", name="Play").click()
+    expect(page.locator(PROGRESS)).to_contain_text("Finished", timeout=TRAINING_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    with page.expect_download() as download:
+        page.get_by_text("Download the trained model (.keras)").click()
+    model_file = Path(tmp_path) / "transformer.keras"
+    download.value.save_as(model_file)
+
+    # The sidebar's navigation keeps the session, and with it the run.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Self-attention").click()
+    page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').get_by_text("Train and watch").click()
+    expect(page.get_by_text("Trained weights:", exact=False)).to_be_visible(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    assert page.locator(EXCEPTION).count() == 0
+    expect(page.get_by_text("encoder_1_self_attention of this session's Transformer", exact=False)).to_be_visible()
+    shown = heatmap(page, "Softmax weights (head 1)")
+
+    # The library, on the downloaded model: the same layer (the first call) on held-out example 1.
+    task = ac.make_task(SETTINGS["name"], length=SETTINGS["length"])
+    model = ac.load_keras_model(model_file.read_bytes())
+    run = ac.Run(task, mechanism="transformer", units=SETTINGS["units"], num_layers=SETTINGS["num_layers"],
+                 num_heads=SETTINGS["num_heads"], model=model)
+    source = task.unpadded(task.heldout_sources[0])
+    trace = ac.trace_attention_call(model, run.model_inputs(source), 0)
+    np.testing.assert_allclose(decode(shown["z"]), trace.weights[0], rtol=0, atol=1e-6)
+    source_labels, _ = run.token_labels(source)
+    assert len(shown["y"]) == len(source_labels)
+    assert all(f"'\u2068{label}\u2069'" in row for row, label in zip(shown["y"], source_labels))
