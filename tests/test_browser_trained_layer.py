@@ -9,6 +9,7 @@ Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
 /usr/bin/chromium; these tests fail, never skip, without it).
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     FIRST_RUN_TIMEOUT,
     PLOT,
     browser,
+    chart_data,
     events,
     first_visit,
     no_traceback_during_test,
@@ -34,25 +36,6 @@ TRAINING_TIMEOUT = 240_000  # ms: two epochs of a one-layer Transformer, beside 
 SETTINGS = {"name": "reverse", "length": 4, "units": 16, "num_layers": 1, "num_heads": 2, "epochs": 2}
 TRAIN_URL = ("train-and-watch?tw_task=reverse&tw_length=4&tw_mechanism=transformer&tw_units=16&tw_layers=1"
              "&tw_heads=2&tw_epochs=2")
-
-# The z values (as the figure sent them: nested lists, or a typed array's bdata) and row labels
-# of the heatmap whose title starts with `title`, or null.
-_HEATMAP_JS = """
-title => {
-    const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
-        .find(el => el.layout && el.layout.title &&
-              String(el.layout.title.text ?? el.layout.title).replace(/<[^>]*>/g, '').startsWith(title));
-    if (!plot || !plot.data) return null;
-    const trace = plot.data[0];
-    return {z: trace.z, y: Array.from(trace.y)};
-}
-"""
-
-
-def heatmap(page, title):
-    page.wait_for_function(f"title => ({_HEATMAP_JS})(title) !== null", arg=title, timeout=FIRST_RUN_TIMEOUT)
-    return page.evaluate(_HEATMAP_JS, title)
-
 
 def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(page, server, tmp_path):
     page.goto(f"{server}/{TRAIN_URL}")
@@ -75,7 +58,7 @@ def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(pag
     wait_idle(page, FIRST_RUN_TIMEOUT)
     assert page.locator(EXCEPTION).count() == 0
     expect(page.get_by_text("encoder_1_self_attention of this session's Transformer", exact=False)).to_be_visible()
-    shown = heatmap(page, "Softmax weights (head 1)")
+    (shown,) = json.loads(chart_data(page, "Softmax weights (head 1)"))  # the heatmap's z, as the figure sent it
 
     # The library, on the downloaded model: the same layer (the first call) on held-out example 1.
     task = ac.make_task(SETTINGS["name"], length=SETTINGS["length"])
@@ -84,7 +67,4 @@ def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(pag
                  num_heads=SETTINGS["num_heads"], model=model)
     source = task.unpadded(task.heldout_sources[0])
     trace = ac.trace_attention_call(model, run.model_inputs(source), 0)
-    np.testing.assert_allclose(decode(shown["z"]), trace.weights[0], rtol=0, atol=1e-6)
-    source_labels, _ = run.token_labels(source)
-    assert len(shown["y"]) == len(source_labels)
-    assert all(f"'\u2068{label}\u2069'" in row for row, label in zip(shown["y"], source_labels))
+    np.testing.assert_allclose(decode(shown), trace.weights[0], rtol=0, atol=1e-6)
