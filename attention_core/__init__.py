@@ -64,8 +64,10 @@ from attention_core.model_attention import (  # noqa: E402
     AttentionCall,
     LayerAttention,
     attention_calls,
+    attention_labels,
     load_keras_model,
     model_attention,
+    model_inputs_from_text,
     trace_attention_call,
 )
 from attention_core.padding import PAD_LABEL, PaddedBatchTrace, trace_padded_batch  # noqa: E402

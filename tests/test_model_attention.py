@@ -2,6 +2,9 @@
 return_attention_scores=True, on the same tensors and masks given explicitly (<= 1e-6); the
 traced Q/K/V pipeline of a MultiHeadAttention call equals Keras and a NumPy reference."""
 
+import importlib.util
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -260,3 +263,103 @@ def test_train_and_watchs_transformer_passes_the_gate_and_reads_as_its_own_weigh
     for item, weights in zip(found, expected, strict=True):
         np.testing.assert_allclose(item.weights, numpy(weights)[0], atol=ATOL)
     assert np.all(found[2].weights[:, :, 3] == 0)  # the source's pad, as a key of the cross-attention
+
+
+# Inputs from text, labels, and the shipped example model.
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def example_script():
+    spec = importlib.util.spec_from_file_location("make_example_model", ROOT / "scripts" / "make_example_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_shipped_example_loads_through_the_gate_and_classifies_new_sentences(example_script):
+    model = ac.load_keras_model(ROOT / "examples" / "sentiment.keras")
+    texts, labels = example_script.make_sentences(500, seed=2026)  # never seen in training (seed 0)
+    assert example_script.accuracy(model, texts, labels) >= 0.99
+    inputs = ac.model_inputs_from_text(model, "the film was not good")
+    [attention] = ac.model_attention(model, inputs)
+    assert attention.weights.shape == (2, example_script.MAX_WORDS, example_script.MAX_WORDS)
+    [(queries, keys)] = ac.attention_labels(model, inputs, [attention])
+    assert queries == keys == ("the", "film", "was", "not", "good") + (ac.PAD_LABEL,) * 5
+    np.testing.assert_array_equal(attention.weights[:, :, 5:], 0)
+
+
+def test_the_example_script_still_builds_a_model_the_gate_takes(example_script, tmp_path):
+    texts, labels = example_script.make_sentences(64, seed=0)
+    assert set(" ".join(texts).split()) <= set(example_script.VOCABULARY)
+    assert max(len(text.split()) for text in texts) <= example_script.MAX_WORDS
+    model = example_script.train(example_script.build_model(seed=0), texts, labels, epochs=1, steps_per_epoch=2)
+    loaded = ac.load_keras_model(saved_bytes(model, tmp_path))
+    assert [call.layer for call in ac.attention_calls(loaded)] == ["self_attention"]
+    inputs = ac.model_inputs_from_text(loaded, "this movie is fun")
+    np.testing.assert_array_equal(ac.model_attention(loaded, inputs)[0].weights, ac.model_attention(model, inputs)[0].weights)
+
+
+def saved_bytes(model, tmp_path):
+    path = tmp_path / "model.keras"
+    model.save(path)
+    return path.read_bytes()
+
+
+def test_model_inputs_from_text_for_ids(encoder_decoder):
+    model, _ = encoder_decoder
+    source, target = ac.model_inputs_from_text(model, "3, 4 5 | 6 7")
+    np.testing.assert_array_equal(source, [[3, 4, 5]])
+    np.testing.assert_array_equal(target, [[6, 7]])
+    assert source.dtype == np.int32
+    refusals = {
+        "3 4 5": r"takes 2 inputs \('source', 'target'\); give each one's ids, separated by '\|', e.g. 3 4 5 \| 3 4 5",
+        "3 x 5 | 1": r"'x' in the ids for 'source' is not a token id",
+        "3 -4 | 1": r"'-4' in the ids for 'source' is not a token id",
+        " | 1": r"The ids for 'source' is empty",
+        "3 12 | 1": r"The id 12 in the ids for 'source' is past the model's vocabulary: its Embedding 'source_embedding' takes ids from 0 to 11",
+        "3 " * (ac.MAX_TOKENS + 1) + "| 1": rf"That is {ac.MAX_TOKENS + 1} ids; the limit is {ac.MAX_TOKENS}",
+    }
+    for text, message in refusals.items():
+        with pytest.raises(ac.InputError, match=message):
+            ac.model_inputs_from_text(model, text)
+    vectors = keras.Input((None, FEATURES), name="vectors")
+    features = keras.Model(vectors, keras.layers.MultiHeadAttention(1, 2)(vectors, vectors))
+    with pytest.raises(ac.InputError, match=r"input 'vectors' takes float32 of shape \(None, None, 8\); this page gives"):
+        ac.model_inputs_from_text(features, "1 2")
+    fixed = keras.Input((4,), dtype="int32", name="fixed")
+    vectors = keras.layers.Embedding(VOCAB, FEATURES)(fixed)
+    with pytest.raises(ac.InputError, match="input 'fixed' takes exactly 4 ids; that is 3"):
+        ac.model_inputs_from_text(keras.Model(fixed, keras.layers.Attention()([vectors, vectors])), "1 2 3")
+
+
+def test_model_inputs_from_text_for_strings():
+    words = keras.Input((None,), dtype="string", name="words")
+    lookup = keras.layers.StringLookup(vocabulary=["good", "not", "film"], name="lookup")
+    vectors = keras.layers.Embedding(5, 4, mask_zero=True)(lookup(words))
+    model = keras.Model(words, keras.layers.MultiHeadAttention(1, 2)(vectors, vectors))
+    inputs = ac.model_inputs_from_text(model, "  not  good film ")
+    assert inputs.tolist() == [["not", "good", "film"]]
+    [attention] = ac.model_attention(model, inputs)
+    assert ac.attention_labels(model, inputs, [attention]) == [(("not", "good", "film"),) * 2]
+    with pytest.raises(ac.InputError, match="The text is empty"):
+        ac.model_inputs_from_text(model, "   ")
+    with pytest.raises(ac.InputError, match=f"the limit is {ac.MAX_TEXT_CHARS} characters"):
+        ac.model_inputs_from_text(model, "a" * (ac.MAX_TEXT_CHARS + 1))
+    unread = keras.Input((1,), dtype="string", name="unread")
+    hashed = keras.layers.Hashing(5)(unread)
+    vectors = keras.layers.Embedding(5, 4)(hashed)
+    with pytest.raises(ac.InputError, match="takes strings \\('unread'\\) but reads them with no TextVectorization"):
+        ac.model_inputs_from_text(keras.Model(unread, keras.layers.Attention()([vectors, vectors])), "a b")
+
+
+def test_attention_labels_follow_each_axis_to_its_input(encoder_decoder):
+    model, _ = encoder_decoder
+    inputs = ac.model_inputs_from_text(model, "3 4 5 0 0 | 6 7 8 9")
+    attention = ac.model_attention(model, inputs)
+    source, target = ("3", "4", "5", "0", "0"), ("6", "7", "8", "9")
+    assert ac.attention_labels(model, inputs, attention) == [(source, source), (source, source), (target, target), (target, source)]
+    # Of one length, the cross-attention's queries still come from the target alone.
+    inputs = ac.model_inputs_from_text(model, "3 4 5 1 | 6 7 8 9")
+    assert ac.attention_labels(model, inputs, ac.model_attention(model, inputs))[3] == (target, ("3", "4", "5", "1"))
