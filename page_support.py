@@ -465,14 +465,11 @@ def _run_labels(run, source_ids, layer):
     return decoder_labels, decoder_labels if layer.endswith("self_attention") else source_labels
 
 
-def _text_labels(text, count):
-    """`count` labels for a model's input typed as `text`: its whitespace-separated words (as
-    TextVectorization splits them, and as ids are typed), padded with ac.PAD_LABEL; positions
-    when the words do not fit."""
-    words = text.split()
-    if len(words) > count:
-        return tuple(f"{i + 1}" for i in range(count))
-    return tuple(words) + (ac.PAD_LABEL,) * (count - len(words))
+def _model_labels(model, model_inputs, call):
+    """(query labels, key labels) of an uploaded model's call: the tokens of the input each axis
+    is computed from (ac.attention_labels), else positions."""
+    attention = ac.model_attention(model, model_inputs)
+    return ac.attention_labels(model, model_inputs, attention)[call.call_index]
 
 
 def trained_layer(defaults, prefix, source, text, self_attention_only=False):
@@ -502,9 +499,7 @@ def trained_layer(defaults, prefix, source, text, self_attention_only=False):
         key = ("model", name, hash(data), text, call.call_index)
     trace = shared(("trained trace", *key), lambda: ac.trace_attention_call(model, model_inputs, call.call_index))
     if source == MODEL_SOURCE:
-        query_labels = _text_labels(text, trace.inputs.shape[0])
-        key_labels = (query_labels if trace.key_inputs is None
-                      else tuple(f"{i + 1}" for i in range(trace.key_inputs.shape[0])))  # another input's positions
+        query_labels, key_labels = shared(("trained labels", *key), lambda: _model_labels(model, model_inputs, call))
     return TrainedLayer(trace, query_labels, key_labels, described, key, model, model_inputs, call.call_index)
 
 

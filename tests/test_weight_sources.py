@@ -7,7 +7,6 @@ library's `ac.trace_attention_call` for the same layer and input.
 """
 
 import html
-import io
 
 import keras
 import numpy as np
@@ -18,10 +17,8 @@ import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, set_widgets,
                               unescape_markdown, widget, widgets)
 
-VIEWS_AND_MAPS = {"Attention weights": ["sa_weights"], "Scores": ["sa_scores"], "Every head": ["sa_head_0", "sa_head_1"],
-                  "Q, K, V": ["sa_matrix_query", "sa_matrix_key", "sa_matrix_value"], "Output": ["sa_output",
-                  "sa_projected_output"], "Projection weights": ["sa_kernel_query", "sa_kernel_output"],
-                  "Token vectors": ["sa_inputs"]}
+# The Self-attention views that hold maps.
+MAP_VIEWS = ["Attention weights", "Scores", "Every head", "Q, K, V", "Output", "Projection weights", "Token vectors"]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +40,17 @@ def open_page(page, session, query_params=None, **values):
 def assert_clean(at):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+def charts_of_every_view(at):
+    """{chart key: spec} of the Self-attention views that hold maps, each opened in turn, clean."""
+    shown = {}
+    for view in MAP_VIEWS:
+        at.query_params["sa_view"] = view
+        at.run()
+        assert_clean(at)
+        shown.update(charts(at))
+    return shown
 
 
 def labels_of(spec, axis):
@@ -69,12 +77,7 @@ def test_every_view_of_a_runs_layer_shows_the_librarys_trace(run, call_index):
     rows, cols = [(source_labels, source_labels), (decoder_labels, decoder_labels), (decoder_labels, source_labels)][call_index]
     at = open_page("sa", {"tw_run": run}, sa_source="Train and watch", sa_layer=call_index, sa_example=3, sa_head=2)
     assert_clean(at)
-    shown = {}
-    for view in VIEWS_AND_MAPS:
-        at.query_params["sa_view"] = view
-        at.run()
-        assert_clean(at)
-        shown.update(charts(at))
+    shown = charts_of_every_view(at)
     assert_close(heatmap_z(shown["sa_weights"]), trace.weights[1])
     assert_close(heatmap_z(shown["sa_scores"]), trace.scaled_scores[1])
     for h in range(2):
@@ -203,3 +206,68 @@ def test_compare_takes_a_padding_mask_from_the_trained_layer():
         np.testing.assert_array_equal(r.weights[3:], 0.0)
     alone = {r.name: r for r in ac.compare_mechanisms(trace.inputs[:3], 4, 1, 0)}
     np.testing.assert_allclose(results["additive"].weights[:3, :3], alone["additive"].weights, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- a model uploaded on Your model
+
+EXAMPLE = ROOT / "examples" / "sentiment.keras"
+
+
+def padded_causal_model():
+    """A model built here: ids -> Embedding(mask_zero) -> causal MultiHeadAttention over itself."""
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(20, 6, mask_zero=True, embeddings_initializer=keras.initializers.RandomNormal(seed=4))(ids)
+    attended = keras.layers.MultiHeadAttention(num_heads=3, key_dim=2, seed=5, name="causal_attention")(
+        x, x, use_causal_mask=True)
+    return keras.Model(ids, keras.layers.Dense(2)(attended))
+
+
+def test_every_view_of_an_uploaded_models_layer_shows_the_librarys_trace():
+    model = padded_causal_model()
+    upload = ("causal.keras", ac.model_bytes(model))
+    text = "3 14 15 0 0"
+    inputs = ac.model_inputs_from_text(model, text)
+    trace = ac.trace_attention_call(model, inputs, 0)
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text=text, sa_head=3)
+    assert_clean(at)
+    shown = charts_of_every_view(at)
+    assert_close(heatmap_z(shown["sa_weights"]), trace.weights[2])
+    assert_close(heatmap_z(shown["sa_scores"]), trace.scaled_scores[2])
+    assert_close(heatmap_z(shown["sa_projected_output"]), trace.projected_output)
+    assert_close(heatmap_z(shown["sa_kernel_output"]), trace.output_dense.kernel)
+    # Padded keys (id 0) and keys after the query weigh exactly 0.
+    np.testing.assert_array_equal(heatmap_z(shown["sa_weights"])[:, 3:], 0.0)
+    np.testing.assert_array_equal(np.triu(heatmap_z(shown["sa_weights"]), 1), 0.0)
+    assert_labels(shown["sa_weights"], ["3", "14", "15", "0", "0"], ["3", "14", "15", "0", "0"])
+    (note,) = [unescape_markdown(t) for t in markdown_texts(at) if "Trained weights" in t]
+    assert "layer causal_attention of your model 'causal.keras', on the sequence typed above" in note
+
+
+def test_the_example_model_reads_text_on_both_pages():
+    upload = ("sentiment.keras", EXAMPLE.read_bytes())
+    model = ac.load_keras_model(upload[1])
+    text = "the film was not good"
+    inputs = ac.model_inputs_from_text(model, text)
+    trace = ac.trace_attention_call(model, inputs, 0)
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text=text)
+    assert_clean(at)
+    shown = charts(at)
+    assert_close(heatmap_z(shown["sa_weights"]), trace.weights[0])
+    assert [label.split("'")[1].strip("\u2068\u2069") for label in labels_of(shown["sa_weights"], "y")][:5] == text.split()
+    at = open_page("cmp", {"ym_model": upload}, cmp_source="Your model", cmp_text=text)
+    assert_clean(at)
+    assert_close(heatmap_z(charts(at)["cmp_multi-head"]), trace.weights.mean(axis=0))
+    assert len(at.success) == 4
+
+
+def test_input_the_uploaded_model_cannot_take_says_why_and_the_page_stays_usable():
+    upload = ("causal.keras", ac.model_bytes(padded_causal_model()))
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text="3 99")
+    assert not at.exception, [e.value for e in at.exception]
+    (error,) = at.error
+    assert "99" in unescape_markdown(error.value)
+    set_widgets(at, sa_text="3 4")
+    assert_clean(at)
+    set_widgets(at, sa_source="The seed")
+    assert_clean(at)
+    assert any("Untrained" in t for t in markdown_texts(at))
