@@ -35,6 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from attention_core.inputs import InputError
 from attention_core.layers import _check_positive_int
 
 _SERIALIZATION_PACKAGE = "attention_core"
@@ -193,6 +194,39 @@ def _reseed(model, seeds):
 def attention_layer_names(model):
     """The names of the model's MultiHeadAttention layers, in the order the model calls them."""
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.MultiHeadAttention)]
+
+
+def attention_names(num_layers):
+    """The attention layers' names of a `num_layers` model, in the order it calls them."""
+    encoder = [f"encoder_{i}_self_attention" for i in range(1, num_layers + 1)]
+    decoder = [f"decoder_{i}_{kind}_attention" for i in range(1, num_layers + 1) for kind in ("self", "cross")]
+    return encoder + decoder
+
+
+def settings_of(model, vocab_size):
+    """{"num_layers", "num_heads", "units"} of a model `transformer()` built, for a task of
+    `vocab_size` symbols; InputError when it is another model or was trained on another task."""
+    names = attention_layer_names(model)
+    num_layers = sum(name.startswith("encoder_") for name in names)
+    if not names or names != attention_names(num_layers) or len(model.inputs) != 2:
+        raise InputError("This model is not a Transformer saved by Train and watch: its attention layers are "
+                         f"{', '.join(names[:6]) or 'none'}; such a model has encoder_1_self_attention, "
+                         "decoder_1_self_attention, decoder_1_cross_attention, ... and two inputs (source and decoder ids).")
+    symbols = model.outputs[0].shape[-1]
+    if symbols != vocab_size:
+        raise InputError(f"This model was trained on {symbols} symbols; the chosen task has {vocab_size}. "
+                         "Choose the task it was trained on, or train one here.")
+    first = model.get_layer(names[0])
+    return {"num_layers": num_layers, "num_heads": first.num_heads, "units": first.num_heads * first.key_dim}
+
+
+def query_and_key_labels(layer_name, source_labels, decoder_labels):
+    """(query labels, key labels) of an attention layer, by its name: an encoder layer reads the
+    source over the source, a decoder layer its own inputs over its inputs (self-attention) or
+    over the source (cross-attention)."""
+    if layer_name.startswith("encoder_"):
+        return source_labels, source_labels
+    return decoder_labels, decoder_labels if layer_name.endswith("_self_attention") else source_labels
 
 
 def attention_model(model):

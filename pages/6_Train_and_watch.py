@@ -1,11 +1,12 @@
-"""Train and watch: a sequence-to-sequence model learns where to look, and the alignment forms live."""
+"""Train and watch: a sequence-to-sequence model (a GRU encoder-decoder with attention, or a
+Transformer) learns where to look, and the alignment forms live."""
 
 import streamlit as st
 
 import attention_core as ac
 import page_support as ps
-from attention_core import InputError, figures, training
-from attention_core.training_figures import alignment_heatmap, learning_curves
+from attention_core import InputError, explain, figures, training, transformer
+from attention_core.training_figures import alignment_heatmap, learning_curves, model_view
 
 ps.configure_page("Train and watch")
 DEFAULTS = ps.Defaults(
@@ -13,6 +14,8 @@ DEFAULTS = ps.Defaults(
     tw_length=8,
     tw_mechanism="additive",
     tw_units=64,
+    tw_layers=training.DEFAULT_LAYERS,
+    tw_heads=training.DEFAULT_HEADS,
     tw_learning_rate=training.DEFAULT_LEARNING_RATE,
     tw_epochs=training.DEFAULT_EPOCHS,
     tw_seed=0,
@@ -25,22 +28,37 @@ ACTIVE = ("waiting", "training")
 
 st.title("Train and watch")
 st.markdown(
-    "Every other page shows attention with **random weights**. Here a small encoder-decoder "
-    "learns a task, and you watch **where it learns to look**. The encoder (a GRU) reads the "
-    "input; at every output step the decoder asks the attention which input positions matter. "
+    "Every other page shows attention with **random weights** until you bring trained ones. Here a small "
+    "encoder-decoder learns a task, and you watch **where it learns to look**. The encoder (a GRU, or a "
+    "Transformer's self-attention layers) reads the input; at every output step the decoder asks the "
+    "attention which input positions matter. "
     "Press **Play**: the heatmap is the model's attention for one held-out example, redrawn as "
     "it trains, beside the **ideal alignment** (where a perfect model would look). The "
     "**alignment score** is the share of output steps whose strongest weight falls on an ideal "
     "position."
 )
-st.caption(
-    "The encoder reads the input in the order the output visits it (right to left for reverse). "
+GRU_NOTE = (
+    "The GRU encoder reads the input in the order the output visits it (right to left for reverse). "
     "In training the decoder is fed the previous correct symbol; an encoder that had already read "
     "the next symbol there would let the model look one step behind and still be right. For sort, whose "
     "order comes from content, the attention also sees how much each position has been read already "
     "(coverage), so it can tell a symbol already written from one still to come; and in training 30% of "
     "the previous symbols fed to the decoder are blanked, so it cannot decode a blurred attention by "
     "knowing the previous one."
+)
+TRANSFORMER_NOTE = (
+    "**The Transformer** (Vaswani et al. 2017) has no recurrence. Each symbol's embedding gets a sinusoidal "
+    "position signal added; the encoder's layers of multi-head **self-attention** let every input position "
+    "read every other (a shorter date's padding is masked: weight 0). Each decoder layer first reads the "
+    "decoder's own inputs (the start symbol, then what it wrote so far) through **causal self-attention**, "
+    "which never lets a step see a later one, so its maps are 0 above the diagonal: a **triangle**. Then "
+    "its **cross-attention** reads the encoder's output, and that is where an alignment can form. Every "
+    "layer has several heads, each with a map of its own: the **model view** below draws them all, layer "
+    "by layer. The learned alignment drawn is one cross-attention head, the one whose alignment score on the "
+    "held-out frame examples is best at that frame (it can change as training goes); on reverse, look for "
+    "the **anti-diagonal** forming in it. Heads need not all align: a model can spread the work, and "
+    "other heads may look at neighbours or at one position throughout. These are Keras's own "
+    "`MultiHeadAttention` layers, and the maps are the weights they return."
 )
 
 
@@ -59,17 +77,27 @@ def settings_controls():
                             bind="query-params", help=TASK_HELP)
         length = st.slider("Sequence length", 4, 32, DEFAULTS["tw_length"], key="tw_length", bind="query-params",
                            disabled=name == "dates", help="Dates have their own length (up to 18 characters).")
-        mechanism = st.radio("Attention", ac.seq2seq.MECHANISMS, key="tw_mechanism", bind="query-params",
-                             help="additive: the seed's BahdanauAttention (W1, W2, V); dot: scaled dot-product, "
-                                  "no weights of its own.")
+        mechanism = st.radio("Attention", training.MECHANISMS, key="tw_mechanism", bind="query-params",
+                             help="additive: the seed's BahdanauAttention (W1, W2, V), and dot: scaled dot-product "
+                                  "(no weights of its own), each read by a GRU encoder-decoder; transformer: an "
+                                  "encoder-decoder Transformer of multi-head attention layers.")
         units = st.select_slider("Units", [16, 32, 64, 128], DEFAULTS["tw_units"], key="tw_units", bind="query-params")
+        shape = {}
+        if mechanism == "transformer":
+            shape["num_layers"] = st.slider("Layers (encoder and decoder, each)", 1, training.MAX_LAYERS,
+                                            DEFAULTS["tw_layers"], key="tw_layers", bind="query-params")
+            # Each of these divides every choice of units.
+            shape["num_heads"] = st.select_slider("Heads", [1, 2, 4, 8], DEFAULTS["tw_heads"], key="tw_heads",
+                                                  bind="query-params",
+                                                  help="Heads per attention layer; each reads units / heads of the width.")
         learning_rate = st.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03], DEFAULTS["tw_learning_rate"],
                                          key="tw_learning_rate", bind="query-params")
         epochs = st.slider("Epochs", 1, 10, DEFAULTS["tw_epochs"], key="tw_epochs", bind="query-params")
         seed = st.slider("Seed (weights and batch order)", 0, 99, DEFAULTS["tw_seed"], key="tw_seed", bind="query-params")
         DEFAULTS.reset_button()
     task = task_for(name, 0 if name == "dates" else length)  # dates ignore the length: one cache entry
-    return task, {"mechanism": mechanism, "units": units, "epochs": epochs, "learning_rate": learning_rate, "seed": seed}
+    return task, {"mechanism": mechanism, "units": units, "epochs": epochs, "learning_rate": learning_rate, "seed": seed,
+                  **shape}
 
 
 def session_run(task, options):
@@ -140,7 +168,7 @@ def controls(task, options, run):
 
 def symbols(task, ids):
     """One label per id: the task's symbol (a space shows as ␣)."""
-    return [task.vocabulary[i].replace(" ", "␣") for i in ids]
+    return training.symbol_labels(task, ids)
 
 
 def alignment_pair(task, alignment, ideal, source, target, key, title):
@@ -192,11 +220,31 @@ def live_view(task):
             column.metric(label, f"{value:.1%}", help=help_text)
         alignment_pair(task, frame.alignment, run.probe_ideal, run.probe_source, task.solve(run.probe_source), "tw_live",
                        f"Learned alignment, step {frame.step}")
+        if run.is_transformer:
+            st.caption(f"The learned alignment is **{frame.alignment_choice}**: {training.TRANSFORMER_ALIGNMENT}.")
+            every_head(frame.maps, run.frame_labels(frame), f"Model view, step {frame.step}", "tw_live")
         curves(run)
     if st.session_state.get("tw_was_active") and run.status not in ACTIVE:
         st.session_state["tw_was_active"] = False
         st.rerun(scope="app")  # training stopped: show what needs a stopped run
     st.session_state["tw_was_active"] = run.status in ACTIVE
+
+
+def every_head(maps, token_labels, title, prefix):
+    """The model view (every layer x head) of one example's maps, and one head opened large."""
+    source_labels, decoder_labels = token_labels
+    labels = {name: transformer.query_and_key_labels(name, source_labels, decoder_labels) for name in maps}
+    st.subheader("Every layer and head")
+    st.caption("A row per attention layer, in the order the model calls them, a column per head. Encoder rows "
+               "read the input (queries and keys are its symbols); decoder rows read from the decoder's inputs "
+               "(the start symbol, then what it wrote): self-attention over those same inputs, cross-attention "
+               "over the input. Hover for the symbols and the weight.")
+    ps.plot(model_view(maps, labels, title=title), key=f"{prefix}_model_view")
+    heads = [(name, head) for name in maps for head in range(len(maps[name]))]
+    name, head = st.selectbox("Open a head", heads, key=f"{prefix}_head", format_func=lambda h: f"{h[0]}, head {h[1] + 1}")
+    query_labels, key_labels = labels[name]
+    ps.plot(figures.attention_heatmap(maps[name][head].astype("float32"), query_labels, key_labels,
+                                      title=f"{name}, head {head + 1}"), key=f"{prefix}_open_head")
 
 
 def replay(task, run):
@@ -209,6 +257,9 @@ def replay(task, run):
     ps.plot(alignment_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
                               symbols(task, run.probe_source), title=f"Alignment at step {frame.step}"),
             key="tw_replay")
+    if run.is_transformer:
+        st.caption(f"The alignment at this step is {frame.alignment_choice}.")
+        every_head(frame.maps, run.frame_labels(frame), f"Model view at step {frame.step}", "tw_replay")
 
 
 def try_it(task, run, prefix):
@@ -225,6 +276,12 @@ def try_it(task, run, prefix):
     expected = task.decode(task.solve(source))
     st.markdown(f"Output: `{task.decode(outputs)}` · correct: `{expected}`")
     alignment_pair(task, alignment, task.ideal_alignment(source), source, outputs, f"{prefix}_typed", "Its alignment")
+    if run.is_transformer:
+        st.caption(f"Its alignment is {run.alignment_choice}. One head's whole pipeline (Q, K, V = x·W + b, the "
+                   "scores, the softmax) is on the [Self-attention](self-attention) page: choose "
+                   "**Weights from: Train and watch** there.")
+        every_head(run.attention(source), run.token_labels(source), "Model view of your input", f"{prefix}_typed")
+        return
     if run.settings["mechanism"] != "additive":
         st.caption("The step-by-step pipeline below is for additive attention: choose it in the sidebar.")
         return
@@ -266,7 +323,7 @@ def save_and_load(task, run):
     st.header("Save and load")
     if run is not None and run.status in ("finished", "paused"):
         st.download_button("Download the trained model (.keras)", data=lambda: ac.model_bytes(run.model),
-                           file_name=f"attention-{task.name}.keras", mime="application/octet-stream",
+                           file_name=f"{'transformer' if run.is_transformer else 'attention'}-{task.name}.keras", mime="application/octet-stream",
                            key="tw_download", on_click="ignore", icon=":material/download:")
     upload = st.file_uploader("Load a model trained here (.keras)", type=["keras"], key="tw_upload",
                               max_upload_size=ac.model_io.MAX_MODEL_MB,
@@ -274,17 +331,19 @@ def save_and_load(task, run):
     if upload is None:
         return
     try:
-        model = ac.load_model(upload.getvalue(), vocab_size=len(task.vocabulary))
+        loaded = ac.Run.load(task, upload.getvalue())
     except InputError as error:
         ps.show_input_error(error)
         return
-    config = model.get_config()
-    st.success(f"Loaded: {config['mechanism']} attention, {config['units']} units.", icon=":material/check:")
-    try_it(task, ac.Run(task, mechanism=config["mechanism"], units=config["units"], seed=config["seed"], model=model),
-           "tw_loaded")
+    settings = loaded.settings
+    shape = (f", {explain.plural(settings['num_layers'], 'layer')} of {explain.plural(settings['num_heads'], 'head')}"
+             if loaded.is_transformer else "")
+    st.success(f"Loaded: {settings['mechanism']} attention, {settings['units']} units{shape}.", icon=":material/check:")
+    try_it(task, loaded, "tw_loaded")
 
 
 task, options = settings_controls()
+st.caption(TRANSFORMER_NOTE if options["mechanism"] == "transformer" else GRU_NOTE)
 run = session_run(task, options)
 controls(task, options, run)
 active = run is not None and run.status in ACTIVE

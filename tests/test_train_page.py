@@ -157,3 +157,37 @@ def test_changing_a_setting_stops_the_run():
     while run.status != "cancelled":
         assert time.monotonic() < deadline
         time.sleep(0.1)  # the worker notices the cancel flag after its current batch
+
+
+def test_a_transformer_steps_and_shows_every_layer_and_head_as_the_run_recorded():
+    at = open_page({**TINY, "tw_mechanism": "transformer", "tw_layers": "1", "tw_heads": "2"})
+    assert_clean(at)
+    assert at.slider(key="tw_layers").proto.query_param_key == "tw_layers"
+    assert "causal self-attention" in " ".join(c.value for c in at.caption)
+    at = wait_for_status(click(at, "tw_step"), "paused")
+    assert_clean(at)
+    run = at.session_state["tw_run"]
+    assert run.is_transformer and run.settings["num_layers"] == 1 and run.settings["num_heads"] == 2
+    frame = run.history[-1]
+    shown = heatmaps(at)
+    np.testing.assert_allclose(shown["tw_live_learned"], frame.alignment, atol=1e-6)
+    assert f"The learned alignment is **{frame.alignment_choice}**" in " ".join(c.value for c in at.caption)
+    (view,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if chart.key == "tw_live_model_view"]
+    assert [trace["name"] for trace in view["data"]] == [
+        f"{name}, head {h}" for name in ("encoder_1_self_attention", "decoder_1_self_attention",
+                                         "decoder_1_cross_attention") for h in (1, 2)]
+    for trace in view["data"]:
+        name, head = trace["name"].split(", head ")
+        np.testing.assert_array_equal(decode(trace["z"]), frame.maps[name][int(head) - 1].astype(np.float32))
+    # A head opened large; in the replay, the first frame's (the untrained model's).
+    at.selectbox(key="tw_replay_head").set_value(("decoder_1_self_attention", 1)).run()
+    at.select_slider(key="tw_frame").set_value(0).run()
+    assert_clean(at)
+    np.testing.assert_allclose(heatmaps(at)["tw_replay_open_head"],
+                               run.history[0].maps["decoder_1_self_attention"][1].astype(np.float32))
+    # Try it: the typed input's every map, the run's own.
+    at.text_input(key="tw_text").set_value("0123").run()
+    assert_clean(at)
+    maps = run.attention(run.task.encode("0123"))
+    np.testing.assert_allclose(heatmaps(at)["tw_typed_open_head"], maps["encoder_1_self_attention"][0], atol=1e-6)
+    assert "tw_score" not in heatmaps(at)  # the additive pipeline is for additive runs

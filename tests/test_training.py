@@ -5,6 +5,7 @@ obeys pause, step, cancel, the server-wide cap and an abandoned page."""
 import threading
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -219,3 +220,25 @@ def test_a_tiny_transformer_run_learns_and_repeats_itself(task):
     assert run.history[-1].alignment_score == pytest.approx(max(scores))
     assert run.evaluate(50)["alignment_score"] == pytest.approx(max(scores))
 
+
+@pytest.mark.parametrize("mechanism", ["additive", "transformer"])
+def test_a_saved_model_loads_into_a_run_that_answers_alike(task, mechanism):
+    run = ac.Run(task, mechanism=mechanism, units=16, num_heads=2, frame_examples=8)
+    loaded = ac.Run.load(task, ac.model_bytes(run.model), frame_examples=8)
+    assert {key: loaded.settings[key] for key in ("mechanism", "units")} == {"mechanism": mechanism, "units": 16}
+    source = task.heldout_sources[0]
+    for mine, theirs in zip(run.predict(source), loaded.predict(source)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    dates = ac.make_task("dates", num_examples=64, num_heldout=8)
+    with pytest.raises(ac.InputError, match="trained on 7 symbols; the chosen task has 38"):
+        ac.Run.load(dates, ac.model_bytes(run.model))
+
+
+def test_a_file_no_run_saved_is_refused_with_the_gates_message(task):
+    with pytest.raises(ac.InputError, match="not a .keras file"):
+        ac.Run.load(task, b"not a model")
+    ids = keras.Input((None,), dtype="int32")
+    vectors = keras.layers.Embedding(7, 4)(ids)
+    other = keras.Model(ids, keras.layers.MultiHeadAttention(2, 2, name="attention")(vectors, vectors))
+    with pytest.raises(ac.InputError, match="not a Transformer saved by Train and watch: its attention layers are attention"):
+        ac.Run.load(task, ac.model_bytes(other))

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 
-from attention_core.training_figures import alignment_heatmap, learning_curves
+from attention_core.training_figures import alignment_heatmap, learning_curves, model_view
 from tests.test_pages import decode
 
 
@@ -37,3 +38,29 @@ def test_learning_curves_carry_the_recorded_numbers():
     assert [shown[name][2] for name in ("training loss", "held-out accuracy", "alignment score")] == ["y", "y2", "y2"]
     assert figure.layout.yaxis.domain[0] > figure.layout.yaxis2.domain[1]
     assert tuple(figure.layout.yaxis2.range) == (0.0, 1.05)
+
+
+def test_model_view_draws_every_layer_and_head_with_its_labels():
+    rng = np.random.default_rng(0)
+    maps = {"encoder_1_self_attention": rng.random((2, 3, 3)), "decoder_1_cross_attention": rng.random((2, 2, 3))}
+    labels = {"encoder_1_self_attention": (["a", "b", "<b>"], ["a", "b", "<b>"]),
+              "decoder_1_cross_attention": (["<start>", "x"], ["a", "b", "<b>"])}
+    figure = model_view(maps, labels, title="Model view")
+    go.Figure(figure.to_dict())
+    assert [trace.name for trace in figure.data] == [
+        "encoder_1_self_attention, head 1", "encoder_1_self_attention, head 2",
+        "decoder_1_cross_attention, head 1", "decoder_1_cross_attention, head 2"]
+    for trace, (name, head) in zip(figure.data, [(n, h) for n in maps for h in range(2)]):
+        np.testing.assert_allclose(decode(trace.z), maps[name][head], rtol=1e-6)
+        assert list(trace.y)[0].startswith("'") and len(trace.y) == len(labels[name][0])
+    # Four maps, each on its own axes: rows are layers (the first on top), columns heads.
+    assert [trace.xaxis for trace in figure.data] == ["x", "x2", "x3", "x4"]
+    assert figure.layout.yaxis.domain[0] > figure.layout.yaxis3.domain[1]
+    assert figure.layout.xaxis.domain[1] < figure.layout.xaxis2.domain[0]
+    assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
+    assert "&lt;b&gt;" in "".join(figure.data[0].x)  # symbols are text, never HTML
+    with pytest.raises(ValueError, match="same number of heads"):
+        model_view({**maps, "decoder_1_self_attention": rng.random((3, 2, 2))}, labels, title="")
+    with pytest.raises(ValueError, match=r"weights are \(2, 3\)"):
+        model_view(maps, {**labels, "decoder_1_cross_attention": (["x"], ["a", "b", "<b>"])}, title="")
+

@@ -61,6 +61,7 @@ def test_config_round_trip_and_keras_file_give_the_same_model(model, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(loaded(inputs()), model(inputs()), atol=1e-6)
+    np.testing.assert_allclose(ac.load_keras_model(path.read_bytes())(inputs()), model(inputs()), atol=1e-6)
 
 
 def test_a_seed_gives_one_model_and_each_projection_its_own_weights(model):
@@ -119,6 +120,11 @@ def test_run_attention_is_each_layer_called_directly(dates_run):
             assert np.all(np.triu(maps[name], k=1) == 0.0)  # the causal mask: never a later step
         else:
             assert np.all(maps[name][..., real:] == 0.0)  # the source's pads: weight 0
+    # ac.model_attention, which finds the tensors by walking the graph, reads the same maps.
+    read = ac.model_attention(run.model, model_inputs)
+    assert [entry.layer for entry in read] == NAMES
+    for entry in read:
+        np.testing.assert_allclose(entry.weights, maps[entry.layer], atol=1e-6)
 
 
 def test_greedy_decoding_feeds_the_model_its_own_outputs(dates_run):
