@@ -25,6 +25,8 @@ PAGES = [
      "Dot-product, scaled, multi-head and additive attention on the same tokens, side by side."),
     ("pages/6_Train_and_watch.py", "train-and-watch", "Train and watch",
      "A seq2seq model learns copy, reverse, sort or dates; watch its attention form live, beside the ideal."),
+    ("pages/7_Your_model.py", "your-model", "Your model",
+     "Upload a Keras model (or use the example): every attention layer's maps, per head, on your input."),
 ]
 # Where serve.py sends an address that is no page (`?path=` carries the address asked for).
 NOT_FOUND_PATH = "page-not-found"

@@ -11,6 +11,7 @@ Shape letters: B batch, Tq queries, Tk keys, F features, N heads, D head size, U
 """
 
 import inspect
+import math
 import re
 import threading
 import weakref
@@ -21,6 +22,7 @@ import numpy as np
 from keras.src.backend import get_keras_mask, set_keras_mask
 from keras.src.models.functional import Functional
 
+from attention_core.budget import SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL, SELF_ATTENTION_SECONDS_PER_HEAD_CELL, ViewCost
 from attention_core.inputs import MAX_TEXT_CHARS, MAX_TOKENS, InputError, _check_text, _quote, _split_entries
 from attention_core.layers import BahdanauAttention, SelfAttention
 from attention_core.model_io import load_functional_model
@@ -439,6 +441,32 @@ def _input_labels(graph, tensor, value):
     return tuple(str(i) for i in array[0]) if array.ndim == 2 and array.dtype.kind in "iu" else None
 
 
+def input_labels(model, inputs):
+    """Per model input, the labels of its first example (see `_input_labels`), or None."""
+    graph = _functional(model)
+    return [_input_labels(graph, tensor, value) for tensor, value in zip(graph.inputs, graph._standardize_inputs(inputs))]
+
+
+def attention_cost(model, inputs):
+    """The ViewCost of `model_attention(model, inputs)`'s maps: every call's heads over the
+    longest input's tokens squared, at self-attention's measured bytes and seconds per cell."""
+    labels = input_labels(model, inputs)
+    tokens = max(len(item) if item is not None else np.shape(value)[1]
+                 for item, value in zip(labels, _functional(model)._standardize_inputs(inputs)))
+    heads = sum(call.num_heads for call in attention_calls(model))
+    cells = heads * tokens**2
+
+    def advice(limit):
+        return f"To fit, give the model at most {math.isqrt(limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads)):,} tokens."
+
+    return ViewCost(
+        description=f"{heads} {'head' if heads == 1 else 'heads'} × {tokens:,}² token pairs",
+        peak_bytes=SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * cells,
+        seconds=SELF_ATTENTION_SECONDS_PER_HEAD_CELL * cells,
+        advice=advice,
+    )
+
+
 def _sources(tensor, inputs, memo):
     """The model inputs (by id) that a symbolic tensor is computed from."""
     if id(tensor) in inputs:
@@ -471,8 +499,7 @@ def attention_labels(model, inputs, attention):
     """
     graph = _functional(model)
     reader = _reader(model)
-    values = graph._standardize_inputs(inputs)
-    labels_by_input = {id(tensor): _input_labels(graph, tensor, value) for tensor, value in zip(graph.inputs, values)}
+    labels_by_input = {id(tensor): labels for tensor, labels in zip(graph.inputs, input_labels(model, inputs))}
     memo = {}
 
     def axis_labels(tensor, length):

@@ -503,7 +503,7 @@ def test_an_unknown_address_shows_page_not_found_with_a_link_to_every_page(page,
     assert page.locator('[data-testid="stMain"] [data-testid="stCode"]').inner_text().strip() == f"/{address}"
     links = page.locator('[data-testid="stMain"] a[data-testid="stPageLink-NavLink"]')
     hrefs = {urllib.parse.urlsplit(link.get_attribute("href")).path.strip("/") for link in links.all()}
-    assert hrefs == {path.split("?")[0] for path in PAGES.values()} | {"train-and-watch"}
+    assert hrefs == {path.split("?")[0] for path in PAGES.values()} | {"train-and-watch", "your-model"}
     assert page.locator(EXCEPTION).count() == 0
     assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()
 

@@ -86,6 +86,8 @@ LIMITS = [
                                              "features": page_constant("rnn", "MAX_FEATURES"),
                                              "characters": inputs.MAX_TEXT_CHARS,
                                              "float32 range": inputs.FLOAT32_RANGE}),
+    ("ym", {}, {"model file (MB)": f"{model_io.MAX_MODEL_MB} MB", "tokens": inputs.MAX_TOKENS,
+                "characters": inputs.MAX_TEXT_CHARS}),
     ("tw", {}, {"model file (MB)": f"{model_io.MAX_MODEL_MB} MB",
                 "runs trained at once": f"{training.MAX_CONCURRENT_RUNS} run"}),
 ]

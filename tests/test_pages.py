@@ -28,6 +28,7 @@ PAGES = {
     "sa": "pages/3_Self_attention.py",
     "rnn": "pages/4_Additive_attention_RNN.py",
     "cmp": "pages/5_Compare.py",
+    "ym": "pages/7_Your_model.py",
 }
 WIDGET_TYPES = ("slider", "select_slider", "toggle", "selectbox", "radio", "text_input", "text_area")
 # Elements whose text Streamlit renders as Markdown.
@@ -156,6 +157,7 @@ def test_home_shows_title_links_and_loop_figure():
         ("4 · Additive attention with an RNN", "additive-attention"),
         ("5 · Compare mechanisms", "compare"),
         ("6 · Train and watch", "train-and-watch"),
+        ("7 · Your model", "your-model"),
     ]
     loop = charts(at)["home_loop"]["layout"]
     boxes = " ".join(annotation.get("text", "") for annotation in loop["annotations"])
@@ -240,6 +242,8 @@ CHANGES = [
     ("cmp", {}, "cmp_positions", False),
     ("cmp", {}, "cmp_first", "dot-product"),
     ("cmp", {}, "cmp_second", "multi-head"),
+    ("ym", {}, "ym_text", "honestly the cast is charming"),
+    ("ym", {}, "ym_open", 1),
 ]
 # Controls that live on a view (a lazy tab) other than the page's first: the URL opens it.
 VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"}}
@@ -1039,3 +1043,68 @@ def test_compare_hover_writes_out_the_mean_over_heads_each_softmax_and_the_diffe
     first, second = results["multi-head"].weights, results["dot-product"].weights
     assert hover_lines(shown["cmp_difference"])[3, 4] == (
         f"{number(first[3, 4])} − {ac.explain.factor(second[3, 4])} = {number(first[3, 4] - second[3, 4])}")
+
+
+# --------------------------------------------------------------------------- Your model
+
+
+def axis_tokens(categories):
+    """The tokens of a heatmap axis's categories "'token' (#n)", without the bidi isolates around them."""
+    return [html.unescape(re.fullmatch(r"'\u2068(.*)\u2069' \(#\d+\)", label).group(1)) for label in categories]
+
+
+def test_your_model_shows_the_example_as_the_library_reads_it():
+    at = run_page("ym")
+    assert_healthy(at)
+    model = ac.load_keras_model(ROOT / "examples" / "sentiment.keras")
+    inputs = ac.model_inputs_from_text(model, page_defaults("ym")["ym_text"])
+    [attention] = ac.model_attention(model, inputs)
+    shown = charts(at)
+    assert sorted(shown) == ["ym_map_0_0", "ym_map_0_1", "ym_open_map"]
+    for head in range(2):
+        assert_close(heatmap_z(shown[f"ym_map_0_{head}"]), attention.weights[head])
+    assert_close(heatmap_z(shown["ym_open_map"]), attention.weights[0])
+    assert axis_tokens(shown["ym_open_map"]["data"][0]["y"]) == ["the", "film", "was", "not", "good"] + [ac.PAD_LABEL] * 5
+    assert tables(at) == [{"call": [0], "layer": ["self_attention"], "kind": ["MultiHeadAttention"], "heads": [2],
+                           "reads": ["its own sequence (self-attention)"]}]
+    # The example is shown, but offered to the other pages only once chosen.
+    assert "ym_model" not in at.session_state
+    (button,) = [b for b in at.button if b.label == "Use the example model"]
+    button.click()
+    at.run()
+    assert at.session_state["ym_model"] == ("sentiment.keras", (ROOT / "examples" / "sentiment.keras").read_bytes())
+    assert any("which the Self-attention and Compare pages offer too" in text for text in markdown_texts(at))
+
+
+def test_your_model_with_a_transformer_of_two_inputs():
+    from attention_core import transformer
+
+    model = transformer.transformer(vocab_size=9, num_layers=1, num_heads=2, units=8, seed=1)
+    at = AppTest.from_file(ROOT / PAGES["ym"], default_timeout=90)
+    at.session_state["ym_model"] = ("transformer.keras", ac.model_bytes(model))
+    at.run()
+    # Text for the example is no input for this model: the message says what it takes, and the
+    # list of its layers stays.
+    (error,) = at.error
+    assert "The model takes 2 inputs ('source_ids', 'decoder_input_ids'); give each one's ids" in unescape_markdown(error.value)
+    assert tables(at)[0]["layer"] == transformer.attention_names(1)
+    set_widgets(at, ym_text="3 4 5 0 | 1 6 2")
+    assert_healthy(at)
+    inputs = ac.model_inputs_from_text(model, "3 4 5 0 | 1 6 2")
+    shown = charts(at)
+    for item in ac.model_attention(model, inputs):
+        for head in range(2):
+            assert_close(heatmap_z(shown[f"ym_map_{item.call_index}_{head}"]), item.weights[head])
+    cross = shown["ym_map_2_1"]["data"][0]
+    assert (axis_tokens(cross["y"]), axis_tokens(cross["x"])) == (["1", "6", "2"], ["3", "4", "5", "0"])
+    set_widgets(at, ym_open=5)
+    assert_close(heatmap_z(charts(at)["ym_open_map"]), ac.model_attention(model, inputs)[2].weights[1])
+
+
+def test_your_model_shows_a_refusal_beside_the_model_it_keeps():
+    at = AppTest.from_file(ROOT / PAGES["ym"], default_timeout=90)
+    at.session_state["ym_refused"] = ("evil.keras", "The model contains a Lambda layer.")
+    at.run()
+    (error,) = at.error
+    assert unescape_markdown(error.value) == "evil.keras was not opened. The model contains a Lambda layer."
+    assert len(at.get("plotly_chart")) == 3

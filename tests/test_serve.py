@@ -101,7 +101,7 @@ def test_what_streamlit_answers_itself_passes_through():
 
 def test_every_page_of_the_app_is_a_known_path():
     assert app.known_paths() == {"", "page-not-found", "dot-product", "dense-layers", "self-attention",
-                                 "additive-attention", "compare", "train-and-watch"}
+                                 "additive-attention", "compare", "train-and-watch", "your-model"}
 
 
 def test_the_server_builds_its_static_handler_through_the_wrapper(monkeypatch):

@@ -30,6 +30,7 @@ PAGES = {
                                           "rnn_matrix"],
     "pages/5_Compare.py": ["cmp_source", "cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
                            "cmp_first", "cmp_second"],
+    "pages/7_Your_model.py": ["ym_text", "ym_open"],
     "pages/6_Train_and_watch.py": ["tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate",
                                    "tw_epochs", "tw_seed", "tw_text"],
 }
