@@ -417,7 +417,8 @@ def weight_source(defaults, prefix):
         st.caption("A trained layer: train a Transformer on [Train and watch](train-and-watch) "
                    "(Mechanism: transformer) and it is offered here.")
     if upload is None:
-        st.caption("Your own model: upload a .keras file on the Your model page and its layers are offered here.")
+        st.caption("Your own model: upload a .keras file on [Your model](your-model) (or take its example) and "
+                   "its layers are offered here.")
     return source
 
 
@@ -497,9 +498,13 @@ def trained_layer(defaults, prefix, source, text, self_attention_only=False):
         model_inputs = ac.model_inputs_from_text(model, text)
         described = f"layer {call.layer} of your model {_quote(name)}, on the sequence typed above"
         key = ("model", name, hash(data), text, call.call_index)
-    trace = shared(("trained trace", *key), lambda: ac.trace_attention_call(model, model_inputs, call.call_index))
+    # Within the memory budget, as the seed's traces: an uploaded model may read up to MAX_TOKENS.
+    cost = ac.attention_cost(model, model_inputs)
+    trace = within_budget(("trained trace", *key), cost,
+                          lambda: ac.trace_attention_call(model, model_inputs, call.call_index))
     if source == MODEL_SOURCE:
-        query_labels, key_labels = shared(("trained labels", *key), lambda: _model_labels(model, model_inputs, call))
+        query_labels, key_labels = within_budget(("trained labels", *key), cost,
+                                                 lambda: _model_labels(model, model_inputs, call))
     return TrainedLayer(trace, query_labels, key_labels, described, key, model, model_inputs, call.call_index)
 
 
