@@ -132,7 +132,7 @@ def explorer():
         st.markdown(f"**#{item.call_index} {ps.as_text(item.layer)}** · {item.kind} · "
                     f"{heads} {'head' if heads == 1 else 'heads'}")
         for first in range(0, heads, HEADS_PER_ROW):
-            for column, head in zip(st.columns(HEADS_PER_ROW), range(first, min(first + HEADS_PER_ROW, heads))):
+            for column, head in zip(st.columns(min(heads, HEADS_PER_ROW)), range(first, min(first + HEADS_PER_ROW, heads))):
                 with column:
                     ps.plot(figures.attention_heatmap(item.weights[head], query_labels, key_labels,
                                                       title=f"#{item.call_index} {item.layer}, head {head + 1}"),

@@ -363,3 +363,14 @@ def test_attention_labels_follow_each_axis_to_its_input(encoder_decoder):
     # Of one length, the cross-attention's queries still come from the target alone.
     inputs = ac.model_inputs_from_text(model, "3 4 5 1 | 6 7 8 9")
     assert ac.attention_labels(model, inputs, ac.model_attention(model, inputs))[3] == (target, ("3", "4", "5", "1"))
+
+
+def test_input_labels_and_the_views_cost(encoder_decoder):
+    model, _ = encoder_decoder
+    inputs = ac.model_inputs_from_text(model, "3 4 5 0 0 | 6 7 8 9")
+    assert ac.input_labels(model, inputs) == [("3", "4", "5", "0", "0"), ("6", "7", "8", "9")]
+    cost = ac.attention_cost(model, inputs)
+    heads = 2 + 2 + 2 + 4  # two calls of the encoder's layer, the decoder's, the cross-attention's
+    assert cost.description == f"{heads} heads × 5² token pairs"
+    assert cost.peak_bytes == ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 25
+    assert cost.advice(ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 16) == "To fit, give the model at most 4 tokens."
