@@ -7,6 +7,7 @@ library's `ac.trace_attention_call` for the same layer and input.
 """
 
 import html
+import io
 
 import keras
 import numpy as np
@@ -271,3 +272,17 @@ def test_input_the_uploaded_model_cannot_take_says_why_and_the_page_stays_usable
     set_widgets(at, sa_source="The seed")
     assert_clean(at)
     assert any("Untrained" in t for t in markdown_texts(at))
+
+
+def test_a_trained_layers_downloads_are_offered_and_hold_its_whole_trace(run):
+    source = run.task.unpadded(run.task.heldout_sources[0])
+    trace = ac.trace_attention_call(run.model, run.model_inputs(source), 2)
+    at = open_page("sa", {"tw_run": run}, sa_source="Train and watch", sa_layer=2)
+    at.session_state["self_attention_downloads"] = True
+    at.run()
+    assert_clean(at)
+    assert [b.proto.label for b in at.get("download_button")] == ["Tensors as JSON", "Tensors as CSV",
+                                                                    "Tensors as NumPy .npz"]
+    files = np.load(io.BytesIO(ac.export.trace_to_npz(trace, {"weights_from": "a run"})))
+    assert {"key_inputs", "output_dense.kernel", "projected_output", "attention_mask", "metadata.weights_from"} <= set(files.files)
+    np.testing.assert_array_equal(files["key_inputs"], trace.key_inputs)
