@@ -92,3 +92,21 @@ def why_masked(padding_mask, query, key):
     if not padding_mask[key]:
         return "the key is padding"
     return "the key comes after the query"
+
+
+def mask_reasons(allowed):
+    """why_masked(i, j) for a mask `allowed` (Tq, Tk) a model applied, read from the mask itself: a
+    query with no allowed key is padding, as is a key no query may read; else a key after its
+    query is the causal mask's; anything else is the model's own attention mask."""
+    allowed = np.asarray(allowed, dtype=bool)
+    padded_queries, padded_keys = ~allowed.any(axis=1), ~allowed.any(axis=0)
+
+    def why(query, key):
+        if padded_queries[query]:
+            return "the query is padding"
+        if padded_keys[key]:
+            return "the key is padding"
+        return "the key comes after the query" if key > query else "the model's attention mask"
+
+    return why
+

@@ -147,14 +147,6 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
                        "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions})
 
 
-def causal_reason(i, j):
-    return "the key comes after the query"
-
-
-def model_reason(i, j):
-    return "the model masks it: a causal or padding mask"
-
-
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
 @ps.notes_link_changes
@@ -202,7 +194,7 @@ def explorer():
         return
 
     masked = not trace.attention_mask.all()
-    why_masked = causal_reason if seeded else model_reason
+    why_masked = padding.mask_reasons(trace.attention_mask)
     T, Tk, D, F = len(query_labels), len(key_labels), trace.query.shape[1] // num_heads, trace.inputs.shape[1]
     value_units = trace.value.shape[1]
     cross = trace.key_inputs is not None

@@ -101,6 +101,15 @@ def test_why_a_cell_is_masked():
     assert texts[0, 2] == "masked (the key is padding): exp = 0, weight 0"
 
 
+def test_a_models_mask_says_why_each_cell_is_masked():
+    real = np.array([True, True, True, False])
+    allowed = real[:, None] & real[None, :] & np.tril(np.ones((4, 4), bool))
+    allowed[2, 0] = False  # a mask of the model's own making
+    why = padding.mask_reasons(allowed)
+    assert [why(3, 0), why(0, 3), why(0, 1), why(2, 0)] == [
+        "the query is padding", "the key is padding", "the key comes after the query", "the model's attention mask"]
+
+
 def test_a_batch_costs_its_sentences_times_one_sequence():
     one = ac.self_attention_cost(100, 2, 8)
     two = ac.self_attention_cost(100, 2, 8, batch=2)

@@ -96,7 +96,7 @@ def test_every_view_of_a_runs_layer_shows_the_librarys_trace(run, call_index):
     if call_index == 2:
         assert_close(heatmap_z(shown["sa_key_inputs"]), trace.key_inputs)
     if call_index == 1:  # the decoder's causal mask: the hover says why a cell is 0
-        assert hover_lines(shown["sa_weights"])[0, 3] == "masked (the model masks it: a causal or padding mask): exp = 0, weight 0"
+        assert hover_lines(shown["sa_weights"])[0, 3] == "masked (the key comes after the query): exp = 0, weight 0"
     # The note says where the weights come from, in place of the untrained one.
     (note,) = [unescape_markdown(t) for t in markdown_texts(at) if "Trained weights" in t]
     layer = ac.attention_calls(run.model)[call_index].layer
@@ -240,6 +240,10 @@ def test_every_view_of_an_uploaded_models_layer_shows_the_librarys_trace():
     np.testing.assert_array_equal(heatmap_z(shown["sa_weights"])[:, 3:], 0.0)
     np.testing.assert_array_equal(np.triu(heatmap_z(shown["sa_weights"]), 1), 0.0)
     assert_labels(shown["sa_weights"], ["3", "14", "15", "0", "0"], ["3", "14", "15", "0", "0"])
+    lines = hover_lines(shown["sa_weights"])
+    assert lines[0, 1] == "masked (the key comes after the query): exp = 0, weight 0"
+    assert lines[2, 4] == "masked (the key is padding): exp = 0, weight 0"
+    assert lines[4, 0] == "masked (the query is padding): exp = 0, weight 0"
     (note,) = [unescape_markdown(t) for t in markdown_texts(at) if "Trained weights" in t]
     assert "layer causal_attention of your model 'causal.keras', on the sequence typed above" in note
 
