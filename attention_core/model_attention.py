@@ -32,6 +32,7 @@ from attention_core.traces import DenseWeights, SelfAttentionTrace, _frozen
 # Checked in this order: AdditiveAttention is a subclass of Attention.
 _ATTENTION_CLASSES = (
     keras.layers.MultiHeadAttention,
+    keras.layers.GroupQueryAttention,
     keras.layers.AdditiveAttention,
     keras.layers.Attention,
     SelfAttention,
@@ -136,6 +137,8 @@ def _bound_arguments(layer, args, kwargs):
 
 
 def _num_heads(layer):
+    if isinstance(layer, keras.layers.GroupQueryAttention):
+        return layer.num_query_heads  # its maps are per query head; key heads are shared among them
     return layer.num_heads if isinstance(layer, (keras.layers.MultiHeadAttention, SelfAttention)) else 1
 
 
@@ -172,8 +175,9 @@ def _build_reader(model):
 def attention_calls(model):
     """Every attention-layer call of `model`, in model order, as AttentionCall; nothing runs.
 
-    Reads keras.layers.MultiHeadAttention, Attention and AdditiveAttention, and attention_core's
-    SelfAttention and BahdanauAttention. InputError for a subclassed model.
+    Reads keras.layers.MultiHeadAttention, GroupQueryAttention, Attention and AdditiveAttention,
+    and attention_core's SelfAttention and BahdanauAttention (ATTENTION_KINDS), called by the
+    model itself: attention inside a nested model is not read. InputError for a subclassed model.
     """
     return [call.info for call in _reader(model).calls]
 
@@ -183,8 +187,12 @@ def load_keras_model(path_or_bytes):
     (`model_io.load_functional_model`), holding at least one attention layer; InputError otherwise."""
     model = load_functional_model(path_or_bytes)
     if not attention_calls(model):
+        nested = [layer.name for layer in model.layers if isinstance(layer, keras.Model)
+                  and any(_kind(inner) for inner in layer._flatten_layers(include_self=False))]
+        where = (f" Its attention is inside the nested model {nested[0]!r}, whose calls this page does not read: "
+                 "build the model with its layers at the top level.") if nested else ""
         raise InputError(
-            f"The model has no attention layer, so there is no attention to show. Models with "
+            f"The model has no attention layer, so there is no attention to show.{where} Models with "
             f"{', '.join(ATTENTION_KINDS)} layers are accepted."
         )
     return model
@@ -481,7 +489,7 @@ def _sources(tensor, inputs, memo):
 def _queries_and_keys(call):
     """The symbolic tensors a call's queries and keys are read from."""
     bound = _bound_arguments(call.layer, call.node.arguments.args, call.node.arguments.kwargs)
-    if isinstance(call.layer, keras.layers.MultiHeadAttention):
+    if isinstance(call.layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)):
         return bound["query"], bound["value"]
     if isinstance(call.layer, SelfAttention):
         return bound["x"], bound["x"]

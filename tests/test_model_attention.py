@@ -374,3 +374,31 @@ def test_input_labels_and_the_views_cost(encoder_decoder):
     assert cost.description == f"{heads} heads × 5² token pairs"
     assert cost.peak_bytes == ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 25
     assert cost.advice(ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 16) == "To fit, give the model at most 4 tokens."
+
+
+def test_masks_of_the_single_map_layers_and_grouped_queries_as_the_models_own_graph_returns_them():
+    """Each layer called in the model with return_attention_scores=True, its scores a model output:
+    what model_attention reads equals what the model's own pass returned, masks included."""
+    ids = keras.Input((None,), dtype="int32")
+    vectors = keras.layers.Embedding(VOCAB, FEATURES, mask_zero=True)(ids)
+    _, dot = keras.layers.Attention(name="dot")([vectors, vectors], use_causal_mask=True, return_attention_scores=True)
+    _, additive = keras.layers.AdditiveAttention(name="additive")([vectors, vectors], return_attention_scores=True)
+    grouped = keras.layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=2, name="grouped")
+    _, grouped_weights = grouped(vectors, vectors, use_causal_mask=True, return_attention_scores=True)
+    model = seeded_model(ids, [dot, additive, grouped_weights])
+    returned = [numpy(weights)[0] for weights in model(IDS)]
+    found = ac.model_attention(model, IDS)
+    assert [(item.kind, item.weights.shape) for item in found] == [
+        ("Attention", (1, 5, 5)), ("AdditiveAttention", (1, 5, 5)), ("GroupedQueryAttention", (4, 5, 5))]
+    for item, weights in zip(found, returned):
+        np.testing.assert_allclose(item.weights, weights if weights.ndim == 3 else weights[None], atol=ATOL)
+    assert np.all(found[0].weights[0][np.triu_indices(5, 1)] == 0) and np.all(found[1].weights[0, :, 3:] == 0)
+
+
+def test_attention_inside_a_nested_model_is_named_when_refused():
+    inner_input = keras.Input((None, FEATURES))
+    inner = keras.Model(inner_input, keras.layers.MultiHeadAttention(1, 2)(inner_input, inner_input), name="encoder")
+    outer_input = keras.Input((None, FEATURES))
+    model = keras.Model(outer_input, keras.layers.Dense(2)(inner(outer_input)))
+    with pytest.raises(ac.InputError, match="inside the nested model 'encoder', whose calls this page does not read"):
+        ac.load_keras_model(ac.model_bytes(model))
