@@ -473,14 +473,14 @@ def _model_labels(model, model_inputs, call):
     return ac.attention_labels(model, model_inputs, attention)[call.call_index]
 
 
-def trained_layer(defaults, prefix, source, text, self_attention_only=False):
+def trained_layer(defaults, prefix, source, text, controls, self_attention_only=False):
     """The chosen source's layer on its input, drawing the layer picker and (for a run) the input
-    controls in the sidebar; `text` is what the page's sequence box holds (an uploaded model's
-    input). Raises ac.InputError for a model or input that cannot be shown."""
+    controls in `controls` (a sidebar container); `text` is what the page's sequence box holds
+    (an uploaded model's input). Raises ac.InputError for a model or input that cannot be shown."""
     if source == RUN_SOURCE:
         run = session_transformer_run()
         model = run.model
-        with st.sidebar:
+        with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
             source_ids, chosen = _run_input(defaults, prefix, run)
         model_inputs = run.model_inputs(source_ids)
@@ -493,7 +493,7 @@ def trained_layer(defaults, prefix, source, text, self_attention_only=False):
     else:
         name, data = session_uploaded_model()
         model = uploaded_keras_model(name, data)
-        with st.sidebar:
+        with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
         model_inputs = ac.model_inputs_from_text(model, text)
         described = f"layer {call.layer} of your model {_quote(name)}, on the sequence typed above"

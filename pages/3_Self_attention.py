@@ -155,6 +155,7 @@ def explorer():
     with st.sidebar:
         st.header("Settings")
         source = ps.weight_source(DEFAULTS, "sa")
+        trained_controls = st.container()  # the layer and its input, drawn once the page has its text
         seeded = source == ps.SEED_SOURCE
         if seeded:
             units, num_heads = ps.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
@@ -185,7 +186,7 @@ def explorer():
             tokens, trace = ps.self_attention_trace(*settings)
             query_labels = key_labels = tokens
         else:
-            trained = ps.trained_layer(DEFAULTS, "sa", source, text)
+            trained = ps.trained_layer(DEFAULTS, "sa", source, text, trained_controls)
             ps.trained_note(trained)
             trace, query_labels, key_labels, settings = trained.trace, trained.query_labels, trained.key_labels, trained.key
             units, num_heads = trace.query.shape[1], trace.num_heads

@@ -43,6 +43,7 @@ def explorer():
     with st.sidebar:
         st.header("Settings")
         source = ps.weight_source(DEFAULTS, "cmp")
+        trained_controls = st.container()  # the layer and its input, drawn once the page has its text
         seeded = source == ps.SEED_SOURCE
         if seeded:
             units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
@@ -70,7 +71,7 @@ def explorer():
             tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
             allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
         else:
-            trained = ps.trained_layer(DEFAULTS, "cmp", source, text, self_attention_only=True)
+            trained = ps.trained_layer(DEFAULTS, "cmp", source, text, trained_controls, self_attention_only=True)
             ps.trained_note(trained)
             results = ps.trained_comparison(trained, units, seed)
             tokens, allowed = trained.query_labels, trained.trace.attention_mask

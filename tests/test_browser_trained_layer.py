@@ -5,6 +5,7 @@ downloaded; the sidebar's navigation (the same session) opens the Self-attention
 "Weights from: Train and watch" shows the run's layer. The weights map Chromium draws equals
 `ac.trace_attention_call` of the downloaded model on the same held-out example.
 
+Its screenshot goes to tests/artifacts/screenshots/self-attention-trained.png (or $SCREENSHOT_DIR).
 Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
 /usr/bin/chromium; these tests fail, never skip, without it).
 """
@@ -21,6 +22,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     PLOT,
+    SCREENSHOT_DIR,
     browser,
     chart_data,
     events,
@@ -59,6 +61,8 @@ def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(pag
     assert page.locator(EXCEPTION).count() == 0
     expect(page.get_by_text("encoder_1_self_attention of this session's Transformer", exact=False)).to_be_visible()
     (shown,) = json.loads(chart_data(page, "Softmax weights (head 1)"))  # the heatmap's z, as the figure sent it
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOT_DIR / "self-attention-trained.png", full_page=True)
 
     # The library, on the downloaded model: the same layer (the first call) on held-out example 1.
     task = ac.make_task(SETTINGS["name"], length=SETTINGS["length"])
