@@ -201,3 +201,10 @@ def test_text_trace_holds_the_parts_of_what_encode_text_gives_the_layer(add_posi
     np.testing.assert_array_equal(text.positional_encoding, positional_encoding(5, 6))  # kept even when off
     np.testing.assert_array_equal(text.inputs, x)
     assert text.inputs.dtype == np.float32 and not text.token_vectors.flags.writeable
+
+
+def test_a_layer_trace_has_no_second_sequence_nor_output_projection():
+    """The fields a model's MultiHeadAttention fills (model_attention.trace_attention_call) stay
+    None for SelfAttention, which reads one sequence and has no output projection."""
+    trace = trace_self_attention(SelfAttention(4, num_heads=2, seed=0), rng_array(3, 3, 2))
+    assert (trace.key_inputs, trace.output_dense, trace.projected_output) == (None, None, None)
