@@ -1108,3 +1108,12 @@ def test_your_model_shows_a_refusal_beside_the_model_it_keeps():
     (error,) = at.error
     assert unescape_markdown(error.value) == "evil.keras was not opened. The model contains a Lambda layer."
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_navigation_opens_your_model():
+    at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
+    at.switch_page(PAGES["ym"]).run()
+    assert_healthy(at)
+    assert [t.value for t in at.title] == ["Your model"]
+    assert any("[Self-attention](self-attention) page shows any multi-head layer's whole Q/K/V pipeline" in text
+               for text in markdown_texts(at))
