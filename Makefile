@@ -28,6 +28,7 @@ container-test: $(VENV)/.dev-installed chromium
 bench: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.training --seeds 2 --latency --browser
+	$(BIN)/python -m bench.training --seeds 2 --mechanism transformer --latency --browser
 
 # Concurrent sessions, hostile URLs, a restart and training under load, in Chromium (minutes; not
 # part of `make test`): bench/loadtest.json, bench/LOADTEST.md.

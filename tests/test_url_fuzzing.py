@@ -32,7 +32,7 @@ PAGES = {
                            "cmp_first", "cmp_second"],
     "pages/7_Your_model.py": ["ym_text", "ym_open"],
     "pages/6_Train_and_watch.py": ["tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate",
-                                   "tw_epochs", "tw_seed", "tw_text"],
+                                   "tw_epochs", "tw_seed", "tw_text", "tw_layers", "tw_heads"],
 }
 EXAMPLES_PER_PAGE = 15
 
@@ -129,6 +129,9 @@ NOTED = [
       "The link's value '<b>softmax</b>' for dense_activation was not allowed here; using 'relu'."]),
     ("pages/6_Train_and_watch.py", {"tw_units": "17"},
      ["The link's value '17' for tw_units was not allowed here; using '64'."]),
+    ("pages/6_Train_and_watch.py", {"tw_mechanism": "transformer", "tw_heads": "3", "tw_layers": "9"},
+     ["The link's value '3' for tw_heads was not allowed here; using '4'.",
+      "The link's value '9' for tw_layers was not allowed here; using '2'."]),
     # Taken as they are, or not a control's: no note.
     ("pages/3_Self_attention.py", {"sa_units": "16", "sa_scale": "FALSE", "nope": "<script>x</script>"}, []),
     ("pages/3_Self_attention.py", {"sa_units": "8", "sa_scale": "true"}, []),  # the defaults, as the URL writes them
