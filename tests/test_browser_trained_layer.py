@@ -3,9 +3,11 @@
 Train and watch trains a small Transformer (reverse at length 4, set by the URL); its model is
 downloaded; the sidebar's navigation (the same session) opens the Self-attention page, where
 "Weights from: Train and watch" shows the run's layer. The weights map Chromium draws equals
-`ac.trace_attention_call` of the downloaded model on the same held-out example.
+`ac.trace_attention_call` of the downloaded model on the same held-out example; then Compare's
+multi-head map equals that layer's heads' mean.
 
-Its screenshot goes to tests/artifacts/screenshots/self-attention-trained.png (or $SCREENSHOT_DIR).
+Screenshots go to tests/artifacts/screenshots/self-attention-trained.png and compare-trained.png (or
+$SCREENSHOT_DIR).
 Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
 /usr/bin/chromium; these tests fail, never skip, without it).
 """
@@ -39,7 +41,7 @@ SETTINGS = {"name": "reverse", "length": 4, "units": 16, "num_layers": 1, "num_h
 TRAIN_URL = ("train-and-watch?tw_task=reverse&tw_length=4&tw_mechanism=transformer&tw_units=16&tw_layers=1"
              "&tw_heads=2&tw_epochs=2")
 
-def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(page, server, tmp_path):
+def test_a_layer_trained_on_train_and_watch_opens_in_self_attention_and_compare(page, server, tmp_path):
     page.goto(f"{server}/{TRAIN_URL}")
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
     wait_idle(page, FIRST_RUN_TIMEOUT)
@@ -72,3 +74,16 @@ def test_a_layer_trained_on_train_and_watch_opens_in_the_self_attention_page(pag
     source = task.unpadded(task.heldout_sources[0])
     trace = ac.trace_attention_call(model, run.model_inputs(source), 0)
     np.testing.assert_allclose(decode(shown), trace.weights[0], rtol=0, atol=1e-6)
+
+    # Compare, in the same session: the multi-head map is the layer's heads' mean.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Compare mechanisms").click()
+    page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').get_by_text("Train and watch").click()
+    expect(page.get_by_text("The multi-head map is the trained layer's own", exact=False)).to_be_visible(
+        timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page, FIRST_RUN_TIMEOUT)
+    assert page.locator(EXCEPTION).count() == 0
+    (shown,) = json.loads(chart_data(page, "multi-head"))
+    np.testing.assert_allclose(decode(shown), trace.weights.mean(axis=0), rtol=0, atol=1e-6)
+    page.screenshot(path=SCREENSHOT_DIR / "compare-trained.png", full_page=True)
