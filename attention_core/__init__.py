@@ -64,14 +64,11 @@ from attention_core.model_attention import (  # noqa: E402
     AttentionCall,
     LayerAttention,
     attention_calls,
-    attention_cost,
-    attention_labels,
-    input_labels,
     load_keras_model,
     model_attention,
-    model_inputs_from_text,
     trace_attention_call,
 )
+from attention_core.model_inputs import attention_cost, attention_labels, input_labels, model_inputs_from_text  # noqa: E402
 from attention_core.padding import PAD_LABEL, PaddedBatchTrace, trace_padded_batch  # noqa: E402
 from attention_core.seq2seq import ScaledDotProductAttention, Seq2SeqAttention  # noqa: E402
 from attention_core.tasks import TASK_NAMES, make_task  # noqa: E402

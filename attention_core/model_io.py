@@ -336,7 +336,9 @@ def _check_functional(config):
 def _weight_count(config):
     """How many weights the config's model has, read by building it with its variables left
     unallocated (a Keras StatelessScope that does not initialize them)."""
+    # Keras appends a deferred variable to this thread's list in place: keep a copy to restore.
     pending = global_state.get_global_attribute("uninitialized_variables")
+    pending = None if pending is None else list(pending)
     try:
         with keras.StatelessScope(initialize_variables=False):
             # A copy: Keras's deserialization takes entries out of the dict it is given.
