@@ -333,13 +333,13 @@ def plot(figure, key):
     )
 
 
-def download_trace(trace, name, metadata):
-    """An expander of buttons that download every tensor of `trace`, filled only while open.
+def download_trace(trace, name, metadata, label="Download every tensor"):
+    """An expander (titled `label`) of buttons that download every tensor of `trace`, filled only while open.
 
     Closed, it is a single element, so a slider move does not redraw buttons it cannot change;
     the files themselves are built only when a button is clicked.
     """
-    with st.expander("Download every tensor", icon=":material/download:", key=f"{name}_downloads",
+    with st.expander(label, icon=":material/download:", key=f"{name}_downloads",
                      on_change="rerun") as box:
         if not box.open:
             return

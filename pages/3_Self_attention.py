@@ -144,7 +144,8 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
                 key=f"sa_padded_weights_{b}")
     ps.download_trace(batch, "padded_batch",
                       {"texts": [text, second], "units": units, "num_heads": num_heads, "use_scale": use_scale,
-                       "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions})
+                       "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions},
+                      label="Download the batch's every tensor, masks included")
 
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
@@ -168,6 +169,7 @@ def explorer():
                        "controls are hidden; the seed's come back with Weights from: The seed.")
         DEFAULTS.reset_button()
 
+    note = st.container()  # where the weights come from, first, once it is known
     text = DEFAULTS["sa_text"]
     if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
         text = st.text_area(
@@ -181,13 +183,15 @@ def explorer():
         )
     try:
         if seeded:
-            ps.untrained_note()
+            with note:
+                ps.untrained_note()
             settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
             tokens, trace = ps.self_attention_trace(*settings)
             query_labels = key_labels = tokens
         else:
             trained = ps.trained_layer(DEFAULTS, "sa", source, text, trained_controls)
-            ps.trained_note(trained)
+            with note:
+                ps.trained_note(trained)
             trace, query_labels, key_labels, settings = trained.trace, trained.query_labels, trained.key_labels, trained.key
             units, num_heads = trace.query.shape[1], trace.num_heads
     except InputError as error:

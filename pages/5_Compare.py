@@ -60,6 +60,7 @@ def explorer():
                        "hidden; the other mechanisms take its inputs and its mask.")
         DEFAULTS.reset_button()
 
+    note = st.container()  # where the weights come from, first, once it is known
     text = DEFAULTS["cmp_text"]
     if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
         text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)" if seeded else
@@ -67,12 +68,14 @@ def explorer():
                             key="cmp_text", bind="query-params", help=TEXT_RULE if seeded else None)
     try:
         if seeded:
-            ps.untrained_note()
+            with note:
+                ps.untrained_note()
             tokens, results = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
             allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
         else:
             trained = ps.trained_layer(DEFAULTS, "cmp", source, text, trained_controls, self_attention_only=True)
-            ps.trained_note(trained)
+            with note:
+                ps.trained_note(trained)
             results = ps.trained_comparison(trained, units, seed)
             tokens, allowed = trained.query_labels, trained.trace.attention_mask
     except InputError as error:

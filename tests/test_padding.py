@@ -160,6 +160,8 @@ def test_the_padding_views_download_holds_the_mask():
     batch, _ = library_batch({})
     buttons = {b.key: b for b in at.get("download_button")}
     assert "padded_batch_npz" in buttons
+    assert [e.label for e in at.expander if "Download" in e.label] == ["Download the batch's every tensor, masks included",
+                                                                       "Download every tensor"]
     files = np.load(io.BytesIO(ac.export.trace_to_npz(batch)))
     np.testing.assert_array_equal(files["padding_mask"], batch.padding_mask)
     np.testing.assert_array_equal(files["attention_mask"], batch.attention_mask)
