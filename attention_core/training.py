@@ -206,7 +206,11 @@ class Run:
     since training started when that was known), epochs_done,
     steps_done, status (one of STATUSES), error (message of a failed run), probe_source
     (unpadded ids of the probe example: the held-out frame example with the most distinct
-    symbols), probe_ideal (T, S_probe) 0/1.
+    symbols), probe_ideal (T, S_probe) 0/1, is_transformer. A transformer run also has
+    attention_names (its attention layers, in model order) and reads its maps with
+    `model_inputs`, `attention`, `token_labels` and `frame_labels`; `alignment_choice` says
+    which attention is drawn as the alignment. `record_every` defaults to RECORD_EVERY, or
+    TRANSFORMER_RECORD_EVERY for a transformer.
     """
 
     def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
