@@ -349,6 +349,38 @@ def _weight_count(config):
         global_state.set_global_attribute("uninitialized_variables", pending)
 
 
+# The loaded model's shapes are followed from an input of this many tokens (nothing is computed),
+PROBE_TOKENS = 16
+# and no tensor may hold more values there (64 MB of float32): a layer that multiplies its input's
+# size by a number in the config (RepeatVector(10**9), UpSampling1D(10**6)) would exhaust memory.
+MAX_PROBE_VALUES = 2**24
+
+
+def _check_tensor_sizes(model):
+    """Refuse a model one of whose layers makes a tensor over MAX_PROBE_VALUES from a
+    PROBE_TOKENS-token input, read from Keras's output specs alone."""
+    graph = model._functional if isinstance(model, keras.Sequential) else model
+    if graph is None:
+        return  # a Sequential model without an input shape: no graph to follow (nor to read)
+    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)  # from the inputs on
+             for node in graph._nodes_by_depth[depth] if not node.is_input]
+    tensors = [(node.operation.name, tensor) for node in nodes for tensor in node.outputs]
+    probe = keras.Model(graph._inputs_struct, [tensor for _, tensor in tensors])
+    inputs = keras.tree.map_structure(
+        lambda tensor: keras.KerasTensor((1, *(PROBE_TOKENS if size is None else size for size in tensor.shape[1:])),
+                                         dtype=tensor.dtype),
+        graph._inputs_struct,
+    )
+    for (layer, _), spec in zip(tensors, keras.tree.flatten(probe.compute_output_spec(inputs))):
+        values = math.prod(PROBE_TOKENS if size is None else size for size in spec.shape)
+        if values > MAX_PROBE_VALUES:
+            raise InputError(
+                f"The model's layer {layer[:40]!r} makes a tensor of {values:,} values (shape {tuple(spec.shape)}) "
+                f"from an input of {PROBE_TOKENS} tokens; the limit is {MAX_PROBE_VALUES:,}, so that a model "
+                f"cannot exhaust the server's memory. {_KERAS_ACCEPTED}"
+            )
+
+
 def load_functional_model(path_or_bytes):
     """A functional or Sequential Keras model from a `.keras` file (a path, or its bytes), loaded
     through the gate (see the module's docstring).
@@ -357,7 +389,8 @@ def load_functional_model(path_or_bytes):
     activations and the operations the functional API records, and attention_core's registered
     classes; refuses Lambda, TFSMLayer and the other layers that run code or load files, stored
     functions, file paths in a config, models with more weights than a file under the limit can
-    hold, and models Keras cannot build from their config and weights. InputError for each.
+    hold, models Keras cannot build from their config and weights, and models whose tensors grow
+    past MAX_PROBE_VALUES from a short input. InputError for each.
     """
     members = _archive_members(_read(path_or_bytes, _KERAS_ACCEPTED), _KERAS_ACCEPTED, assets=True)
     config = _config(members, _KERAS_ACCEPTED)
@@ -375,6 +408,7 @@ def load_functional_model(path_or_bytes):
                 f"({MAX_MODEL_BYTES:,} at one byte each). {_KERAS_ACCEPTED}"
             )
         model = _load_checked(config, members)
+        _check_tensor_sizes(model)
     except InputError:
         raise
     except Exception as error:  # whatever Keras or h5py make of a config or weights that do not fit

@@ -352,3 +352,13 @@ def test_a_model_too_large_or_that_does_not_build_is_refused_before_allocating(a
     assert len(left) == 1 and left[0] is waiting
     with pytest.raises(ac.InputError, match="could not be built from its config and weights"):
         ac.load_keras_model(wider(5))
+
+
+def test_a_model_whose_tensors_blow_up_is_refused_by_their_shapes(tmp_path):
+    ids = keras.Input((None,), dtype="int32")
+    pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(5, 4)(ids))  # (B, 4)
+    repeated = keras.layers.RepeatVector(10**7, name="repeat")(pooled)  # (B, 10**7, 4): 160 MB a sentence
+    model = keras.Model(ids, keras.layers.MultiHeadAttention(1, 2)(repeated, repeated))
+    with pytest.raises(ac.InputError, match=r"layer 'repeat' makes a tensor of 40,000,000 values \(shape \(1, 10000000, 4\)\) "
+                                            r"from an input of 16 tokens; the limit is 16,777,216"):
+        ac.load_keras_model(saved_keras_model(model, tmp_path))
