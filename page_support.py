@@ -422,6 +422,14 @@ def weight_source(defaults, prefix):
     return source
 
 
+def model_input_box(defaults, prefix):
+    """The uploaded model's input box (key `{prefix}_input`); its default is the example model's
+    sentence, as on the Your model page."""
+    return st.text_area("Your model's input: text when the model holds a TextVectorization or StringLookup, else "
+                        "token ids such as 3 14 15 (one group per model input, split by |)",
+                        defaults[f"{prefix}_input"], key=f"{prefix}_input", bind="query-params")
+
+
 def _multi_head_calls(model, self_attention_only):
     calls = [call for call in ac.attention_calls(model) if call.kind == "MultiHeadAttention"
              and (call.is_self_attention or not self_attention_only)]
@@ -496,7 +504,7 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
         with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
         model_inputs = ac.model_inputs_from_text(model, text)
-        described = f"layer {call.layer} of your model {_quote(name)}, on the sequence typed above"
+        described = f"layer {call.layer} of your model {_quote(name)}, on the input typed above"
         key = ("model", name, hash(data), text, call.call_index)
     # Within the memory budget, as the seed's traces: an uploaded model may read up to MAX_TOKENS.
     cost = ac.attention_cost(model, model_inputs)

@@ -12,6 +12,7 @@ DEFAULTS = ps.Defaults(
     sa_layer=0,
     sa_example=1,
     sa_symbols="",
+    sa_input="the film was not good",
     sa_text="The cat sat on the mat because it was tired.",
     sa_text2="The dog slept.",
     sa_units=8,
@@ -171,16 +172,16 @@ def explorer():
 
     note = st.container()  # where the weights come from, first, once it is known
     text = DEFAULTS["sa_text"]
-    if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+    if seeded:
         text = st.text_area(
-            f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})" if seeded else
-            "Your model's input: text, or token ids such as 3 14 15 (the model's TextVectorization or StringLookup "
-            "reads text; without one, ids)",
+            f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})",
             DEFAULTS["sa_text"],
             key="sa_text",
             bind="query-params",
-            help=TEXT_RULE if seeded else None,
+            help=TEXT_RULE,
         )
+    elif source == ps.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = ps.model_input_box(DEFAULTS, "sa")
     try:
         if seeded:
             with note:

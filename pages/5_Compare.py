@@ -12,6 +12,7 @@ DEFAULTS = ps.Defaults(
     cmp_layer=0,
     cmp_example=1,
     cmp_symbols="",
+    cmp_input="the film was not good",
     cmp_text="The animal didn't cross the street because it was too tired.",
     cmp_units=8,
     cmp_heads=2,
@@ -62,10 +63,11 @@ def explorer():
 
     note = st.container()  # where the weights come from, first, once it is known
     text = DEFAULTS["cmp_text"]
-    if source != ps.RUN_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
-        text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)" if seeded else
-                            "Your model's input: text, or token ids such as 3 14 15", DEFAULTS["cmp_text"],
-                            key="cmp_text", bind="query-params", help=TEXT_RULE if seeded else None)
+    if seeded:
+        text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text",
+                            bind="query-params", help=TEXT_RULE)
+    elif source == ps.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = ps.model_input_box(DEFAULTS, "cmp")
     try:
         if seeded:
             with note:

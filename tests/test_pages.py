@@ -255,7 +255,7 @@ SHOWN_IN_TABLES = {"dense_activation", "sa_key", "rnn_step"}
 
 # Controls drawn only with trained weights in the session (a Train and watch run, an uploaded
 # model): tests/test_weight_sources.py changes each of them.
-TRAINED_WEIGHT_CONTROLS = {f"{page}_{name}" for page in ("sa", "cmp") for name in ("source", "layer", "example", "symbols")}
+TRAINED_WEIGHT_CONTROLS = {f"{page}_{name}" for page in ("sa", "cmp") for name in ("source", "layer", "example", "symbols", "input")}
 
 
 def test_every_control_has_a_change_case():

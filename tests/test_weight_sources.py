@@ -174,7 +174,7 @@ def test_compare_shows_the_trained_layer_beside_untrained_mechanisms_on_its_inpu
         assert_close(heatmap_z(shown[f"cmp_{name}"]), untrained[name].weights)
     assert len(at.success) == 4, [e.value for e in at.error]
     assert any("The multi-head map is the trained layer's own" in i.value for i in at.info)
-    assert not {"cmp_heads", "cmp_causal", "cmp_positions", "cmp_text"} & set(widgets(at))
+    assert not {"cmp_heads", "cmp_causal", "cmp_positions", "cmp_text", "cmp_input"} & set(widgets(at))
 
 
 def test_compare_offers_only_layers_that_attend_over_one_sequence(run):
@@ -229,7 +229,7 @@ def test_every_view_of_an_uploaded_models_layer_shows_the_librarys_trace():
     text = "3 14 15 0 0"
     inputs = ac.model_inputs_from_text(model, text)
     trace = ac.trace_attention_call(model, inputs, 0)
-    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text=text, sa_head=3)
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_input=text, sa_head=3)
     assert_clean(at)
     shown = charts_of_every_view(at)
     assert_close(heatmap_z(shown["sa_weights"]), trace.weights[2])
@@ -245,7 +245,7 @@ def test_every_view_of_an_uploaded_models_layer_shows_the_librarys_trace():
     assert lines[2, 4] == "masked (the key is padding): exp = 0, weight 0"
     assert lines[4, 0] == "masked (the query is padding): exp = 0, weight 0"
     (note,) = [unescape_markdown(t) for t in markdown_texts(at) if "Trained weights" in t]
-    assert "layer causal_attention of your model 'causal.keras', on the sequence typed above" in note
+    assert "layer causal_attention of your model 'causal.keras', on the input typed above" in note
 
 
 def test_the_example_model_reads_text_on_both_pages():
@@ -254,12 +254,12 @@ def test_the_example_model_reads_text_on_both_pages():
     text = "the film was not good"
     inputs = ac.model_inputs_from_text(model, text)
     trace = ac.trace_attention_call(model, inputs, 0)
-    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text=text)
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_input=text)
     assert_clean(at)
     shown = charts(at)
     assert_close(heatmap_z(shown["sa_weights"]), trace.weights[0])
     assert [label.split("'")[1].strip("\u2068\u2069") for label in labels_of(shown["sa_weights"], "y")][:5] == text.split()
-    at = open_page("cmp", {"ym_model": upload}, cmp_source="Your model", cmp_text=text)
+    at = open_page("cmp", {"ym_model": upload}, cmp_source="Your model", cmp_input=text)
     assert_clean(at)
     assert_close(heatmap_z(charts(at)["cmp_multi-head"]), trace.weights.mean(axis=0))
     assert len(at.success) == 4
@@ -267,11 +267,11 @@ def test_the_example_model_reads_text_on_both_pages():
 
 def test_input_the_uploaded_model_cannot_take_says_why_and_the_page_stays_usable():
     upload = ("causal.keras", ac.model_bytes(padded_causal_model()))
-    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_text="3 99")
+    at = open_page("sa", {"ym_model": upload}, sa_source="Your model", sa_input="3 99")
     assert not at.exception, [e.value for e in at.exception]
     (error,) = at.error
     assert "99" in unescape_markdown(error.value)
-    set_widgets(at, sa_text="3 4")
+    set_widgets(at, sa_input="3 4")
     assert_clean(at)
     set_widgets(at, sa_source="The seed")
     assert_clean(at)
