@@ -8,7 +8,9 @@ page's default values so one button can restore them.
 import functools
 import gc
 import html
+import itertools
 import re
+import weakref
 from dataclasses import dataclass
 
 import streamlit as st
@@ -386,6 +388,16 @@ class TrainedLayer:
     call_index: int
 
 
+# A number per training run, never reused in this process (an id() can be, once a run is gone): it
+# names a run's traces in the shared caches, with the batches it has trained.
+_RUN_NUMBERS = weakref.WeakKeyDictionary()
+_NEXT_RUN_NUMBER = itertools.count()
+
+
+def _run_number(run):
+    return _RUN_NUMBERS.setdefault(run, next(_NEXT_RUN_NUMBER))
+
+
 def session_transformer_run():
     """This session's Train and watch run when it trains a Transformer, else None."""
     run = st.session_state.get("tw_run")
@@ -497,7 +509,7 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
         described = (f"layer {call.layer} of this session's Transformer from Train and watch ({settings['name']}, "
                      f"length {settings['length']}, after {explain.plural(run.epochs_done, 'epoch')} and "
                      f"{explain.plural(run.steps_done, 'batch', 'batches')}), on {chosen}")
-        key = ("run", id(run), run.steps_done, tuple(source_ids), call.call_index)
+        key = ("run", _run_number(run), run.steps_done, tuple(source_ids), call.call_index)
     else:
         name, data = session_uploaded_model()
         model = uploaded_keras_model(name, data)

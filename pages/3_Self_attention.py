@@ -215,7 +215,7 @@ def explorer():
                                                           "(cross-attention)" if cross else "")
             + f" → vectors of {F} features (as they reached the layer) → Q, K of {explain.plural(units, 'unit')}, "
             f"V of {value_units} → {explain.plural(num_heads, 'head')} of {explain.plural(D, 'column')}"
-            + (f" → output projection to {trace.projected_output.shape[1]} features." if trace.output_dense else ".")
+            + (f" → output projection to {trace.projected_output.shape[1]} features." if trace.output_dense is not None else ".")
         )
     unit_labels = [f"u{i + 1}" for i in range(units)]
     value_labels = [f"u{i + 1}" for i in range(value_units)]

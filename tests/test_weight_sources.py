@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
+import page_support as ps
 from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, set_widgets,
                               unescape_markdown, widget, widgets)
 
@@ -290,3 +291,8 @@ def test_a_trained_layers_downloads_are_offered_and_hold_its_whole_trace(run):
     files = np.load(io.BytesIO(ac.export.trace_to_npz(trace, {"weights_from": "a run"})))
     assert {"key_inputs", "output_dense.kernel", "projected_output", "attention_mask", "metadata.weights_from"} <= set(files.files)
     np.testing.assert_array_equal(files["key_inputs"], trace.key_inputs)
+
+
+def test_each_run_has_its_own_number_for_the_caches(run):
+    other = ac.Run(run.task, mechanism="transformer", units=16, num_layers=1, num_heads=2)
+    assert ps._run_number(run) == ps._run_number(run) != ps._run_number(other)
