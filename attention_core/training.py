@@ -21,6 +21,7 @@ same settings give the same run, in any thread, even while another run trains.
 Shape letters: N examples, E evaluation examples, S source steps, T target steps, U units.
 """
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -53,9 +54,11 @@ RECORD_EVERY = 2
 FRAME_EXAMPLES = 200
 
 # The Transformer's: issue 16's defaults (2 layers, 4 heads, 64 units). Its frames greedy-decode
-# with a whole pass of the model per output step (~110 ms for 200 examples of reverse/8 on 2
-# cores, against ~20 ms a batch), so it records every 5 batches: the alignment forms over ~60-100
-# batches, which leaves 12-20 frames to watch it form, at under half the run's time.
+# with a whole pass of the model per output step: ~55 ms for 200 examples of reverse/8 on 2 busy
+# cores, against ~27 ms a batch, and ~1 s at length 32 (T passes over T steps: ~T²) against a
+# batch's ~T. So it records every 5 batches per 8 output steps (reverse/8: 5, dates: 7, length
+# 32: 20): on reverse/8 the alignment forms over ~60-100 batches, 12-20 frames to watch it form,
+# and frames take about a third of the run's time.
 DEFAULT_LAYERS = 2
 DEFAULT_HEADS = 4
 MAX_LAYERS = 4
@@ -209,8 +212,8 @@ class Run:
     symbols), probe_ideal (T, S_probe) 0/1, is_transformer. A transformer run also has
     attention_names (its attention layers, in model order) and reads its maps with
     `model_inputs`, `attention`, `token_labels` and `frame_labels`; `alignment_choice` says
-    which attention is drawn as the alignment. `record_every` defaults to RECORD_EVERY, or
-    TRANSFORMER_RECORD_EVERY for a transformer.
+    which attention is drawn as the alignment. `record_every` defaults to RECORD_EVERY, or for a
+    transformer TRANSFORMER_RECORD_EVERY per 8 output steps.
     """
 
     def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
@@ -222,7 +225,8 @@ class Run:
                                           num_layers, num_heads)
         self.is_transformer = mechanism == "transformer"
         if record_every is None:
-            record_every = TRANSFORMER_RECORD_EVERY if self.is_transformer else RECORD_EVERY
+            record_every = (math.ceil(TRANSFORMER_RECORD_EVERY * task.target_length / 8) if self.is_transformer
+                            else RECORD_EVERY)
         self.record_every = _whole_number(record_every, "record_every", 1)
         self.batch_size = min(self.settings["batch_size"], task.num_examples)
         self.steps_per_epoch = task.num_examples // self.batch_size
@@ -243,7 +247,7 @@ class Run:
             self.attention_names = transformer.attention_layer_names(self.model)
             inspection = transformer.attention_model(self.model)
             # Compiled with XLA, as Keras compiles its training step: decoding 200 examples takes
-            # 62 instead of 124 ms (reverse/8), 127 instead of 311 ms (dates), for ~2 s more compiling.
+            # 62 instead of 124 ms (reverse/8), 127 instead of 311 ms (dates).
             self._greedy = tf.function(lambda source: transformer.greedy_decode(inspection, source, task.target_length,
                                                                                 START_ID), jit_compile=True)
         else:

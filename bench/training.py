@@ -223,7 +223,8 @@ DEFAULTS_TEXT = {
            "batches of 64, a frame every 2 batches)",
     "transformer": "the page's defaults but Attention: transformer (2 layers, 4 heads, 64 units, learning rate 0.01 "
                    "warmed up over 50 batches, then cosine decay over 4 epochs, batches of 64, a frame every 5 "
-                   "batches and at each epoch's end; the alignment score is the best cross-attention head's)",
+                   "batches per 8 output steps (dates: 7) and at each epoch's end; the alignment score is the "
+                   "best cross-attention head's)",
 }
 
 
