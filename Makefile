@@ -35,10 +35,12 @@ bench: $(VENV)/.dev-installed chromium
 loadtest: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.loadtest
 
-# docs/screenshots/*.png: every page, full height, and a learned alignment, taken by the browser tests.
+# docs/screenshots/*.png: every page, full height, a learned alignment, the Transformer's model view and
+# trained weights on Self-attention and Compare, taken by the browser tests.
 screenshots: $(VENV)/.dev-installed chromium
-	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_training.py -q \
-		-k "page_renders or alignment_forming"
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/test_browser.py tests/test_browser_training.py \
+		tests/test_browser_transformer.py tests/test_browser_trained_layer.py tests/test_browser_your_model.py -q \
+		-k "page_renders or alignment_forming or model_view or opens_in_self_attention or upload_is_refused"
 
 # Install Chromium when it is missing (as root, else through sudo), then check that it runs.
 chromium:
