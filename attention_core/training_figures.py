@@ -61,7 +61,26 @@ def learning_curves(steps, loss, accuracy, alignment_score):
 
 
 _MODEL_VIEW_ROW_PX = 150  # each layer's row of small maps
-_MODEL_VIEW_GAP = 0.025  # the share of the width (and of a row's height) between two maps
+
+
+def _model_view_cells(shapes):
+    """The model view's grid for maps of `shapes` {layer name: (N, Q, K)}, every layer with the
+    same N: each map at the top left of a cell of (max Q) x (max K), a blank row or column
+    between two cells. Returns ({layer name: [(row, column) of head n's first weight, ...]},
+    (cell rows, cell columns))."""
+    cell = (max(shape[1] for shape in shapes.values()), max(shape[2] for shape in shapes.values()))
+    origins = {name: [(layer * (cell[0] + 1), head * (cell[1] + 1)) for head in range(shape[0])]
+               for layer, (name, shape) in enumerate(shapes.items())}
+    return origins, cell
+
+
+def model_view_maps(z, shapes):
+    """The maps a model view shows, cut back out of its tiled `z` (grid rows, grid columns):
+    {layer name: (N, Q, K)} for `shapes` {layer name: (N, Q, K)}, where `model_view` put them."""
+    z = np.asarray(z)
+    origins, _ = _model_view_cells(shapes)
+    return {name: np.stack([z[row:row + shape[1], col:col + shape[2]] for row, col in origins[name]])
+            for name, shape in shapes.items()}
 
 
 def model_view(maps, labels, *, title):
@@ -69,44 +88,51 @@ def model_view(maps, labels, *, title):
     in the order of `maps`, a column per head, each map's weights on one 0..1 colour scale.
 
     maps: {layer name: (N, Q, K) weights}; every layer has the same N. labels: {layer name:
-    (Q query labels, K key labels)}. Hover names the layer, head, query and key. Tick labels
-    are left out (the maps are small); the layer names stand at the left, "head n" on top.
+    (Q query labels, K key labels)}. The maps are tiled into ONE heatmap trace on one pair of
+    axes, so that a browser redraws one trace rather than a subplot per map: each map at the top
+    left of a (max Q) x (max K) cell, NaN (blank) padding and a blank row and column between
+    cells; `model_view_maps` cuts them back out. Hover on a weight names the layer, head, query
+    and key (`customdata` [layer, head, query, key] per cell); blank cells have no hover. No tick
+    labels (the maps are small): the layer names stand at the left, "head n" on top.
     """
     names = list(maps)
     heads = {np.shape(maps[name])[0] for name in names}
     if len(heads) != 1:
         raise ValueError(f"Every layer must have the same number of heads; got {sorted(heads)}.")
     (num_heads,) = heads
-    rows = len(names)
-    traces, layout, annotations = [], {}, []
-    for row, name in enumerate(names):
+    for name in names:
         query_labels, key_labels = labels[name]
-        weights = np.asarray(maps[name], dtype=np.float32)
-        if weights.shape[1:] != (len(query_labels), len(key_labels)):
-            raise ValueError(f"{name}'s weights are {weights.shape[1:]} (queries, keys); its labels "
+        if np.shape(maps[name])[1:] != (len(query_labels), len(key_labels)):
+            raise ValueError(f"{name}'s weights are {np.shape(maps[name])[1:]} (queries, keys); its labels "
                              f"{len(query_labels)} x {len(key_labels)}.")
-        top = 1.0 - row / rows
-        y_domain = [top - 1.0 / rows + _MODEL_VIEW_GAP, top - _MODEL_VIEW_GAP]
-        for head in range(num_heads):
-            k = row * num_heads + head + 1
-            suffix = "" if k == 1 else str(k)
-            x_domain = [head / num_heads + _MODEL_VIEW_GAP / 2, (head + 1) / num_heads - _MODEL_VIEW_GAP / 2]
-            traces.append(dict(
-                type="heatmap", z=weights[head], x=_categories(key_labels), y=_categories(query_labels),
-                xaxis=f"x{suffix}", yaxis=f"y{suffix}", coloraxis="coloraxis", name=f"{name}, head {head + 1}",
-                hovertemplate=f"{_escape(name)}, head {head + 1}<br>query %{{y}} → key %{{x}}: "
-                              "weight %{z:.4f}<extra></extra>",
-            ))
-            hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", fixedrange=True)
-            layout[f"xaxis{suffix}"] = dict(hidden, domain=x_domain, anchor=f"y{suffix}", type="category")
-            layout[f"yaxis{suffix}"] = dict(hidden, domain=y_domain, anchor=f"x{suffix}", type="category",
-                                            autorange="reversed")
-            if row == 0:
-                annotations.append(dict(text=f"head {head + 1}", x=sum(x_domain) / 2, y=1.0, xref="paper", yref="paper",
-                                        yanchor="bottom", showarrow=False, font=dict(color=_MUTED_COLOR)))
-        annotations.append(dict(text=_escape(name), x=0.0, y=sum(y_domain) / 2, xref="paper", yref="paper",
-                                xanchor="right", xshift=-6, showarrow=False, font=dict(size=12, color=_TEXT_COLOR)))
-    layout["coloraxis"] = dict(colorscale=_colorscale("Blues"), cmin=0.0, cmax=1.0,
-                               colorbar=dict(_COLORBAR_STYLE, title=dict(text="weight")))
-    layout["annotations"] = annotations
-    return _figure(traces, layout, title, height=_MODEL_VIEW_ROW_PX * rows + 100, side=190, bottom=20)
+    origins, (cell_rows, cell_cols) = _model_view_cells({name: np.shape(maps[name]) for name in names})
+    grid_rows, grid_cols = len(names) * (cell_rows + 1) - 1, num_heads * (cell_cols + 1) - 1
+    z = np.full((grid_rows, grid_cols), np.nan, dtype=np.float32)
+    hover = [[None] * grid_cols for _ in range(grid_rows)]
+    annotations = [dict(text=f"head {head + 1}", x=col + (cell_cols - 1) / 2, y=1.0, xref="x", yref="paper",
+                        yanchor="bottom", showarrow=False, font=dict(color=_MUTED_COLOR))
+                   for head, (_, col) in enumerate(origins[names[0]])]
+    for name in names:
+        layer = _escape(name)
+        queries, keys = (_categories(side) for side in labels[name])
+        for head, (row, col) in enumerate(origins[name]):
+            z[row:row + len(queries), col:col + len(keys)] = maps[name][head]
+            for i, query in enumerate(queries):
+                hover[row + i][col:col + len(keys)] = [[layer, head + 1, query, key] for key in keys]
+        annotations.append(dict(text=layer, x=0.0, y=origins[name][0][0] + (cell_rows - 1) / 2, xref="paper",
+                                yref="y", xanchor="right", xshift=-6, showarrow=False,
+                                font=dict(size=12, color=_TEXT_COLOR)))
+    trace = dict(
+        type="heatmap", z=z, customdata=hover, hoverongaps=False, coloraxis="coloraxis",
+        hovertemplate="%{customdata[0]}, head %{customdata[1]}<br>query %{customdata[2]} → key %{customdata[3]}: "
+                      "weight %{z:.4f}<extra></extra>",
+    )
+    hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", fixedrange=True)
+    layout = dict(
+        xaxis=dict(hidden, range=[-0.5, grid_cols - 0.5]),
+        yaxis=dict(hidden, range=[grid_rows - 0.5, -0.5]),  # the first layer on top
+        coloraxis=dict(colorscale=_colorscale("Blues"), cmin=0.0, cmax=1.0,
+                       colorbar=dict(_COLORBAR_STYLE, title=dict(text="weight"))),
+        annotations=annotations,
+    )
+    return _figure([trace], layout, title, height=_MODEL_VIEW_ROW_PX * len(names) + 100, side=190, bottom=20)

@@ -13,6 +13,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 import attention_core as ac
+from attention_core.training_figures import model_view_maps
 from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
@@ -32,23 +33,42 @@ from tests.test_pages import decode
 QUERY = "tw_task=reverse&tw_length=4&tw_mechanism=transformer&tw_units=16&tw_layers=1&tw_heads=2&tw_epochs=1"
 NAMES = ("encoder_1_self_attention", "decoder_1_self_attention", "decoder_1_cross_attention")
 
-# [[trace name, z], ...] as JSON of the chart whose title starts with `title`, or null.
-_TRACES_JS = """
+# The z of the one trace of the chart whose title starts with `title`, as JSON, or null.
+_Z_JS = """
 title => {
     const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
         .find(el => el.layout && el.layout.title &&
               String(el.layout.title.text ?? el.layout.title).replace(/<[^>]*>/g, '').startsWith(title));
-    if (!plot || !plot.data) return null;
-    return JSON.stringify(plot.data.map(trace => [trace.name, trace.z]));
+    if (!plot || !plot.data || plot.data.length !== 1) return null;
+    return JSON.stringify(plot.data[0].z);
 }
 """
 
 
-def traces(page, title):
-    """{trace name: z} of a chart, decoded as the figure sent it."""
-    shown = page.evaluate(_TRACES_JS, title)
-    assert shown is not None, f"No chart titled {title!r}"
-    return {name: decode(z) for name, z in json.loads(shown)}
+def model_view_z(page, title):
+    """The tiled z of a model view, decoded as the figure sent it (NaN where it is blank)."""
+    shown = page.evaluate(_Z_JS, title)
+    assert shown is not None, f"No one-trace chart titled {title!r}"
+    return np.asarray(decode(json.loads(shown)), dtype=np.float64)  # a plain array's blanks arrive as null
+
+
+# The page coordinates of the centre of cell (row, column) of that chart's heatmap.
+_CELL_JS = """
+([title, row, column]) => {
+    const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
+        .find(el => String(el.layout.title.text ?? el.layout.title).replace(/<[^>]*>/g, '').startsWith(title));
+    const box = plot.getBoundingClientRect(), x = plot._fullLayout.xaxis, y = plot._fullLayout.yaxis;
+    return [box.left + x._offset + x.l2p(column), box.top + y._offset + y.l2p(row)];
+}
+"""
+
+
+def hover_text(page, title, row, column):
+    """The hover label shown over cell (row, column) of a chart's heatmap ("" if none)."""
+    page.mouse.move(*page.evaluate(_CELL_JS, [title, row, column]))
+    page.wait_for_timeout(300)
+    label = page.locator(".hoverlayer .hovertext")
+    return label.first.text_content() if label.count() else ""
 
 
 def test_a_transformer_trains_and_its_model_view_shows_the_librarys_maps(page, server, tmp_path):
@@ -71,11 +91,20 @@ def test_a_transformer_trains_and_its_model_view_shows_the_librarys_maps(page, s
     run = ac.Run.load(task, path.read_bytes())
     probe = run.probe_source
     maps = run.attention(probe)
-    shown = traces(page, "Model view at step")
-    assert sorted(shown) == sorted(f"{name}, head {h}" for name in NAMES for h in (1, 2))
-    for trace_name, z in shown.items():
-        name, head = trace_name.split(", head ")
-        np.testing.assert_allclose(z, maps[name][int(head) - 1], atol=1e-3)  # frames keep float16
+    z = model_view_z(page, "Model view at step")
+    shown = model_view_maps(z, {name: weights.shape for name, weights in maps.items()})
+    assert list(shown) == list(NAMES)
+    for name, weights in shown.items():
+        np.testing.assert_allclose(weights, maps[name], atol=1e-3)  # frames keep float16
+    assert np.isfinite(z).sum() == sum(weights.size for weights in maps.values())  # the rest is blank
+    # Hover on a weight names its layer, head, query and key; a blank cell has none.
+    source_labels, _ = run.token_labels(probe)
+    page.locator(".st-key-tw_replay_model_view").scroll_into_view_if_needed()
+    text = hover_text(page, "Model view at step", 0, z.shape[1] - 1)  # the encoder's last head, its last key
+    assert text == (f"encoder_1_self_attention, head 2query '\u2068{source_labels[0]}\u2069' (#1) → key "
+                    f"'\u2068{source_labels[-1]}\u2069' (#{len(source_labels)}): weight {z[0, -1]:.4f}")
+    gap = len(source_labels)  # the blank row under the encoder's maps
+    assert hover_text(page, "Model view at step", gap, 0) == ""
     # The alignment is the head the caption names.
     choice = page.get_by_text("The alignment at this step is", exact=False).inner_text()
     layer, head = choice.removeprefix("The alignment at this step is ").rstrip(".").split(", head ")

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
 from attention_core import training
+from attention_core.training_figures import model_view_maps
 from tests.test_pages import decode
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "6_Train_and_watch.py"
@@ -173,12 +174,13 @@ def test_a_transformer_steps_and_shows_every_layer_and_head_as_the_run_recorded(
     np.testing.assert_allclose(shown["tw_live_learned"], frame.alignment, atol=1e-6)
     assert f"The learned alignment is **{frame.alignment_choice}**" in " ".join(c.value for c in at.caption)
     (view,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart") if chart.key == "tw_live_model_view"]
-    assert [trace["name"] for trace in view["data"]] == [
-        f"{name}, head {h}" for name in ("encoder_1_self_attention", "decoder_1_self_attention",
-                                         "decoder_1_cross_attention") for h in (1, 2)]
-    for trace in view["data"]:
-        name, head = trace["name"].split(", head ")
-        np.testing.assert_array_equal(decode(trace["z"]), frame.maps[name][int(head) - 1].astype(np.float32))
+    (trace,) = view["data"]  # every map tiled into one heatmap
+    z = decode(trace["z"])
+    shown = model_view_maps(z, {name: weights.shape for name, weights in frame.maps.items()})
+    assert list(shown) == ["encoder_1_self_attention", "decoder_1_self_attention", "decoder_1_cross_attention"]
+    for name, weights in shown.items():
+        np.testing.assert_array_equal(weights, frame.maps[name].astype(np.float32))
+    assert np.isfinite(z).sum() == sum(weights.size for weights in frame.maps.values())  # the rest is blank
     # A head opened large; in the replay, the first frame's (the untrained model's).
     at.selectbox(key="tw_replay_head").set_value(("decoder_1_self_attention", 1)).run()
     at.select_slider(key="tw_frame").set_value(0).run()

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from attention_core.training_figures import alignment_heatmap, learning_curves, model_view
+from attention_core.training_figures import alignment_heatmap, learning_curves, model_view, model_view_maps
 from tests.test_pages import decode
 
 
@@ -40,27 +40,49 @@ def test_learning_curves_carry_the_recorded_numbers():
     assert tuple(figure.layout.yaxis2.range) == (0.0, 1.05)
 
 
-def test_model_view_draws_every_layer_and_head_with_its_labels():
+def test_model_view_tiles_every_layer_and_head_into_one_heatmap_with_its_labels():
     rng = np.random.default_rng(0)
     maps = {"encoder_1_self_attention": rng.random((2, 3, 3)), "decoder_1_cross_attention": rng.random((2, 2, 3))}
     labels = {"encoder_1_self_attention": (["a", "b", "<b>"], ["a", "b", "<b>"]),
               "decoder_1_cross_attention": (["<start>", "x"], ["a", "b", "<b>"])}
     figure = model_view(maps, labels, title="Model view")
     go.Figure(figure.to_dict())
-    assert [trace.name for trace in figure.data] == [
-        "encoder_1_self_attention, head 1", "encoder_1_self_attention, head 2",
-        "decoder_1_cross_attention, head 1", "decoder_1_cross_attention, head 2"]
-    for trace, (name, head) in zip(figure.data, [(n, h) for n in maps for h in range(2)]):
-        np.testing.assert_allclose(decode(trace.z), maps[name][head], rtol=1e-6)
-        assert list(trace.y)[0].startswith("'") and len(trace.y) == len(labels[name][0])
-    # Four maps, each on its own axes: rows are layers (the first on top), columns heads.
-    assert [trace.xaxis for trace in figure.data] == ["x", "x2", "x3", "x4"]
-    assert figure.layout.yaxis.domain[0] > figure.layout.yaxis3.domain[1]
-    assert figure.layout.xaxis.domain[1] < figure.layout.xaxis2.domain[0]
+    (trace,) = figure.data  # one trace on one pair of axes
+    assert trace.type == "heatmap" and "xaxis2" not in figure.layout
+    # Cells of 3 x 3 (the most queries, the most keys), a blank row and column between them: a row
+    # per layer (the encoder on top, the decoder's 2 queries padded to 3), a column per head.
+    z = decode(trace.z)
+    assert z.shape == (7, 7)
+    for name, top in (("encoder_1_self_attention", 0), ("decoder_1_cross_attention", 4)):
+        for head, left in enumerate((0, 4)):
+            queries = maps[name].shape[1]
+            np.testing.assert_allclose(z[top:top + queries, left:left + 3], maps[name][head], rtol=1e-6)
+    assert np.isfinite(z).sum() == 2 * 9 + 2 * 6  # the rest is blank
+    assert np.isnan(z[3]).all() and np.isnan(z[:, 3]).all() and np.isnan(z[6]).all()
+    cut = model_view_maps(z, {name: weights.shape for name, weights in maps.items()})
+    assert list(cut) == list(maps)
+    for name in maps:
+        np.testing.assert_allclose(cut[name], maps[name], rtol=1e-6)
+    assert tuple(figure.layout.yaxis.range) == (6.5, -0.5)  # the first row on top
     assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
-    assert "&lt;b&gt;" in "".join(figure.data[0].x)  # symbols are text, never HTML
+
+    # Hover: every weight names its layer, head, query and key, the symbols as text; blank cells none.
+    def hover(row, col):
+        text = trace.hovertemplate.replace("%{z:.4f}", f"{z[row, col]:.4f}").replace("<extra></extra>", "")
+        for i, value in enumerate(trace.customdata[row][col]):
+            text = text.replace(f"%{{customdata[{i}]}}", str(value))
+        return text
+
+    assert hover(5, 6) == (f"decoder_1_cross_attention, head 2<br>query '\u2068x\u2069' (#2) → key "
+                           f"'\u2068&lt;b&gt;\u2069' (#3): weight {maps['decoder_1_cross_attention'][1, 1, 2]:.4f}")
+    assert hover(0, 0).startswith("encoder_1_self_attention, head 1<br>query '\u2068a\u2069' (#1) → key '\u2068a")
+    assert trace.customdata[6][0] is None and trace.customdata[3][3] is None and trace.hoverongaps is False
+    # The layer names at the left of their rows, "head n" above its column, as text.
+    names = {a.text: (a.x, a.y, a.xref, a.yref) for a in figure.layout.annotations}
+    assert names == {"head 1": (1.0, 1.0, "x", "paper"), "head 2": (5.0, 1.0, "x", "paper"),
+                     "encoder_1_self_attention": (0.0, 1.0, "paper", "y"),
+                     "decoder_1_cross_attention": (0.0, 5.0, "paper", "y")}
     with pytest.raises(ValueError, match="same number of heads"):
         model_view({**maps, "decoder_1_self_attention": rng.random((3, 2, 2))}, labels, title="")
     with pytest.raises(ValueError, match=r"weights are \(2, 3\)"):
         model_view(maps, {**labels, "decoder_1_cross_attention": (["x"], ["a", "b", "<b>"])}, title="")
-
