@@ -19,6 +19,7 @@ from attention_core.figures import (
     _colorscale,
     _escape,
     _figure,
+    _short_token,
     heatmap,
 )
 
@@ -91,9 +92,10 @@ def model_view(maps, labels, *, title):
     (Q query labels, K key labels)}. The maps are tiled into ONE heatmap trace on one pair of
     axes, so that a browser redraws one trace rather than a subplot per map: each map at the top
     left of a (max Q) x (max K) cell, NaN (blank) padding and a blank row and column between
-    cells; `model_view_maps` cuts them back out. Hover on a weight names the layer, head, query
-    and key (`customdata` [layer, head, query, key] per cell); blank cells have no hover. No tick
-    labels (the maps are small): the layer names stand at the left, "head n" on top.
+    cells; `model_view_maps` cuts them back out. Hover on a weight names the layer and query (the
+    row's category), the head and key position (the column's) and the key's symbol (one short
+    `text` per cell: the key symbols differ from layer to layer); blank cells have no hover. No
+    tick labels (the maps are small): the layer names stand at the left, "head n" on top.
     """
     names = list(maps)
     heads = {np.shape(maps[name])[0] for name in names}
@@ -108,26 +110,32 @@ def model_view(maps, labels, *, title):
     origins, (cell_rows, cell_cols) = _model_view_cells({name: np.shape(maps[name]) for name in names})
     grid_rows, grid_cols = len(names) * (cell_rows + 1) - 1, num_heads * (cell_cols + 1) - 1
     z = np.full((grid_rows, grid_cols), np.nan, dtype=np.float32)
-    hover = [[None] * grid_cols for _ in range(grid_rows)]
+    # Unique categories; a blank row or column keeps a placeholder that no hover shows.
+    rows = [f"blank {row}" for row in range(grid_rows)]
+    columns = [f"blank {col}" for col in range(grid_cols)]
+    key_symbols = [[""] * grid_cols for _ in range(grid_rows)]
     annotations = [dict(text=f"head {head + 1}", x=col + (cell_cols - 1) / 2, y=1.0, xref="x", yref="paper",
                         yanchor="bottom", showarrow=False, font=dict(color=_MUTED_COLOR))
                    for head, (_, col) in enumerate(origins[names[0]])]
+    for head, (_, col) in enumerate(origins[names[0]]):
+        columns[col:col + cell_cols] = [f"head {head + 1}, key #{j + 1}" for j in range(cell_cols)]
     for name in names:
         layer = _escape(name)
-        queries, keys = (_categories(side) for side in labels[name])
+        query_labels, key_labels = labels[name]
+        symbols = [_short_token(key) for key in key_labels]
         for head, (row, col) in enumerate(origins[name]):
-            z[row:row + len(queries), col:col + len(keys)] = maps[name][head]
-            for i, query in enumerate(queries):
-                hover[row + i][col:col + len(keys)] = [[layer, head + 1, query, key] for key in keys]
+            z[row:row + len(query_labels), col:col + len(key_labels)] = maps[name][head]
+            rows[row:row + len(query_labels)] = [f"{layer}, query {query}" for query in _categories(query_labels)]
+            for i in range(len(query_labels)):
+                key_symbols[row + i][col:col + len(key_labels)] = symbols
         annotations.append(dict(text=layer, x=0.0, y=origins[name][0][0] + (cell_rows - 1) / 2, xref="paper",
                                 yref="y", xanchor="right", xshift=-6, showarrow=False,
                                 font=dict(size=12, color=_TEXT_COLOR)))
     trace = dict(
-        type="heatmap", z=z, customdata=hover, hoverongaps=False, coloraxis="coloraxis",
-        hovertemplate="%{customdata[0]}, head %{customdata[1]}<br>query %{customdata[2]} → key %{customdata[3]}: "
-                      "weight %{z:.4f}<extra></extra>",
+        type="heatmap", z=z, x=columns, y=rows, text=key_symbols, hoverongaps=False, coloraxis="coloraxis",
+        hovertemplate="%{y}<br>%{x}: %{text}, weight %{z:.4f}<extra></extra>",
     )
-    hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", fixedrange=True)
+    hidden = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="", fixedrange=True, type="category")
     layout = dict(
         xaxis=dict(hidden, range=[-0.5, grid_cols - 0.5]),
         yaxis=dict(hidden, range=[grid_rows - 0.5, -0.5]),  # the first layer on top

@@ -101,8 +101,8 @@ def test_a_transformer_trains_and_its_model_view_shows_the_librarys_maps(page, s
     source_labels, _ = run.token_labels(probe)
     page.locator(".st-key-tw_replay_model_view").scroll_into_view_if_needed()
     text = hover_text(page, "Model view at step", 0, z.shape[1] - 1)  # the encoder's last head, its last key
-    assert text == (f"encoder_1_self_attention, head 2query '\u2068{source_labels[0]}\u2069' (#1) → key "
-                    f"'\u2068{source_labels[-1]}\u2069' (#{len(source_labels)}): weight {z[0, -1]:.4f}")
+    assert text == (f"encoder_1_self_attention, query '\u2068{source_labels[0]}\u2069' (#1)head 2, key "
+                    f"#{len(source_labels)}: '\u2068{source_labels[-1]}\u2069', weight {z[0, -1]:.4f}")
     gap = len(source_labels)  # the blank row under the encoder's maps
     assert hover_text(page, "Model view at step", gap, 0) == ""
     # The alignment is the head the caption names.

@@ -66,17 +66,18 @@ def test_model_view_tiles_every_layer_and_head_into_one_heatmap_with_its_labels(
     assert tuple(figure.layout.yaxis.range) == (6.5, -0.5)  # the first row on top
     assert (figure.layout.coloraxis.cmin, figure.layout.coloraxis.cmax) == (0.0, 1.0)
 
-    # Hover: every weight names its layer, head, query and key, the symbols as text; blank cells none.
+    # Hover: every weight names its layer and query (its row), head and key (its column and text);
+    # no string per cell but the key's symbol, and blank cells none.
     def hover(row, col):
-        text = trace.hovertemplate.replace("%{z:.4f}", f"{z[row, col]:.4f}").replace("<extra></extra>", "")
-        for i, value in enumerate(trace.customdata[row][col]):
-            text = text.replace(f"%{{customdata[{i}]}}", str(value))
-        return text
+        return (trace.hovertemplate.replace("%{y}", trace.y[row]).replace("%{x}", trace.x[col])
+                .replace("%{text}", trace.text[row][col]).replace("%{z:.4f}", f"{z[row, col]:.4f}")
+                .replace("<extra></extra>", ""))
 
-    assert hover(5, 6) == (f"decoder_1_cross_attention, head 2<br>query '\u2068x\u2069' (#2) → key "
-                           f"'\u2068&lt;b&gt;\u2069' (#3): weight {maps['decoder_1_cross_attention'][1, 1, 2]:.4f}")
-    assert hover(0, 0).startswith("encoder_1_self_attention, head 1<br>query '\u2068a\u2069' (#1) → key '\u2068a")
-    assert trace.customdata[6][0] is None and trace.customdata[3][3] is None and trace.hoverongaps is False
+    assert hover(5, 6) == (f"decoder_1_cross_attention, query '\u2068x\u2069' (#2)<br>head 2, key #3: "
+                           f"'\u2068&lt;b&gt;\u2069', weight {maps['decoder_1_cross_attention'][1, 1, 2]:.4f}")
+    assert hover(0, 0).startswith("encoder_1_self_attention, query '\u2068a\u2069' (#1)<br>head 1, key #1: '\u2068a")
+    assert len(set(trace.x)) == 7 and len(set(trace.y)) == 7  # a category per row and per column
+    assert trace.text[6][0] == "" and trace.text[3][3] == "" and trace.hoverongaps is False
     # The layer names at the left of their rows, "head n" above its column, as text.
     names = {a.text: (a.x, a.y, a.xref, a.yref) for a in figure.layout.annotations}
     assert names == {"head 1": (1.0, 1.0, "x", "paper"), "head 2": (5.0, 1.0, "x", "paper"),
