@@ -22,6 +22,8 @@ from attention_core.padding import PAD_LABEL
 
 _STRING_LAYERS = (keras.layers.TextVectorization, keras.layers.StringLookup)
 _WHOLE_NUMBER = re.compile(r"\d+")
+# No integer input takes an id of more digits than the largest uint64.
+_MAX_ID_DIGITS = len(str(np.iinfo(np.uint64).max))
 INPUT_SEPARATOR = "|"
 
 
@@ -83,14 +85,24 @@ def _ids_input(graph, tensor, text):
     wrong = next((piece for piece in pieces if not _WHOLE_NUMBER.fullmatch(piece)), None)
     if wrong is not None:
         raise InputError(f"{_quote(wrong)} in {subject} is not a token id. Type whole numbers such as 3 14 15.")
-    ids = _sized(np.array([[int(piece) for piece in pieces]], dtype=str(tensor.dtype)), shape, tensor, "ids")
+    _sized(np.array([pieces]), shape, tensor, "ids")
+    # The largest id, compared by its digits so that no id of thousands of digits becomes a number.
+    digits = max((piece.lstrip("0") or "0" for piece in pieces), key=lambda digits: (len(digits), digits))
+    largest = int(digits) if len(digits) <= _MAX_ID_DIGITS else math.inf
+    shown = digits if largest != math.inf else f"{_quote(digits)} ({len(digits)} digits)"
     for layer in _consumers(graph, tensor):
-        if isinstance(layer, keras.layers.Embedding) and ids.max() >= layer.input_dim:
+        if isinstance(layer, keras.layers.Embedding) and largest >= layer.input_dim:
             raise InputError(
-                f"The id {ids.max()} in {subject} is past the model's vocabulary: its Embedding "
+                f"The id {shown} in {subject} is past the model's vocabulary: its Embedding "
                 f"{layer.name!r} takes ids from 0 to {layer.input_dim - 1}."
             )
-    return ids
+    limit = np.iinfo(str(tensor.dtype)).max
+    if largest > limit:
+        raise InputError(
+            f"The id {shown} in {subject} does not fit the model's input, which takes {tensor.dtype} ids: "
+            f"from 0 to {limit}."
+        )
+    return np.array([[int(piece) for piece in pieces]], dtype=str(tensor.dtype))
 
 
 def model_inputs_from_text(model, text):

@@ -319,6 +319,8 @@ def test_model_inputs_from_text_for_ids(encoder_decoder):
         "3 -4 | 1": r"'-4' in the ids for 'source' is not a token id",
         " | 1": r"The ids for 'source' is empty",
         "3 12 | 1": r"The id 12 in the ids for 'source' is past the model's vocabulary: its Embedding 'source_embedding' takes ids from 0 to 11",
+        "3 4294967296 | 1": r"The id 4294967296 in the ids for 'source' is past the model's vocabulary",
+        "3 " + "9" * 5000 + " | 1": r"The id '9+…' \(5000 digits\) in the ids for 'source' is past the model's vocabulary",
         "3 " * (ac.MAX_TOKENS + 1) + "| 1": rf"That is {ac.MAX_TOKENS + 1} ids; the limit is {ac.MAX_TOKENS}",
     }
     for text, message in refusals.items():
@@ -332,6 +334,15 @@ def test_model_inputs_from_text_for_ids(encoder_decoder):
     vectors = keras.layers.Embedding(VOCAB, FEATURES)(fixed)
     with pytest.raises(ac.InputError, match="input 'fixed' takes exactly 4 ids; that is 3"):
         ac.model_inputs_from_text(keras.Model(fixed, keras.layers.Attention()([vectors, vectors])), "1 2 3")
+    # An id the input's integer type cannot hold, where no Embedding reads the input itself.
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    vectors = keras.layers.Embedding(VOCAB, FEATURES)(keras.layers.Identity()(ids))
+    indirect = keras.Model(ids, keras.layers.Attention()([vectors, vectors]))
+    np.testing.assert_array_equal(ac.model_inputs_from_text(indirect, "3 002147483647"), [[3, 2**31 - 1]])
+    for text, shown in [("3 2147483648", "2147483648"), ("3 99999999999999999999", "99999999999999999999"),
+                        ("3 " + "9" * 5000, r"'9+…' \(5000 digits\)")]:
+        with pytest.raises(ac.InputError, match=rf"The id {shown} in the ids for 'ids' does not fit the model's input, which takes int32 ids: from 0 to 2147483647\."):
+            ac.model_inputs_from_text(indirect, text)
 
 
 def test_model_inputs_from_text_for_strings():
