@@ -321,6 +321,21 @@ def additive_pipeline(task, run, source, outputs, prefix):
             key=f"{prefix}_context")
 
 
+def loaded_run(task, upload):
+    """The Run of an uploaded file for this task, or the InputError refusing it; kept for the
+    session, since loading (the gate, Keras, the first compiled decoding) takes seconds and the
+    page reruns on every control."""
+    key = (upload.file_id, training.FinishedRuns.key(task.settings))
+    kept = st.session_state.get("tw_loaded")
+    if kept is None or kept[0] != key:
+        try:
+            loaded = ac.Run.load(task, upload.getvalue())
+        except InputError as error:
+            loaded = error
+        kept = st.session_state["tw_loaded"] = (key, loaded)
+    return kept[1]
+
+
 def save_and_load(task, run):
     st.header("Save and load")
     if run is not None and run.status in ("finished", "paused"):
@@ -332,10 +347,9 @@ def save_and_load(task, run):
                               help=f"A .keras file this page saved, at most {ac.model_io.MAX_MODEL_MB} MB.")
     if upload is None:
         return
-    try:
-        loaded = ac.Run.load(task, upload.getvalue())
-    except InputError as error:
-        ps.show_input_error(error)
+    loaded = loaded_run(task, upload)
+    if isinstance(loaded, InputError):
+        ps.show_input_error(loaded)
         return
     settings = loaded.settings
     shape = (f", {explain.plural(settings['num_layers'], 'layer')} of {explain.plural(settings['num_heads'], 'head')}"

@@ -118,4 +118,11 @@ def test_a_transformer_trains_and_its_model_view_shows_the_librarys_maps(page, s
     expect(page.get_by_text("Loaded: transformer attention, 16 units, 1 layer of 2 heads")).to_be_visible(
         timeout=FIRST_RUN_TIMEOUT)
     wait_idle(page)
+    # Typed input is answered by the loaded model (kept for the session, not loaded again).
+    box = page.locator(".st-key-tw_loaded_text input")
+    box.fill("3120")
+    box.press("Enter")
+    outputs, _ = run.predict(task.encode("3120"))
+    expect(page.get_by_text(f"Output: {task.decode(outputs)} · correct: 0213")).to_be_visible(timeout=FIRST_RUN_TIMEOUT)
+    wait_idle(page)
     assert page.locator(EXCEPTION).count() == 0
