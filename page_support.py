@@ -398,10 +398,22 @@ def _run_number(run):
     return _RUN_NUMBERS.setdefault(run, next(_NEXT_RUN_NUMBER))
 
 
-def session_transformer_run():
-    """This session's Train and watch run when it trains a Transformer, else None."""
+# A run's layers are read only while its weights stand still: a run that trains (or waits to) has no
+# lock around its model, so its inputs, labels and trace could come from different weights.
+INSPECTABLE_STATUSES = ("finished", "paused")
+
+
+def _session_transformer():
+    """This session's Train and watch run when it is a Transformer, whatever its status, else None."""
     run = st.session_state.get("tw_run")
     return run if getattr(run, "is_transformer", False) else None
+
+
+def session_transformer_run():
+    """This session's Train and watch Transformer when its weights stand still (finished or
+    paused, INSPECTABLE_STATUSES), else None."""
+    run = _session_transformer()
+    return run if run is not None and run.status in INSPECTABLE_STATUSES else None
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -420,12 +432,16 @@ def weight_source(defaults, prefix):
     """The sidebar's "Weights from" control (key `{prefix}_source`): the seed, this session's
     trained Transformer, or the uploaded model, each offered only when it exists, with a line
     saying how to get those that do not. Returns the chosen source."""
-    run, upload = session_transformer_run(), session_uploaded_model()
+    run, upload, any_run = session_transformer_run(), session_uploaded_model(), _session_transformer()
     options = [SEED_SOURCE] + [RUN_SOURCE] * (run is not None) + [MODEL_SOURCE] * (upload is not None)
     source = st.radio("Weights from", options, index=options.index(defaults[f"{prefix}_source"]),
                       key=f"{prefix}_source", bind="query-params",
                       help="The seed's random weights, or a MultiHeadAttention layer of a trained model.")
-    if run is None:
+    if run is None and any_run is not None and any_run.status in ("waiting", "training"):
+        st.caption(f"A trained layer: this session's Transformer is {any_run.status} on "
+                   "[Train and watch](train-and-watch); pause it there (or let it finish) to inspect its layers "
+                   "here, as its weights change while it trains.")
+    elif run is None:
         st.caption("A trained layer: train a Transformer on [Train and watch](train-and-watch) "
                    "(Mechanism: transformer) and it is offered here.")
     if upload is None:
@@ -499,6 +515,9 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
     (an uploaded model's input). Raises ac.InputError for a model or input that cannot be shown."""
     if source == RUN_SOURCE:
         run = session_transformer_run()
+        if run is None:  # it was played again since the sidebar offered it
+            raise ac.InputError("This session's Transformer is training again on Train and watch: pause it there "
+                                "(or let it finish) to inspect its layers, as its weights change while it trains.")
         model = run.model
         with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))

@@ -156,6 +156,24 @@ def test_without_a_run_the_source_is_not_offered_and_a_link_to_it_falls_back_wit
                in unescape_markdown(w.value) for w in at.warning)
 
 
+@pytest.mark.parametrize("page", ["sa", "cmp"])
+def test_a_run_that_trains_is_not_offered_until_it_is_paused(run, page):
+    """Its weights change while it trains: the sidebar says to pause it, and offers it once paused."""
+    moving = ac.Run(run.task, mechanism="transformer", units=16, num_layers=1, num_heads=2)
+    for status in ("training", "waiting"):
+        moving.status = status
+        at = open_page(page, {"tw_run": moving}, {f"{page}_source": "Train and watch"})
+        assert not at.exception, [e.value for e in at.exception]
+        assert widget(at, f"{page}_source").options == ["The seed"]
+        assert any(f"this session's Transformer is {status} on [Train and watch](train-and-watch); pause it there"
+                   in c.value for c in at.sidebar.caption)
+    moving.status = "paused"
+    at = open_page(page, {"tw_run": moving})
+    assert_clean(at)
+    assert widget(at, f"{page}_source").options == ["The seed", "Train and watch"]
+    assert not any("pause it there" in c.value for c in at.sidebar.caption)
+
+
 # --------------------------------------------------------------------------- Compare with a trained layer
 
 
