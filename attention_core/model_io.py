@@ -179,7 +179,7 @@ def _check_classes(config, known, accepted):
             )
     for item in classes:
         if not known(item):
-            raise InputError(f"The model uses the class {str(item['class_name'])[:40]!r}, which this app does not know. {accepted}")
+            raise InputError(f"The model uses the class {str(item['class_name'])[:40]!r}, which is not on this app's allow-list. {accepted}")
 
 
 def _written_here(item):
@@ -264,10 +264,37 @@ def _load_checked(config, members):
 
 _KERAS_ACCEPTED = (
     "Upload a .keras file (Keras 3's model.save) of a functional or Sequential model built from Keras's "
-    f"built-in layers or attention_core's, with at least one attention layer, at most {MAX_MODEL_MB} MB."
+    "built-in text and sequence layers (core, attention, normalization, dropout and noise, merging, reshaping, "
+    "1D pooling and convolution, recurrent, text preprocessing and activation layers) or attention_core's, "
+    f"with at least one attention layer, at most {MAX_MODEL_MB} MB."
 )
-# Built-in layers that run code or load files from outside the .keras file.
-_DENIED_LAYERS = {"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"}
+# The built-in layers a text or sequence attention model needs, by family. Others (image, audio,
+# 2D/3D, augmentation layers, wrappers of outside code such as Lambda or TFSMLayer) are refused:
+# some allocate from their config alone (MelSpectrogram(fft_length=2**20)), which no check of
+# the layers' output shapes sees.
+_ALLOWED_LAYERS = {
+    # core
+    "Dense", "EinsumDense", "Embedding", "Identity", "Masking", "InputLayer", "Activation", "Rescaling",
+    # attention
+    "MultiHeadAttention", "GroupQueryAttention", "Attention", "AdditiveAttention",
+    # normalization
+    "LayerNormalization", "BatchNormalization", "RMSNormalization", "UnitNormalization", "GroupNormalization",
+    # regularization
+    "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    # merging
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    # reshaping
+    "Reshape", "Flatten", "Permute", "RepeatVector", "Cropping1D", "ZeroPadding1D", "UpSampling1D",
+    # pooling and convolution over a sequence
+    "AveragePooling1D", "MaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D", "Conv1D",
+    # recurrent
+    "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "Bidirectional",
+    "TimeDistributed",
+    # text preprocessing
+    "TextVectorization", "StringLookup", "IntegerLookup", "Hashing", "CategoryEncoding",
+    # activations
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax",
+}
 # Operations that call functions given to them: a function in a file is never accepted anyway.
 _CALLBACK_OPS = {"Map", "Scan", "AssociativeScan", "Cond", "WhileLoop", "ForiLoop", "Switch", "VectorizedMap", "CustomGradient"}
 # What the functional API writes for its tensors and for arguments such as x[:, 0].
@@ -279,11 +306,13 @@ _PATH_KEYS = ("vocabulary", "idf_weights", "filepath")
 
 @functools.cache
 def _builtin_classes():
-    """Names of Keras's built-in layers, initializers, regularizers, constraints and the
-    operations the functional API records (x + y, x[:, 0], ...), less the denied ones."""
+    """Names of the allowed built-in layers that this Keras has, Keras's initializers,
+    regularizers, constraints and the operations the functional API records (x + y, x[:, 0],
+    ...), less the operations that call functions."""
+    layers = {name for name in _ALLOWED_LAYERS if isinstance(getattr(keras.layers, name, None), type)}
     names = {
         name
-        for namespace in (keras.layers, keras.initializers, keras.regularizers, keras.constraints)
+        for namespace in (keras.initializers, keras.regularizers, keras.constraints)
         for name, value in vars(namespace).items()
         if isinstance(value, type)
     }
@@ -293,7 +322,7 @@ def _builtin_classes():
         for name, value in vars(module).items()
         if isinstance(value, type) and issubclass(value, Operation)
     }
-    return frozenset((names - _DENIED_LAYERS) | (operations - _CALLBACK_OPS) | _GRAPH_ENTRIES)
+    return frozenset(layers | names | (operations - _CALLBACK_OPS) | _GRAPH_ENTRIES)
 
 
 def _own_classes():
