@@ -62,7 +62,8 @@ upload_column, example_column = st.columns([3, 1], vertical_alignment="bottom")
 upload_column.file_uploader(
     f"A .keras file (Keras 3's model.save), at most {MAX_MODEL_MB} MB", key="ym_upload", on_change=take_upload,
     max_upload_size=MAX_MODEL_MB,
-    help=f"A functional or Sequential model of Keras's built-in layers (or attention_core's), with at least one "
+    help=f"A functional or Sequential model of Keras's built-in text and sequence layers (image and audio layers "
+         f"are refused) or attention_core's, with at least one "
          f"{', '.join(ATTENTION_KINDS)} layer. No Lambda layers or custom objects: the file is checked before "
          "anything in it is built, and Keras loads it in safe mode.",
 )
