@@ -493,15 +493,6 @@ def _run_input(defaults, prefix, run):
     return task.unpadded(task.heldout_sources[example - 1]), f"held-out example {example}"
 
 
-def _run_labels(run, source_ids, layer):
-    """(query labels, key labels) of a layer of the run's Transformer, by its name: the encoder
-    reads the source, the decoder its own inputs, its cross-attention the source's keys."""
-    source_labels, decoder_labels = (tuple(labels) for labels in run.token_labels(source_ids))
-    if layer.startswith("encoder_"):
-        return source_labels, source_labels
-    return decoder_labels, decoder_labels if layer.endswith("self_attention") else source_labels
-
-
 def _model_labels(model, model_inputs, call):
     """(query labels, key labels) of an uploaded model's call: the tokens of the input each axis
     is computed from (ac.attention_labels), else positions."""
@@ -522,8 +513,9 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
         with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
             source_ids, chosen = _run_input(defaults, prefix, run)
-        model_inputs = run.model_inputs(source_ids)
-        query_labels, key_labels = _run_labels(run, source_ids, call.layer)
+        # One greedy decoding gives both the inputs and their labels.
+        model_inputs, labels = run.inputs_and_labels(source_ids)
+        query_labels, key_labels = ac.transformer.query_and_key_labels(call.layer, *(tuple(l) for l in labels))
         settings = run.settings
         described = (f"layer {call.layer} of this session's Transformer from Train and watch ({settings['name']}, "
                      f"length {settings['length']}, after {explain.plural(run.epochs_done, 'epoch')} and "

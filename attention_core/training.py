@@ -211,9 +211,10 @@ class Run:
     (unpadded ids of the probe example: the held-out frame example with the most distinct
     symbols), probe_ideal (T, S_probe) 0/1, is_transformer. A transformer run also has
     attention_names (its attention layers, in model order) and reads its maps with
-    `model_inputs`, `attention`, `token_labels` and `frame_labels`; `alignment_choice` says
-    which attention is drawn as the alignment. `record_every` defaults to RECORD_EVERY, or for a
-    transformer TRANSFORMER_RECORD_EVERY per 8 output steps.
+    `model_inputs`, `attention`, `token_labels` (the first and last at once: `inputs_and_labels`)
+    and `frame_labels`; `alignment_choice` says which attention is drawn as the alignment.
+    `record_every` defaults to RECORD_EVERY, or for a transformer TRANSFORMER_RECORD_EVERY per
+    8 output steps.
     """
 
     def __init__(self, task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS,
@@ -525,8 +526,13 @@ class Run:
     def token_labels(self, source_ids):
         """(source labels (S,), decoder labels (T,)): the symbols of `model_inputs(source_ids)`,
         the keys and queries of `attention`'s maps. Transformer runs only."""
+        return self.inputs_and_labels(source_ids)[1]
+
+    def inputs_and_labels(self, source_ids):
+        """(`model_inputs(source_ids)`, `token_labels(source_ids)`) from one greedy decoding, so
+        the labels name the very inputs returned. Transformer runs only."""
         source, fed = self.model_inputs(source_ids)
-        return symbol_labels(self.task, source[0]), symbol_labels(self.task, fed[0])
+        return (source, fed), (symbol_labels(self.task, source[0]), symbol_labels(self.task, fed[0]))
 
     def frame_labels(self, frame):
         """(source labels (S,), decoder labels (T,)) of the probe in a transformer run's frame:

@@ -156,6 +156,18 @@ def test_without_a_run_the_source_is_not_offered_and_a_link_to_it_falls_back_wit
                in unescape_markdown(w.value) for w in at.warning)
 
 
+def test_a_runs_inputs_and_their_labels_come_from_one_decoding(run, monkeypatch):
+    source = run.task.unpadded(run.task.heldout_sources[1])
+    decodings = []
+    decode = run._decode
+    monkeypatch.setattr(run, "_decode", lambda sources: decodings.append(sources) or decode(sources))
+    (padded, fed), (source_labels, decoder_labels) = run.inputs_and_labels(source)
+    assert len(decodings) == 1
+    assert source_labels == ac.training.symbol_labels(run.task, padded[0]) and decoder_labels == ac.training.symbol_labels(run.task, fed[0])
+    for got, expected in zip((padded, fed), run.model_inputs(source)):
+        np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("page", ["sa", "cmp"])
 def test_a_run_that_trains_is_not_offered_until_it_is_paused(run, page):
     """Its weights change while it trains: the sidebar says to pause it, and offers it once paused."""
