@@ -34,6 +34,7 @@ from attention_core.comparison import (  # noqa: E402
     compare_mechanisms,
     compare_with_trained,
     multi_head_attention_like,
+    trained_mask_text,
     weights_difference,
 )
 from attention_core.inputs import (  # noqa: E402

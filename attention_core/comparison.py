@@ -74,26 +74,36 @@ def _max_diff(a, b):
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _allowed(tokens, padding_mask, use_causal_mask):
-    """(T, T) bool: query i may attend to key j (both real tokens, and j ≤ i with the causal
-    mask), as SelfAttention and MultiHeadAttention combine them; None when nothing is masked."""
-    allowed = None if padding_mask is None else padding_mask[:, None] & padding_mask[None, :]
+def _allowed(tokens, padding_mask, use_causal_mask, masks_queries=True):
+    """(T, T) bool: query i may attend to key j (j a real token, i too when `masks_queries`, and
+    j ≤ i with the causal mask), as SelfAttention and MultiHeadAttention combine them; None when
+    nothing is masked. Without `masks_queries` the padding mask hides keys only (every row alike),
+    as a model's own attention mask may (the app's Transformer's PaddingMask)."""
+    allowed = None
+    if padding_mask is not None:
+        queries = padding_mask if masks_queries else np.ones_like(padding_mask)
+        allowed = queries[:, None] & padding_mask[None, :]
     if use_causal_mask:
         causal = reference.causal_mask(tokens)
         allowed = causal if allowed is None else allowed & causal
     return allowed
 
 
-def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None):
-    """Run a SelfAttention on x (1, T, F), with an optional padding mask (T,) bool of real tokens;
-    check it against its own call and an oracle."""
-    mask = None if padding_mask is None else padding_mask[None]
-    steps = layer.compute_steps(x, mask=mask, use_causal_mask=use_causal_mask)
+def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None, masks_queries=True):
+    """Run a SelfAttention on x (1, T, F), with an optional padding mask (T,) bool of real tokens
+    (of the keys only, without `masks_queries`); check it against its own call and an oracle."""
+    tokens = x.shape[1]
+    padding = _allowed(tokens, padding_mask, False, masks_queries)  # (T, T) or None
+    # A padding mask of queries and keys is the layer's Keras mask; of keys only, its attention mask.
+    arguments = {"use_causal_mask": use_causal_mask}
+    if padding is not None:
+        arguments.update({"mask": padding_mask[None]} if masks_queries else {"attention_mask": padding[None]})
+    steps = layer.compute_steps(x, **arguments)
     head_weights = keras.ops.convert_to_numpy(steps["attention_weights"])[0]  # (N, T, T)
-    _, called = layer(x, mask=mask, use_causal_mask=use_causal_mask, return_attention_scores=True)
-    allowed = _allowed(x.shape[1], padding_mask, use_causal_mask)
+    _, called = layer(x, **arguments, return_attention_scores=True)
+    allowed = _allowed(tokens, padding_mask, use_causal_mask, masks_queries)
     if layer.use_scale:
-        padding = None if padding_mask is None else (padding_mask[:, None] & padding_mask[None, :])[None]
+        padding = None if padding is None else padding[None]
         _, oracle = multi_head_attention_like(layer, x.shape)(
             x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True
         )
@@ -115,12 +125,12 @@ def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None):
     )
 
 
-def _additive_result(layer, x, use_causal_mask, padding_mask=None):
+def _additive_result(layer, x, use_causal_mask, padding_mask=None, masks_queries=True):
     """Additive attention with each token as the query: a batch of T, one per query token."""
     tokens = x.shape[1]
     features = np.repeat(x, tokens, axis=0)  # (T, T, F): every query sees all tokens
     hidden = x[0]  # (T, F): query i's own vector is its hidden state
-    mask = _allowed(tokens, padding_mask, use_causal_mask)  # (T, T): row i is query i's mask
+    mask = _allowed(tokens, padding_mask, use_causal_mask, masks_queries)  # (T, T): row i is query i's mask
     steps = layer.compute_steps(features, hidden, mask=mask)
     weights = keras.ops.convert_to_numpy(steps["attention_weights"])[..., 0]  # (T, T)
     _, called = layer(features, hidden, mask=mask)
@@ -153,8 +163,10 @@ def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
     return _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask)
 
 
-def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_mask=None, names=MECHANISMS):
-    """The mechanisms `names` of MECHANISMS with `seed`'s weights on x (T, F), in that order."""
+def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_mask=None, masks_queries=True,
+                          names=MECHANISMS):
+    """The mechanisms `names` of MECHANISMS with `seed`'s weights on x (T, F), in that order,
+    masked as `_allowed` says."""
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
     layers = {
         "dot-product": SelfAttention(units, num_heads=1, use_scale=False, seed=seed),
@@ -166,26 +178,41 @@ def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_ma
         if name == "additive":
             additive = BahdanauAttention(units, seed=seed)
             additive.build((x.shape[1], x.shape[1], x.shape[2]), (x.shape[1], x.shape[2]))
-            results.append(_additive_result(additive, x, use_causal_mask, padding_mask))
+            results.append(_additive_result(additive, x, use_causal_mask, padding_mask, masks_queries))
         else:
             layers[name].build(x.shape)
-            results.append(_dot_product_result(name, layers[name], x, use_causal_mask, padding_mask))
+            results.append(_dot_product_result(name, layers[name], x, use_causal_mask, padding_mask, masks_queries))
     return tuple(results)
 
 
 def _padding_and_causal(allowed):
-    """(padding_mask (T,) or None, use_causal_mask) whose combination is `allowed` (T, T), the mask
-    a trained layer applied; InputError for a mask of another form (the untrained mechanisms
-    take padding and causal masks only)."""
+    """(padding_mask (T,) or None, use_causal_mask, masks_queries) whose combination (`_allowed`)
+    is `allowed` (T, T), the mask a trained layer applied: a padding mask of queries and keys, or
+    of keys only (every row alike), and/or the causal mask; InputError for a mask of another form
+    (the untrained mechanisms take those only)."""
     tokens = allowed.shape[0]
-    real = allowed.any(axis=0) | allowed.any(axis=1)
+    real = allowed.any(axis=0)  # the keys some query reads (with the causal mask, its own query)
     padding_mask = None if real.all() else real
-    for use_causal_mask in (False, True):
-        rebuilt = _allowed(tokens, padding_mask, use_causal_mask)
-        if np.array_equal(allowed, np.ones_like(allowed) if rebuilt is None else rebuilt):
-            return padding_mask, use_causal_mask
+    for masks_queries in (True, False):
+        for use_causal_mask in (False, True):
+            rebuilt = _allowed(tokens, padding_mask, use_causal_mask, masks_queries)
+            if np.array_equal(allowed, np.ones_like(allowed) if rebuilt is None else rebuilt):
+                return padding_mask, use_causal_mask, masks_queries
     raise InputError("This layer's mask is neither a padding mask nor a causal one, so the other mechanisms "
                      "cannot be given the same mask: pick another layer.")
+
+
+def trained_mask_text(allowed):
+    """What the mask `allowed` (T, T) a trained layer applied does, in words, for the page (the
+    other mechanisms are given the same in `compare_with_trained`); InputError as there."""
+    padding_mask, use_causal_mask, masks_queries = _padding_and_causal(np.asarray(allowed, bool))
+    parts = []
+    if padding_mask is not None:
+        parts.append("padded keys weigh 0 and a padded query's row is all 0" if masks_queries else
+                     "padded keys weigh 0, and every query keeps its row, a padded one too (the mask pads keys only)")
+    if use_causal_mask:
+        parts.append("a key after its query weighs 0 (the causal mask)")
+    return "; ".join(parts) or "none: every query reads every key"
 
 
 def compare_with_trained(trace, called_weights, units, seed):
@@ -201,8 +228,8 @@ def compare_with_trained(trace, called_weights, units, seed):
     if trace.key_inputs is not None:
         raise InputError("This layer's keys come from another sequence (cross-attention); Compare runs every "
                          "mechanism on one sequence. Open it on the Self-attention page.")
-    padding_mask, use_causal_mask = _padding_and_causal(trace.attention_mask)
-    others = _untrained_mechanisms(trace.inputs, units, 1, seed, use_causal_mask, padding_mask,
+    padding_mask, use_causal_mask, masks_queries = _padding_and_causal(trace.attention_mask)
+    others = _untrained_mechanisms(trace.inputs, units, 1, seed, use_causal_mask, padding_mask, masks_queries,
                                    names=[name for name in MECHANISMS if name != "multi-head"])
     dense = [trace.query_dense, trace.key_dense, trace.value_dense]
     weights = [np.asarray(array, np.float64) for d in dense for array in (d.kernel, d.bias)]

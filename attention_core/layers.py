@@ -230,6 +230,9 @@ class SelfAttention(keras.layers.Layer):
             `keras.layers.MultiHeadAttention`, it masks both queries and keys: a padded
             query attends to nothing and its output is 0.
         use_causal_mask: if True, token i attends only to tokens 0..i.
+        attention_mask: optional (B, T, T) bool, True where query i may attend to key j, as
+            `keras.layers.MultiHeadAttention`'s (e.g. padded keys only, every query kept);
+            combined with `mask` and the causal mask.
         return_attention_scores: if True, also return the attention weights.
 
     Returns:
@@ -274,12 +277,13 @@ class SelfAttention(keras.layers.Layer):
         """(B, T, U) -> (B, T, N, D): head n takes columns [n*D, (n+1)*D)."""
         return ops.reshape(projection, (-1, ops.shape(projection)[1], self.num_heads, self.head_size))
 
-    def _attention_mask(self, mask, tokens, use_causal_mask):
+    def _attention_mask(self, mask, tokens, use_causal_mask, attention_mask=None):
         """Which key each query may attend to: bool (B or 1, 1, T, T), or None for all."""
-        allowed = None
+        allowed = None if attention_mask is None else ops.cast(attention_mask, "bool")  # (B, T, T)
         if mask is not None:
             mask = ops.cast(mask, "bool")
-            allowed = ops.expand_dims(mask, -1) & ops.expand_dims(mask, -2)  # (B, T, T)
+            padding = ops.expand_dims(mask, -1) & ops.expand_dims(mask, -2)  # (B, T, T)
+            allowed = padding if allowed is None else allowed & padding
         if use_causal_mask:
             positions = ops.arange(tokens)
             causal = ops.expand_dims(positions, -1) >= ops.expand_dims(positions, 0)  # (T, T)
@@ -287,7 +291,7 @@ class SelfAttention(keras.layers.Layer):
             allowed = causal if allowed is None else allowed & causal
         return None if allowed is None else ops.expand_dims(allowed, 1)  # broadcast over heads
 
-    def compute_steps(self, x, mask=None, use_causal_mask=False):
+    def compute_steps(self, x, mask=None, use_causal_mask=False, attention_mask=None):
         """Every intermediate tensor of one forward pass, as a dict named after the steps above.
 
         `attention_mask` is the bool (B or 1, 1, T, T) mask that was applied, or None.
@@ -301,7 +305,7 @@ class SelfAttention(keras.layers.Layer):
         raw_scores = ops.einsum("bqnd,bknd->bnqk", query_heads, key_heads)  # (B, N, T, T)
         # (B, N, T, T); unscaled, the very tensor of the raw scores.
         scaled_scores = raw_scores * (1.0 / self.head_size**0.5) if self.use_scale else raw_scores
-        attention_mask = self._attention_mask(mask, ops.shape(x)[1], use_causal_mask)
+        attention_mask = self._attention_mask(mask, ops.shape(x)[1], use_causal_mask, attention_mask)
         attention_weights = masked_softmax(scaled_scores, attention_mask, axis=-1)  # (B, N, T, T)
         context = ops.einsum("bnqk,bknd->bqnd", attention_weights, value_heads)  # (B, T, N, D)
         output = ops.reshape(context, (-1, ops.shape(x)[1], self.units))  # (B, T, U)
@@ -317,8 +321,8 @@ class SelfAttention(keras.layers.Layer):
             "output": output,
         }
 
-    def call(self, x, mask=None, use_causal_mask=False, return_attention_scores=False):
-        steps = self.compute_steps(x, mask=mask, use_causal_mask=use_causal_mask)
+    def call(self, x, mask=None, use_causal_mask=False, attention_mask=None, return_attention_scores=False):
+        steps = self.compute_steps(x, mask=mask, use_causal_mask=use_causal_mask, attention_mask=attention_mask)
         if return_attention_scores:
             return steps["output"], steps["attention_weights"]
         return steps["output"]
@@ -330,7 +334,8 @@ class SelfAttention(keras.layers.Layer):
     def compute_output_shape(self, x_shape):
         return (x_shape[0], x_shape[1], self.units)
 
-    def compute_output_spec(self, x, mask=None, use_causal_mask=False, return_attention_scores=False):
+    def compute_output_spec(self, x, mask=None, use_causal_mask=False, attention_mask=None,
+                            return_attention_scores=False):
         # Overridden, as MultiHeadAttention does, so a symbolic call returns the weights too.
         output = keras.KerasTensor(self.compute_output_shape(x.shape), dtype=self.compute_dtype)
         if not return_attention_scores:

@@ -3,7 +3,8 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, MECHANISMS, InputError, explain, figures, reference, weights_difference
+from attention_core import (MAX_TOKENS, MECHANISMS, InputError, explain, figures, reference, trained_mask_text,
+                            weights_difference)
 from attention_core.inputs import TEXT_RULE
 
 ps.configure_page("Compare")
@@ -87,7 +88,8 @@ def explorer():
     if not seeded:
         st.info(f"The multi-head map is the trained layer's own ({explain.plural(trained.trace.num_heads, 'head')}, "
                 "their mean; hover for each). The other three are untrained, with the seed's weights, run on the same "
-                "vectors that reached the trained layer and with its mask: they show what attention does with these "
+                "vectors that reached the trained layer and with its mask "
+                f"({trained_mask_text(trained.trace.attention_mask)}): they show what attention does with these "
                 "inputs before any training, so the difference with multi-head is what training (and the mechanism) "
                 "changed.", icon=":material/school:")
     ps.caption_if_image(len(tokens))

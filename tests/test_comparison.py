@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from attention_core import MECHANISMS, compare_mechanisms, encode_text, reference, weights_difference
+from attention_core import (MECHANISMS, InputError, comparison, compare_mechanisms, encode_text, reference,
+                            trained_mask_text, weights_difference)
 
 TOKENS, X = encode_text("the cat sat on the mat", 16, seed=0)
 
@@ -43,3 +44,23 @@ def test_a_corrupted_result_is_not_verified():
     result = compare_mechanisms(X, units=4, num_heads=1, seed=0)[0]
     broken = type(result)(**{**result.__dict__, "oracle_max_diff": 1e-3})
     assert not broken.verified
+
+
+def test_a_mask_of_padded_keys_only_is_given_to_every_mechanism():
+    """A model's own padding mask may hide padded keys only, every row alike (the app's Transformer's
+    PaddingMask): padded keys weigh 0 and every query, a padded one too, keeps a row summing to 1."""
+    real = np.array([True, True, True, True, False, False])
+    for causal in (False, True):
+        allowed = real[None, :] & (reference.causal_mask(6) if causal else np.ones((6, 6), bool))
+        padding_mask, use_causal_mask, masks_queries = comparison._padding_and_causal(allowed)
+        assert padding_mask.tolist() == real.tolist() and use_causal_mask == causal and not masks_queries
+        assert "every query keeps its row" in trained_mask_text(allowed)
+        for result in comparison._untrained_mechanisms(X, 8, 2, 0, causal, real, masks_queries=False):
+            assert result.verified, (result.name, result.layer_max_diff, result.oracle_max_diff)
+            np.testing.assert_array_equal(result.weights[~allowed], 0.0)
+            np.testing.assert_allclose(result.weights.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_mask_of_another_form_is_refused_with_why():
+    with pytest.raises(InputError, match="neither a padding mask nor a causal one"):
+        trained_mask_text(np.eye(6, dtype=bool)[::-1])

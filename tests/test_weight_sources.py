@@ -163,7 +163,8 @@ def test_a_runs_inputs_and_their_labels_come_from_one_decoding(run, monkeypatch)
     monkeypatch.setattr(run, "_decode", lambda sources: decodings.append(sources) or decode(sources))
     (padded, fed), (source_labels, decoder_labels) = run.inputs_and_labels(source)
     assert len(decodings) == 1
-    assert source_labels == ac.training.symbol_labels(run.task, padded[0]) and decoder_labels == ac.training.symbol_labels(run.task, fed[0])
+    assert source_labels == ac.training.symbol_labels(run.task, padded[0])
+    assert decoder_labels == ac.training.symbol_labels(run.task, fed[0])
     for got, expected in zip((padded, fed), run.model_inputs(source)):
         np.testing.assert_array_equal(got, expected)
 
@@ -238,6 +239,24 @@ def test_compare_takes_a_padding_mask_from_the_trained_layer():
         np.testing.assert_array_equal(r.weights[3:], 0.0)
     alone = {r.name: r for r in ac.compare_mechanisms(trace.inputs[:3], 4, 1, 0)}
     np.testing.assert_allclose(results["additive"].weights[:3, :3], alone["additive"].weights, atol=1e-6)
+
+
+def test_compare_takes_the_app_transformers_key_padding_mask_on_a_padded_date():
+    """The encoder's PaddingMask hides padded keys only: Compare gives the others that mask and says so."""
+    task = ac.make_task("dates", num_examples=64, seed=0)
+    paused = ac.Run(task, mechanism="transformer", units=16, num_layers=1, num_heads=2)
+    paused.status = "paused"
+    real = len(task.unpadded(task.heldout_sources[1]))
+    assert real < task.source_length  # held-out example 2 is padded
+    at = open_page("cmp", {"tw_run": paused}, cmp_source="Train and watch", cmp_layer=0, cmp_example=2)
+    assert_clean(at)
+    assert len(at.success) == 4
+    shown = charts(at)
+    for name in ac.MECHANISMS:
+        weights = heatmap_z(shown[f"cmp_{name}"])
+        np.testing.assert_array_equal(weights[:, real:], 0.0)
+        np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)  # padded queries keep their rows
+    assert any("every query keeps its row, a padded one too (the mask pads keys only)" in i.value for i in at.info)
 
 
 # --------------------------------------------------------------------------- a model uploaded on Your model
