@@ -18,6 +18,7 @@ import math
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
+import plotly.io
 from PIL import Image
 
 from attention_core.explain import factor as _fmt_factor
@@ -57,6 +58,28 @@ _FSI, _PDI = "\u2068", "\u2069"
 
 
 # --------------------------------------------------------------------------- shared helpers
+
+
+def _cartesian_template():
+    """plotly's default template, cut to the parts that apply to this module's figures.
+
+    Every figure carries its template, and the whole default one is ~7 KB of JSON, most of it for
+    subplot kinds (polar, ternary, 3-D scenes, maps) and trace types these figures never use: with
+    ~15 figures on a page, that was half of what a slider move sent. Kept: the layout and the 2-D
+    axes' defaults, and the defaults of the trace types used here; dropped as well, the default
+    colour scales, since every heatmap here names its own.
+    """
+    template = plotly.io.templates["plotly"].to_plotly_json()
+    unused_layout = {"polar", "ternary", "scene", "geo", "colorscale"}
+    return {
+        "layout": {key: value for key, value in template["layout"].items() if key not in unused_layout},
+        "data": {kind: [{key: value for key, value in defaults.items() if key != "colorscale"} for defaults in template["data"][kind]]
+                 for kind in ("heatmap", "bar", "scatter")},
+    }
+
+
+_TEMPLATE = _cartesian_template()
+
 
 
 def _escape(text):
@@ -180,6 +203,7 @@ def _figure(data, layout, title, *, height=None, side=70, bottom=60):
             bgcolor="white", bordercolor=_RULE_COLOR, font=dict(family=_FONT_FAMILY, size=13, color=_TEXT_COLOR)
         ),
         **({"height": height} if height is not None else {}),
+        "template": _TEMPLATE,
         **layout,
     }
     return go.Figure(dict(data=data, layout=layout), _validate=False)

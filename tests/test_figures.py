@@ -1,6 +1,7 @@
 """The plotly figures: data equals the arrays given, labels survive duplicates and HTML."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def imported_modules(module):
 def test_module_imports_only_numpy_plotly_pillow_the_standard_library_and_explain():
     # explain formats the numbers; it imports numpy and the standard library only.
     assert imported_modules(figures) <= {
-        "base64", "functools", "html", "io", "math", "numpy", "plotly.colors", "plotly.graph_objects", "PIL",
+        "base64", "functools", "html", "io", "math", "numpy", "plotly.colors", "plotly.graph_objects", "plotly.io", "PIL",
         "attention_core.explain",
     }
     assert imported_modules(explain) <= {"dataclasses", "numpy"}
@@ -535,3 +536,13 @@ def test_bar_charts_and_attention_maps_add_a_hover_line_per_cell_escaped():
     heat = attention_heatmap(np.array([[1.0, 0.0]]), ["q"], ["k1", "k2"], hover_texts=texts).data[0]
     assert heat.customdata[0][1] == "w = 0"
     assert heat.hovertemplate == "query %{y} → key %{x}: weight %{z:.6f}<br>%{customdata}<extra></extra>"
+
+
+def test_figures_carry_plotlys_2d_defaults_in_a_small_template():
+    default = plotly.io.templates["plotly"].to_plotly_json()
+    template = json.loads(figures.heatmap(np.eye(2), ["a", "b"], ["c", "d"]).to_json())["layout"]["template"]
+    assert len(json.dumps(template)) < 1500  # the whole default is ~7 KB, sent with every figure
+    for key in ("xaxis", "yaxis", "colorway", "hoverlabel", "font", "plot_bgcolor", "annotationdefaults"):
+        assert template["layout"][key] == default["layout"][key]
+    assert template["data"]["bar"] == default["data"]["bar"]
+    assert "polar" not in template["layout"] and "scatter3d" not in template["data"]
