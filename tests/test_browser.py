@@ -342,7 +342,7 @@ def test_page_renders_without_exception(page, server, name):
 # (page, slider label, query parameter, title of a chart the slider changes)
 SLIDER_MOVES = [
     ("self-attention", "Units (width of Q, K, V)", "sa_units", "Softmax weights"),
-    ("additive-attention", "Units (RNN and attention)", "rnn_units", "Attention over time"),
+    ("additive-attention", "Units (RNN and attention)", "rnn_units", "Hidden states h_t"),
     ("dense-layers", "Units in dense layer 1", "dense_units_1", "W1 = "),
     ("compare", "Units", "cmp_units", "dot-product"),
 ]

@@ -246,7 +246,8 @@ CHANGES = [
     ("ym", {}, "ym_open", 1),
 ]
 # Controls that live on a view (a lazy tab) other than the page's first: the URL opens it.
-VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"}}
+VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"},
+           "rnn_step": {"rnn_view": "3 · V and softmax"}}
 # The activation changes the layers' outputs, which the page shows in its tables; the charts
 # show the weights, which the activation does not touch. The key token picks the score whose
 # dot product the Scores view writes out in a table.
@@ -398,11 +399,34 @@ def rnn_trace(inputs, units=32, seed=0):
     return ac.trace_rnn_with_attention(model, np.asarray(inputs, dtype="float32"))
 
 
+def rnn_views(at):
+    """Open each of the additive page's views (lazy tabs) in turn; the elements of each, in page order.
+
+    Returns (charts of every view by key, {view label: [(element type, value)]}, every dataframe's value).
+    """
+    shown, elements, frames = {}, {}, []
+    for view in [tab.label for tab in at.tabs]:
+        at.query_params["rnn_view"] = view
+        at.run()
+        assert not at.exception and not at.error, view
+        shown.update(charts(at))
+        elements[view] = [(element.type, getattr(element, "value", None)) for element in page_elements(at.main)]
+        frames += [frame.value for frame in at.dataframe]
+    return shown, elements, frames
+
+
+def test_rnn_page_draws_only_the_open_views_charts():
+    at = run_page("rnn")
+    assert sorted(charts(at)) == ["rnn_inputs", "rnn_states"]
+    shown, elements, _ = rnn_views(at)
+    assert len(elements) == 6 and len(shown) == 15
+
+
 def test_rnn_weights_equal_library():
     at = run_page("rnn")
     assert_healthy(at)
     expected = rnn_trace(ac.random_sequence(5, 4, 0)).attention
-    shown = charts(at)
+    shown, _, _ = rnn_views(at)
     assert_close(decode(shown["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
     assert_close(decode(shown["rnn_context"]["data"][0]["y"]), expected.context)
     assert_close(decode(shown["rnn_weights"]["data"][0]["y"]).sum(), 1.0)
@@ -412,7 +436,7 @@ def test_rnn_typed_matrix_works_and_equals_library():
     at = run_page("rnn", rnn_source="typed", rnn_matrix="1 2 3\n-4 5 0.5", rnn_units=8, rnn_seed=3)
     assert_healthy(at)
     expected = rnn_trace([[1, 2, 3], [-4, 5, 0.5]], units=8, seed=3).attention
-    assert_close(decode(charts(at)["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
+    assert_close(decode(rnn_views(at)[0]["rnn_weights"]["data"][0]["y"]), expected.weights[:, 0])
 
 
 @pytest.mark.parametrize("layout", ["keras", "seed"])
@@ -613,7 +637,7 @@ def test_url_sets_the_controls(page, query, expected):
     elif page == "dot":
         assert [metric.value for metric in at.metric] == ["4"]
     elif page == "rnn":
-        weights = decode(charts(at)["rnn_weights"]["data"][0]["y"])
+        weights = decode(rnn_views(at)[0]["rnn_weights"]["data"][0]["y"])
         assert_close(weights, rnn_trace([[1, 2], [3, 4]]).attention.weights[:, 0])
 
 
@@ -839,20 +863,21 @@ def test_rnn_page_shows_the_seeds_classes_and_each_call_line_beside_its_shape():
     assert_healthy(at)
     codes = [c.value for c in at.code]
     assert ac.seed_code.ATTENTION_CLASS.rstrip() in codes and ac.seed_code.RNN_WITH_ATTENTION_CLASS.rstrip() in codes
-    trace = rnn_trace(ac.random_sequence(3, 2, 0), units=6)
-    tensors = ac.export.trace_tensors(trace)
-    elements = [(element.type, getattr(element, "value", None)) for element in page_elements(at.main)]
-    for step in ac.seed_code.CALL_STEPS:
-        assert step.line in ac.seed_code.ATTENTION_CLASS + ac.seed_code.RNN_WITH_ATTENTION_CLASS
-        shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
-        # The line in its own block, and right under it the caption of the shapes it made.
-        at_line = elements.index(("code", step.line))
-        assert elements[at_line + 1] == ("caption", f"→ {shapes}"), step.line
     # The seed's SimpleRNN model, for the page's sizes, with its summary: 2·6 + 6·6 + 6 = 54 parameters.
     (summary,) = summaries(at)
     assert summary == ac.model_summary_text(ac.seed_code.simple_rnn_model(2, 6))
     assert summary.startswith('Model: "sequential"') and "Total params: 54" in summary
     assert ac.seed_code.simple_rnn_model_code(2, 6).rstrip() in codes
+    trace = rnn_trace(ac.random_sequence(3, 2, 0), units=6)
+    tensors = ac.export.trace_tensors(trace)
+    _, views, _ = rnn_views(at)
+    for step in ac.seed_code.CALL_STEPS:
+        assert step.line in ac.seed_code.ATTENTION_CLASS + ac.seed_code.RNN_WITH_ATTENTION_CLASS
+        shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
+        # The line in its own block, on the view of its step, and right under it the caption of the shapes it made.
+        (elements,) = [elements for elements in views.values() if ("code", step.line) in elements]
+        at_line = elements.index(("code", step.line))
+        assert elements[at_line + 1] == ("caption", f"→ {shapes}"), step.line
 
 
 def page_elements(block):
@@ -865,7 +890,8 @@ def page_elements(block):
 
 
 def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
-    at = run_page("rnn", rnn_units=4, rnn_seed=2, rnn_step=3)
+    shown, _, _ = rnn_views(run_page("rnn", rnn_units=4, rnn_seed=2))
+    at = run_page("rnn", VIEW_OF["rnn_step"], rnn_units=4, rnn_seed=2, rnn_step=3)
     assert_healthy(at)
     model = ac.RNNWithAttention(4, seed=2)
     trace = ac.trace_rnn_with_attention(model, ac.random_sequence(5, 4, 2))
@@ -885,7 +911,6 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
     score = np.tanh(h[2] @ w1 + b1 + hidden @ w2 + b2)
     (v_line,) = [c.value for c in at.code if c.value.startswith("V(score3)")]
     assert v_line.endswith(f" + {factor(bv[0])} = {number(score @ v[:, 0] + bv[0])}")
-    shown = charts(at)
     assert hover_lines(shown["rnn_w1"])[2, 1] == f"h3 · W1[:, u2] + b1[u2] = {ac.explain.products_text(h[2], w1[:, 1], 3)} + {factor(b1[1])} = {number(h[2] @ w1[:, 1] + b1[1])}"
     assert hover_lines(shown["rnn_w2"])[0, 0].startswith("hidden · W2[:, u1] + b2[u1] = ")
     assert hover_lines(shown["rnn_score"])[2, 1] == (
@@ -910,11 +935,12 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
 def test_rnn_shape_table_lines_up_and_counts_in_words():
     at = run_page("rnn", rnn_steps=1, rnn_features=1, rnn_units=1)
     assert_healthy(at)
-    (table,) = [c.value for c in at.code if c.value.startswith("# tensor")]
+    shown, views, _ = rnn_views(at)
+    (table,) = [value for kind, value in views["Every shape"] if kind == "code" and value.startswith("# tensor")]
     lines = table.splitlines()
     assert len({line.index("# ", 2) for line in lines}) == 1  # the comments start in one column
     assert len({line.index("(") for line in lines[1:]}) == 1
-    assert "Inputs: 1 step × 1 feature" in [spec["layout"]["title"]["text"] for spec in charts(at).values()]
+    assert "Inputs: 1 step × 1 feature" in [spec["layout"]["title"]["text"] for spec in shown.values()]
 
 
 def test_rnn_page_shows_its_weights_and_the_softmax_arithmetic():
@@ -922,17 +948,17 @@ def test_rnn_page_shows_its_weights_and_the_softmax_arithmetic():
     assert_healthy(at)
     model = ac.RNNWithAttention(4, seed=3)
     trace = ac.trace_rnn_with_attention(model, ac.random_sequence(5, 4, 3))
-    shown = charts(at)
+    shown, _, frames = rnn_views(at)
     cell = model.rnn.cell
     for key, variable in [("rnn_kernel", cell.kernel), ("rnn_recurrent", cell.recurrent_kernel),
                           ("rnn_W1_kernel", model.attention.W1.kernel), ("rnn_W2_kernel", model.attention.W2.kernel)]:
         assert_close(heatmap_z(shown[key]), keras.ops.convert_to_numpy(variable))
     assert_close(decode(shown["rnn_V_kernel"]["data"][0]["y"]), keras.ops.convert_to_numpy(model.attention.V.kernel)[:, 0])
-    (steps,) = [frame.value for frame in at.dataframe if "exp(s − m)" in frame.value.columns]
+    (steps,) = [frame for frame in frames if "exp(s − m)" in frame.columns]
     assert_close(steps["logit s"], trace.attention.logits[:, 0])
     assert_close(steps["exp ÷ Σ"], trace.attention.weights[:, 0])
     assert_close(steps["weight (the layer's)"], trace.attention.weights[:, 0])
-    (biases,) = [frame.value for frame in at.dataframe if "SimpleRNN bias b" in frame.value.columns]
+    (biases,) = [frame for frame in frames if "SimpleRNN bias b" in frame.columns]
     assert_close(biases["W1 bias"], keras.ops.convert_to_numpy(model.attention.W1.bias))
 
 
