@@ -249,6 +249,8 @@ def every_head(maps, token_labels, title, prefix):
                                       title=f"{name}, head {head + 1}"), key=f"{prefix}_open_head")
 
 
+# A fragment: scrubbing redraws this section only, not Try it's decoding and the rest of the page.
+@st.fragment
 def replay(task, run):
     st.header("Replay: how the alignment formed")
     frames = run.history

@@ -10,6 +10,7 @@ train-and-watch-alignment.png (or $SCREENSHOT_DIR).
 import time
 
 from playwright.sync_api import expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     _CHART_DATA_JS,
@@ -26,6 +27,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     chart_data,
     events,
     expect_rerun,
+    finished_status,
     first_visit,
     no_traceback_during_test,
     open_page,
@@ -80,6 +82,14 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     wait_idle(page)
     assert page.locator(EXCEPTION).count() == 0
     assert page.locator(PLOT).count() >= 4
+
+    # Scrubbing the replay reruns its own section (a fragment), not Try it's decoding and the rest.
+    replayed = chart_data(page, "Alignment at step")
+    with expect_rerun(page) as frame:
+        page.locator(".st-key-tw_frame input[type=range]").focus()
+        page.keyboard.press("ArrowLeft")
+    assert finished_status(frame) == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+    wait_chart_changed(page, "Alignment at step", replayed)
 
     main_height = 'document.querySelector(\'[data-testid="stMain"]\').scrollHeight'
     height = min(max(page.evaluate(main_height), HEIGHT), MAX_SCREENSHOT_HEIGHT)
