@@ -269,7 +269,7 @@ class Session:
         self.chart_visible_ms = self.page.wait_for_function(CHART_VISIBLE_JS, arg=self.chart, polling="raf",
                                                             timeout=180_000).json_value()
         self.first_view_s = time.perf_counter() - start
-        self.slider = self.page.locator(f"{target.get('slider')} input[type=range]").first
+        self.slider = self.page.locator(f"{target['slider']} input[type=range]").first
         self.typed = 0  # presses typed into target["text"], which picks the next of target["texts"]
 
     def _count(self, payload):
@@ -319,9 +319,9 @@ class Session:
         """Replace the text of target["text"] with the next of target["texts"] and press Enter;
         a `Press`, timed from Enter (typing alone does not rerun the page)."""
         box = self.page.locator(self.target["text"]).first
-        box.fill(self.target["texts"][self.typed % len(self.target["texts"])])
+        box.fill(self.target["texts"][self.typed % len(self.target["texts"])])  # leaves the focus in the box
         self.typed += 1
-        return self._timed(lambda: box.press("Enter"))
+        return self._timed(lambda: self.page.keyboard.press("Enter"))
 
     def sweep(self, presses):
         """`presses` slider moves, reversing at the ends so every press changes the value."""
@@ -365,7 +365,8 @@ def bytes_per_press(samples):
 
 def measure_pages(browser, presses):
     """A press on every page of PAGES against its floor: bench/floor_app.py drawing, as
-    heatmaps, the shapes of the charts the page's warm-up presses redrew (read from the browser),
+    heatmaps, the shapes of the charts the page's warm-up presses redrew (read from the browser
+    after them),
     so the floor redraws the same cells a press does, not charts a press leaves alone. Page and
     floor run on two servers at once, their presses alternating in RATIO_ROUNDS rounds after
     WARM_PRESSES each, so the machine's drift falls on both; the same rule ends a press on both
@@ -375,8 +376,9 @@ def measure_pages(browser, presses):
     with server(APP, "app-pages") as (app_base, _):
         for name, target in PAGES.items():
             page = Session(browser, target, app_base, whole_page=True)
-            shapes = [chart_shape(traces) for traces in page.chart_traces()]
             redrawn = sorted({index for sample in page.presses(WARM_PRESSES) for index in sample.redrawn})
+            # Read after a press has ended (script finished, painted): every chart is drawn by then.
+            shapes = [chart_shape(traces) for traces in page.chart_traces()]
             env = {"FLOOR_CHARTS": floor_charts(shapes[index] for index in redrawn)}
             log_name = "floor-" + re.sub(r"\W+", "_", name)
             with server(FLOOR, log_name, env) as (floor_base, _):
