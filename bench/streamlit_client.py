@@ -140,14 +140,14 @@ def chart_reading(spec):
     """A plotly chart's first trace as a reading: its x labels and its first row of numbers.
 
     The same reading the browser phases take from the page's first chart (`_fullData[0]`): z's
-    first row for a heatmap, else the trace's y.
+    first row for a heatmap, else the trace's y; a gap (None) reads as NaN.
     """
     trace = json.loads(spec)["data"][0]
     z = typed_array(trace.get("z"))
     row = z[0] if z is not None else typed_array(trace.get("y"))
     x = trace.get("x")
     return {"labels": [str(label) for label in x] if isinstance(x, list) else None,
-            "row": [float(v) for v in row]}
+            "row": [np.nan if v is None else float(v) for v in row]}  # None: a gap in plotly
 
 
 # --- a session ------------------------------------------------------------------------------------

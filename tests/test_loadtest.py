@@ -25,17 +25,28 @@ def test_latency_summary_in_milliseconds():
         "presses": 5, "p50_ms": 300.0, "p95_ms": 880.0, "max_ms": 1000.0}
 
 
-def test_every_session_has_its_own_tokens_and_a_url_that_sets_them():
-    plans = [loadtest.session_plan(i) for i in range(loadtest.SESSIONS)]
-    token_sets = [set(plan["tokens"]) for plan in plans if plan["tokens"]]
-    assert sum(map(len, token_sets)) == len(set().union(*token_sets))  # no token shared by two sessions
-    assert {plan["page"] for plan in plans} == set(loadtest.PAGES)
-    for plan in plans:
-        query = urllib.parse.parse_qs(plan["query"])
-        seed_key, text_key, _ = loadtest.PAGES[plan["page"]]
-        assert query[seed_key] == [str(plan["seed"])]
+def test_every_session_has_its_own_input_and_a_url_that_sets_it():
+    for page, (press_key, text_key, _) in loadtest.PAGES.items():
+        plans = [loadtest.session_plan(i, page) for i in range(max(loadtest.LEVELS))]
         if text_key:
-            assert query[text_key] == [" ".join(plan["tokens"])]
+            token_sets = [set(plan["tokens"]) for plan in plans]
+            assert sum(map(len, token_sets)) == len(set().union(*token_sets))  # no token shared by two sessions
+        for plan in plans:
+            query = urllib.parse.parse_qs(plan["query"])
+            assert plan["press_key"] == press_key and query[press_key] == [str(loadtest.press_value(plan, 0))]
+            if text_key:
+                assert query[text_key] == [" ".join(plan["tokens"])]
+        if page == "dot-product":
+            assert len({plan["dot_a"] for plan in plans}) == len(plans)
+
+
+def test_every_press_sets_a_new_value_within_the_slider():
+    plan = loadtest.session_plan(12, "self-attention")  # first seed 84
+    seeds = [loadtest.press_value(plan, step) for step in range(400)]
+    assert seeds[:3] == [84, 85, 86] and seeds[14:18] == [98, 99, 98, 97]
+    assert min(seeds) == 0 and max(seeds) == 99 and all(a != b for a, b in zip(seeds, seeds[1:]))
+    dot = loadtest.session_plan(2, "dot-product")
+    assert loadtest.press_value(dot, 0) == "3, 0, -2.5" and loadtest.press_value(dot, 5) == "3, 5, -2.5"
 
 
 def test_foreign_labels_are_leaks():
@@ -51,6 +62,23 @@ def test_within_budget_and_training_factor():
     assert loadtest.training_factor({"p50_ms": 200}, {"p50_ms": 350}) == 1.75
 
 
+def test_the_load_factor_is_the_most_sessions_p50_over_one_sessions():
+    levels = {"1": {"latency": {"p50_ms": 40}}, "5": {"latency": {"p50_ms": 50}}, "20": {"latency": {"p50_ms": 120}}}
+    assert loadtest.load_factor(levels) == {"fewest": 1, "sessions": 20, "factor": 3.0, "met": True}
+    levels["20"]["latency"]["p50_ms"] = 121
+    assert loadtest.load_factor(levels)["met"] is False
+
+
+def test_cpu_is_counted_per_rerun_and_apart_for_the_clients():
+    # (server CPU s, clients' CPU s, (machine busy s, machine total s)): 10 s of two cores' time.
+    before, after = (5.0, 1.0, (100.0, 200.0)), (7.5, 1.5, (107.0, 210.0))
+    assert loadtest.cpu_shares(before, after, reruns=50) == {
+        "server_cpu_per_rerun_ms": 50.0, "server_cpu_share": 0.25, "clients_cpu_share": 0.05,
+        "machine_busy_share": 0.7}
+    assert loadtest.cpu_shares(before, after, reruns=0)["server_cpu_per_rerun_ms"] is None
+    assert loadtest.clients_cpu_seconds() > 0
+
+
 def test_hostile_visits_include_issue_11s_url():
     visits = loadtest.hostile_visits()
     path, query = visits[0][1], urllib.parse.parse_qs(visits[0][2])
@@ -61,3 +89,42 @@ def test_hostile_visits_include_issue_11s_url():
 def test_the_committed_report_is_what_markdown_makes_of_the_committed_results():
     results = json.loads((ROOT / "bench" / "loadtest.json").read_text())
     assert (ROOT / "bench" / "LOADTEST.md").read_text() == loadtest.markdown(results)
+
+
+def test_the_report_says_which_pages_met_the_target():
+    results = json.loads((ROOT / "bench" / "loadtest.json").read_text())
+    phase = {"sessions": 1, "latency": {"presses": 9, "p50_ms": 40.0, "p95_ms": 60.0, "max_ms": 70.0},
+             "exceptions": 0, "checked": 9, "values_checked": 9, "leaks": 0, "server_cpu_per_rerun_ms": 30.0,
+             "server_cpu_share": 0.01, "clients_cpu_share": 0.002, "machine_busy_share": 0.1}
+    crowded = {**phase, "sessions": 20, "latency": {**phase["latency"], "p50_ms": 200.0}}
+    results["load"] = {"think_s": [1.0, 3.0], "seconds": 30, "pages": {"compare": {"1": phase, "20": crowded}}}
+    results["load"]["factors"] = {"compare": loadtest.load_factor(results["load"]["pages"]["compare"])}
+    results["training"] = {**crowded, "trainer": "Training: epoch 3 of 10 done", "auto_reruns": 40, "factor": 1.5}
+    results["rss_mb"].update(during_load_max=900.0, after_load=880.0)
+    report = loadtest.markdown(results)
+    assert "| compare | 20 | 200 ms | 60 ms | 70 ms | 9 | 0 | 30 ms | 1% | 0% | 10% |" in report
+    assert "| compare | 40 ms (1) | 200 ms (20) | 5.00x | MISSED |" in report
+    assert "think time drawn uniformly from 1-3 s" in report
+    assert "0 of 27 presses' charts" in report and "Training: epoch 3 of 10 done" in report
+
+
+def test_a_light_client_presses_self_attention_and_reads_attention_cores_numbers():
+    """The one live check: serve.py on a free port, one session, one seed press, its chart checked."""
+    import asyncio
+
+    from bench.run import APP, server
+
+    plan = loadtest.session_plan(3, "self-attention")
+
+    async def press_once(base):
+        learner = loadtest.Learner(base, plan, think_s=(0, 0))
+        await learner.open()
+        await learner.press()
+        await learner.close()
+        return learner
+
+    with server(APP, "test-loadtest") as (base, _):
+        learner = asyncio.run(press_once(base))
+    assert learner.exceptions == 0 and len(learner.latencies) == 1
+    assert learner.readings[0][0] == loadtest.press_value(plan, 1)
+    assert learner.checked() == (1, 1, 0)
