@@ -538,11 +538,19 @@ def test_bar_charts_and_attention_maps_add_a_hover_line_per_cell_escaped():
     assert heat.hovertemplate == "query %{y} → key %{x}: weight %{z:.6f}<br>%{customdata}<extra></extra>"
 
 
-def test_figures_carry_plotlys_2d_defaults_in_a_small_template():
-    default = plotly.io.templates["plotly"].to_plotly_json()
-    template = json.loads(figures.heatmap(np.eye(2), ["a", "b"], ["c", "d"]).to_json())["layout"]["template"]
-    assert len(json.dumps(template)) < 1500  # the whole default is ~7 KB, sent with every figure
-    for key in ("xaxis", "yaxis", "colorway", "hoverlabel", "font", "plot_bgcolor", "annotationdefaults"):
-        assert template["layout"][key] == default["layout"][key]
-    assert template["data"]["bar"] == default["data"]["bar"]
-    assert "polar" not in template["layout"] and "scatter3d" not in template["data"]
+def test_figures_carry_the_default_templates_2d_parts_only():
+    import streamlit.elements.plotly_chart  # noqa: F401 (registers the "streamlit" template the app's figures get)
+
+    for name in ("plotly", "streamlit"):
+        plotly.io.templates.default, before = name, plotly.io.templates.default
+        try:
+            template = json.loads(figures.heatmap(np.eye(2), ["a", "b"], ["c", "d"]).to_json())["layout"]["template"]
+        finally:
+            plotly.io.templates.default = before
+        whole = plotly.io.templates[name].to_plotly_json()
+        assert len(json.dumps(template)) < 1500  # a whole template is 3.6-7.1 KB, sent with every figure
+        for key in ("xaxis", "yaxis", "colorway", "hoverlabel", "font", "plot_bgcolor", "annotationdefaults"):
+            assert template["layout"].get(key) == whole["layout"].get(key)
+        assert template["data"].get("bar") == whole["data"].get("bar")
+        assert "polar" not in template["layout"] and "scatter3d" not in template["data"]
+        assert "colorscale" not in template["layout"]
