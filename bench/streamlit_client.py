@@ -11,7 +11,8 @@ carries the page's URL path and query string and no widget states. Each later on
 Chromium sends (recorded with Playwright's `framesent`): every widget on the page with its current
 value, the page's script hash, the query string the server last set (`page_info_changed`, which
 `bind="query-params"` widgets update), the fragment holding the widget that moved, and the hashes
-of the large elements it has cached, which the server then sends as `ref_hash` references
+of the large elements it has cached (kept while seen within the server's
+`max_cached_message_age` runs), which the server then sends as `ref_hash` references
 (runtime/forward_msg_cache.py). A `run_every` fragment's `auto_rerun` is answered as the browser
 answers it, with a rerun of that fragment every interval.
 """
@@ -165,7 +166,7 @@ class StreamlitClient:
         self.page_url, self.page, self.query_string = f"{base}/{page}", page, query
         self.page_script_hash = ""
         self.elements, self.states, self.fragments = {}, {}, {}
-        self.cache = {}
+        self.cache, self.max_cached_age = {}, 0  # hash -> [ForwardMsg, runs since last seen]
         self.received_bytes = 0
         self.auto_reruns = 0
         self._touched, self._run_fragments = set(), []
@@ -250,17 +251,19 @@ class StreamlitClient:
             message = ForwardMsg.FromString(frame)
             if message.WhichOneof("type") == "ref_hash":
                 cached = ForwardMsg()
-                cached.CopyFrom(self.cache[message.ref_hash])
+                cached.CopyFrom(self.cache[message.ref_hash][0])
                 cached.metadata.CopyFrom(message.metadata)
+                self.cache[message.ref_hash][1] = 0
                 message = cached
             elif message.metadata.cacheable:
-                self.cache[message.hash] = message
+                self.cache[message.hash] = [message, 0]
             self._handle(message)
 
     def _handle(self, message):
         kind = message.WhichOneof("type")
         if kind == "new_session":
             self._touched, self._run_fragments = set(), list(message.metadata.run.fragment_ids)
+            self.max_cached_age = message.new_session.config.max_cached_message_age
         elif kind == "navigation":  # the page st.navigation chose: the one later runs name
             self.page_script_hash = message.navigation.page_script_hash
         elif kind == "delta":
@@ -276,6 +279,7 @@ class StreamlitClient:
                     task.cancel()
         elif kind == "script_finished" and message.script_finished != INTERRUPTED:
             self._drop_stale()
+            self._age_cache()
             if self._finished is not None and not self._finished.done():
                 self._finished.set_result(time.perf_counter())
 
@@ -306,6 +310,14 @@ class StreamlitClient:
             if widget_id:
                 self.states.pop(widget_id, None)
                 self.fragments.pop(widget_id, None)
+
+    def _age_cache(self):
+        """Count a finished run against every cached element and forget those not seen for more
+        than the server's `max_cached_message_age` runs, as the front end's cache does."""
+        for message_hash, entry in list(self.cache.items()):
+            entry[1] += 1
+            if entry[1] > self.max_cached_age:
+                del self.cache[message_hash]
 
     def _start_auto_rerun(self, fragment_id, interval):
         async def rerun_every():

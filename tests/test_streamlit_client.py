@@ -119,6 +119,7 @@ class Frames:
 def run_of(*messages, fragment_ids=()):
     started, finished = ForwardMsg(), ForwardMsg()
     started.new_session.page_script_hash = "main"
+    started.new_session.config.max_cached_message_age = 2
     started.metadata.run.fragment_ids.extend(fragment_ids)
     finished.script_finished = (ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY if fragment_ids
                                 else ForwardMsg.FINISHED_SUCCESSFULLY)
@@ -167,3 +168,7 @@ def test_cached_elements_come_back_by_reference():
     client.elements.clear()
     received(client, run_of(reference))
     assert client.charts() == ['{"data": [1]}']
+    received(client, run_of())
+    assert list(client.cache) == ["h1"]  # unseen for one run: kept
+    received(client, run_of())
+    assert list(client.cache) == []  # unseen for more than max_cached_message_age (2) runs: forgotten
