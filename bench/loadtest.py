@@ -747,7 +747,8 @@ async def container_restart():
 
 
 async def load_phases(server, levels, seconds, think_s, pages):
-    """Every page in `pages` at every number of sessions in `levels`, then the training phase."""
+    """Every page in `pages` at every number of sessions in `levels`, then the training phase
+    (None when TRAINING_PAGE is not among `pages`: it is compared with that page's phase)."""
     results = {"think_s": list(think_s), "seconds": seconds, "pages": {}}
     for page in pages:
         results["pages"][page] = {}
@@ -756,6 +757,8 @@ async def load_phases(server, levels, seconds, think_s, pages):
             results["pages"][page][str(sessions)] = phase
             print(f"{page}, {sessions} sessions:", phase, flush=True)
     results["factors"] = {page: load_factor(levels) for page, levels in results["pages"].items()}
+    if TRAINING_PAGE not in pages:
+        return results, None
     most = max(levels)
     training = await load(server, [session_plan(i, TRAINING_PAGE) for i in range(most)], seconds, think_s,
                           training=True)
@@ -809,7 +812,7 @@ def main():
                         help="press again as soon as the result arrives (think time 0): a stress test, not the target")
     parser.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES), help="pages to load")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=PHASES,
-                        help="run only these (the results files are written only when all run)")
+                        help="run only these (the results files are written only when every phase and page runs)")
     parser.add_argument("--container", action="store_true",
                         help="instead, build the Docker image and check a `docker restart` under an open page; "
                              "adds its result to bench/loadtest.json and LOADTEST.md")
