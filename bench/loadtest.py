@@ -30,6 +30,7 @@ against the Docker image with `docker restart`, and adds its result to both file
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import pathlib
@@ -77,15 +78,18 @@ SPINNER = '[data-testid="stSpinner"]'
 CONNECTED = '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
 IDLE = CONNECTED + '[data-test-script-state="notRunning"]'
 
-# page path -> (key of the widget a press moves, text key or None, URL settings every session of
-# that page uses). A press moves the seed slider, or on Dot product types a new vector b.
+# page path -> (key of the widget a press moves, key of the widget holding the session's own input,
+# URL settings every session of that page uses). A press moves the seed slider, or on Dot product
+# types a new vector b. The additive page reads a typed sequence of its default size (5 steps x 4
+# features) rather than a random one, which the seed alone would make the same for every session.
 PAGES = {
-    "dot-product": ("dot_b", None, {}),
-    "dense-layers": ("dense_seed", None, {}),
+    "dot-product": ("dot_b", "dot_a", {}),
+    "dense-layers": ("dense_seed", "dense_x", {}),
     "self-attention": ("sa_seed", "sa_text", {"sa_units": 8, "sa_heads": 2}),
-    "additive-attention": ("rnn_seed", None, {}),
+    "additive-attention": ("rnn_seed", "rnn_matrix", {"rnn_source": "typed"}),
     "compare": ("cmp_seed", "cmp_text", {"cmp_units": 8, "cmp_heads": 2}),
 }
+TEXT_PAGES = ("self-attention", "compare")
 WORDS = ("cat", "sat", "on", "mat", "dog", "ran", "far", "sun", "sky", "red", "owl", "fig")
 
 
@@ -108,17 +112,24 @@ def latency_summary(seconds):
             "p95_ms": round(percentile(seconds, 95) * 1000, 1), "max_ms": round(max(seconds) * 1000, 1)}
 
 
-def session_plan(index, page):
-    """Session `index`'s plan on `page`: its text (its own tokens, 5-12 of them), first value and URL query."""
-    press_key, text_key, settings = PAGES[page]
-    tokens = [f"s{index:02d}{word}" for word in WORDS[: 5 + index % 8]]
-    plan = {"index": index, "page": page, "tokens": tokens if text_key else None, "seed": (7 * index) % 90}
-    query = {**settings, press_key: press_value(plan, 0)}
-    if text_key:
-        query[text_key] = " ".join(tokens)
-    if page == "dot-product":  # vector a is the session's own too
-        plan["dot_a"] = query["dot_a"] = f"{index % 5 - 2}, 0.25, {index + 1}"
-    return {**plan, "press_key": press_key, "query": urllib.parse.urlencode(query)}
+def session_plan(index, page, phase=0):
+    """Session `index`'s plan on `page` in load phase `phase`: its own input, first value and URL query.
+
+    The input (a text of 5-12 tokens, or numbers) is the session's own and this phase's own: the
+    app caches results by input (page_support's MEMORY.cached), so a session replaying an input an
+    earlier phase sent would measure a cache hit, not a press.
+    """
+    press_key, input_key, settings = PAGES[page]
+    tokens = [f"p{phase}s{index:02d}{word}" for word in WORDS[: 5 + index % 8]]
+    own = {
+        "dot-product": f"{index % 5 - 2}, {phase}.25, {index + 1}",
+        "dense-layers": f"{index + 1}, {phase}.5, 0.25, -1",
+        "additive-attention": "\n".join(f"{index + 1}, {phase}.5, {row}, -0.25" for row in range(5)),
+    }.get(page, " ".join(tokens))
+    plan = {"index": index, "page": page, "tokens": tokens if page in TEXT_PAGES else None, "input": own,
+            "seed": (7 * index) % 90, "press_key": press_key}
+    query = {**settings, input_key: own, press_key: press_value(plan, 0)}
+    return {**plan, "query": urllib.parse.urlencode(query)}
 
 
 def press_value(plan, step):
@@ -478,7 +489,7 @@ def check_readings(plan, readings):
     leaks = 0
     for reading in readings:
         if plan["page"] == "dot-product":
-            a, b = ac.parse_vector(plan["dot_a"], name="a"), ac.parse_vector(reading["value"], name="b")
+            a, b = ac.parse_vector(plan["input"], name="a"), ac.parse_vector(reading["value"], name="b")
             expected = ac.trace_dot_product(a, b).products
             wrong_labels = []
         else:
@@ -523,12 +534,14 @@ class Learner:
             await asyncio.sleep(random.uniform(*self.think_s))
 
     def checked(self):
-        """check_readings on this session's readings; a press that drew no chart is a leak."""
+        """check_readings on this session's readings; on every page, a press that drew no chart
+        (an input refused, say) counts as a leak."""
+        uncharted = sum(spec is None for _, spec in self.readings)
         if self.plan["page"] not in CHECKED_PAGES:
-            return 0, 0, 0
+            return 0, 0, uncharted
         readings = [{"value": value, **chart_reading(spec)} for value, spec in self.readings if spec]
         checked, values, leaks = check_readings(self.plan, readings)
-        return checked, values, leaks + sum(spec is None for _, spec in self.readings)
+        return checked, values, leaks + uncharted
 
     async def close(self):
         await self.client.close()
@@ -750,18 +763,20 @@ async def load_phases(server, levels, seconds, think_s, pages):
     """Every page in `pages` at every number of sessions in `levels`, then the training phase
     (None when TRAINING_PAGE is not among `pages`: it is compared with that page's phase)."""
     results = {"think_s": list(think_s), "seconds": seconds, "pages": {}}
+    numbers = itertools.count()  # each phase's number, which makes its sessions' inputs its own
     for page in pages:
         results["pages"][page] = {}
         for sessions in levels:
-            phase = await load(server, [session_plan(i, page) for i in range(sessions)], seconds, think_s)
+            number = next(numbers)
+            phase = await load(server, [session_plan(i, page, number) for i in range(sessions)], seconds, think_s)
             results["pages"][page][str(sessions)] = phase
             print(f"{page}, {sessions} sessions:", phase, flush=True)
     results["factors"] = {page: load_factor(levels) for page, levels in results["pages"].items()}
     if TRAINING_PAGE not in pages:
         return results, None
     most = max(levels)
-    training = await load(server, [session_plan(i, TRAINING_PAGE) for i in range(most)], seconds, think_s,
-                          training=True)
+    training = await load(server, [session_plan(i, TRAINING_PAGE, next(numbers)) for i in range(most)], seconds,
+                          think_s, training=True)
     training["factor"] = training_factor(results["pages"][TRAINING_PAGE][str(most)]["latency"], training["latency"])
     print("training:", training, flush=True)
     return results, training

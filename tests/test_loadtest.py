@@ -25,19 +25,20 @@ def test_latency_summary_in_milliseconds():
         "presses": 5, "p50_ms": 300.0, "p95_ms": 880.0, "max_ms": 1000.0}
 
 
-def test_every_session_has_its_own_input_and_a_url_that_sets_it():
-    for page, (press_key, text_key, _) in loadtest.PAGES.items():
-        plans = [loadtest.session_plan(i, page) for i in range(max(loadtest.LEVELS))]
-        if text_key:
+def test_every_session_has_its_own_input_in_every_phase_and_a_url_that_sets_it():
+    sessions = range(max(loadtest.LEVELS))
+    for page, (press_key, input_key, _) in loadtest.PAGES.items():
+        plans = [loadtest.session_plan(i, page, phase) for phase in range(30) for i in sessions]
+        assert len({plan["input"] for plan in plans}) == len(plans)  # no input sent twice
+        if page in loadtest.TEXT_PAGES:
             token_sets = [set(plan["tokens"]) for plan in plans]
             assert sum(map(len, token_sets)) == len(set().union(*token_sets))  # no token shared by two sessions
         for plan in plans:
             query = urllib.parse.parse_qs(plan["query"])
             assert plan["press_key"] == press_key and query[press_key] == [str(loadtest.press_value(plan, 0))]
-            if text_key:
-                assert query[text_key] == [" ".join(plan["tokens"])]
-        if page == "dot-product":
-            assert len({plan["dot_a"] for plan in plans}) == len(plans)
+            assert query[input_key] == [plan["input"]]
+            if page in loadtest.TEXT_PAGES:
+                assert plan["input"] == " ".join(plan["tokens"])
 
 
 def test_every_press_sets_a_new_value_within_the_slider():
