@@ -9,6 +9,7 @@ the dot-product family, the NumPy reference for additive attention.
 Shape letters: T tokens, F features, U units, N heads, D head size.
 """
 
+import functools
 from dataclasses import dataclass
 
 import keras
@@ -16,7 +17,7 @@ import numpy as np
 
 from attention_core import reference
 from attention_core.inputs import InputError
-from attention_core.layers import BahdanauAttention, SelfAttention
+from attention_core.layers import BahdanauAttention, SelfAttention, seeded
 
 MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
 
@@ -54,20 +55,53 @@ def multi_head_attention_like(layer: SelfAttention, x_shape):
     heads to themselves, so its output equals ours. It always scales by 1/sqrt(D), so it is an
     oracle only for `use_scale=True`.
     """
-    heads, size, units = layer.num_heads, layer.head_size, layer.units
-    mha = keras.layers.MultiHeadAttention(num_heads=heads, key_dim=size, value_dim=size, output_shape=units)
+    mha = _multi_head_attention(layer.num_heads, layer.head_size, layer.units, x_shape)
+    for variable, value in _weights_like(mha, layer):
+        variable.assign(value)
+    return mha
+
+
+def _multi_head_attention(num_heads, head_size, units, x_shape):
+    """A built `keras.layers.MultiHeadAttention` of N heads of size D with a U-unit output."""
+    mha = keras.layers.MultiHeadAttention(num_heads=num_heads, key_dim=head_size, value_dim=head_size,
+                                          output_shape=units)
     mha.build(x_shape, x_shape)
+    return mha
+
+
+def _weights_like(mha, layer):
+    """(variable of `mha`, value) pairs giving it `layer`'s weights and an identity output (see
+    `multi_head_attention_like`); read from `layer` as it computes now (e.g. under `seeded`)."""
+    heads, size, units = layer.num_heads, layer.head_size, layer.units
+    pairs = []
     for ours, theirs in (
         (layer.query_dense, mha._query_dense),
         (layer.key_dense, mha._key_dense),
         (layer.value_dense, mha._value_dense),
     ):
         kernel = keras.ops.convert_to_numpy(ours.kernel)
-        theirs.kernel.assign(kernel.reshape(kernel.shape[0], heads, size))
-        theirs.bias.assign(keras.ops.convert_to_numpy(ours.bias).reshape(heads, size))
-    mha._output_dense.kernel.assign(np.eye(units).reshape(heads, size, units))
-    mha._output_dense.bias.assign(np.zeros(units))
-    return mha
+        pairs += [(theirs.kernel, kernel.reshape(kernel.shape[0], heads, size)),
+                  (theirs.bias, keras.ops.convert_to_numpy(ours.bias).reshape(heads, size))]
+    return pairs + [(mha._output_dense.kernel, np.eye(units, dtype="float32").reshape(heads, size, units)),
+                    (mha._output_dense.bias, np.zeros(units, dtype="float32"))]
+
+
+# Built layers shared by every seed and every session: building one (its variables) cost more than
+# the rest of a comparison (~35 ms of ~80, measured), and a built layer computes any seed's weights
+# under `seeded`, or any weights under a StatelessScope, without changing.
+@functools.lru_cache(maxsize=64)
+def _shared_layer(name, units, num_heads, num_features):
+    """The built layer for mechanism `name` of MECHANISMS (or the MultiHeadAttention oracle,
+    "oracle") over F = `num_features`; never mutated."""
+    if name == "additive":
+        layer = BahdanauAttention(units)
+        layer.build((None, None, num_features), (None, num_features))
+    elif name == "oracle":
+        layer = _multi_head_attention(num_heads, units // num_heads, units, (None, None, num_features))
+    else:
+        layer = SelfAttention(units, num_heads=num_heads if name == "multi-head" else 1, use_scale=name != "dot-product")
+        layer.build((None, None, num_features))
+    return layer
 
 
 def _max_diff(a, b):
@@ -104,9 +138,10 @@ def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None, mask
     allowed = _allowed(tokens, padding_mask, use_causal_mask, masks_queries)
     if layer.use_scale:
         padding = None if padding is None else padding[None]
-        _, oracle = multi_head_attention_like(layer, x.shape)(
-            x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True
-        )
+        mha = _shared_layer("oracle", layer.units, layer.num_heads, x.shape[-1])
+        # Its weights set in a scope of their own, so the shared layer itself never changes.
+        with keras.StatelessScope(state_mapping=_weights_like(mha, layer)):
+            _, oracle = mha(x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True)
         oracle, oracle_name = keras.ops.convert_to_numpy(oracle)[0], "keras.layers.MultiHeadAttention"
     else:
         weights = [keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights]
@@ -168,20 +203,14 @@ def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_ma
     """The mechanisms `names` of MECHANISMS with `seed`'s weights on x (T, F), in that order,
     masked as `_allowed` says."""
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
-    layers = {
-        "dot-product": SelfAttention(units, num_heads=1, use_scale=False, seed=seed),
-        "scaled dot-product": SelfAttention(units, num_heads=1, use_scale=True, seed=seed),
-        "multi-head": SelfAttention(units, num_heads=num_heads, use_scale=True, seed=seed),
-    }
     results = []
     for name in names:
-        if name == "additive":
-            additive = BahdanauAttention(units, seed=seed)
-            additive.build((x.shape[1], x.shape[1], x.shape[2]), (x.shape[1], x.shape[2]))
-            results.append(_additive_result(additive, x, use_causal_mask, padding_mask, masks_queries))
-        else:
-            layers[name].build(x.shape)
-            results.append(_dot_product_result(name, layers[name], x, use_causal_mask, padding_mask, masks_queries))
+        layer = _shared_layer(name, units, num_heads if name == "multi-head" else 1, x.shape[-1])
+        with seeded(layer, seed):  # as if made with `seed`
+            if name == "additive":
+                results.append(_additive_result(layer, x, use_causal_mask, padding_mask, masks_queries))
+            else:
+                results.append(_dot_product_result(name, layer, x, use_causal_mask, padding_mask, masks_queries))
     return tuple(results)
 
 

@@ -1,10 +1,11 @@
 """The mechanism comparison: four mechanisms on the same tokens, each verified."""
 
+import keras
 import numpy as np
 import pytest
 
-from attention_core import (MECHANISMS, InputError, comparison, compare_mechanisms, encode_text, reference,
-                            trained_mask_text, weights_difference)
+from attention_core import (MECHANISMS, BahdanauAttention, InputError, SelfAttention, comparison, compare_mechanisms,
+                            encode_text, reference, trained_mask_text, weights_difference)
 
 TOKENS, X = encode_text("the cat sat on the mat", 16, seed=0)
 
@@ -24,6 +25,26 @@ def test_every_mechanism_is_verified_and_normalized(causal):
         np.testing.assert_allclose(reference.softmax(result.head_scores, mask=allowed), result.head_weights, atol=1e-6)
     assert results[2].head_weights.shape == (2, 6, 6)
     np.testing.assert_allclose(results[2].weights, results[2].head_weights.mean(axis=0))
+
+
+def test_each_seed_gives_the_layers_made_with_it_and_the_shared_layers_never_change():
+    # The mechanisms run on built layers shared by every seed; a seed's maps are those of layers made with it.
+    first = compare_mechanisms(X, units=8, num_heads=2, seed=3)
+    shared = [comparison._shared_layer(name, 8, 2 if name == "multi-head" else 1, X.shape[1]) for name in MECHANISMS]
+    shared.append(comparison._shared_layer("oracle", 8, 2, X.shape[1]))
+    before = [keras.ops.convert_to_numpy(v).copy() for layer in shared for v in layer.weights]
+    compare_mechanisms(X, units=8, num_heads=2, seed=4, use_causal_mask=True)
+    again = compare_mechanisms(X, units=8, num_heads=2, seed=3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.head_weights, b.head_weights)
+    for a, b in zip(before, [keras.ops.convert_to_numpy(v) for layer in shared for v in layer.weights]):
+        np.testing.assert_array_equal(a, b)
+    x = X[None].astype("float32")
+    for result, heads, scale in zip(first[:3], (1, 1, 2), (False, True, True)):
+        _, made = SelfAttention(8, num_heads=heads, use_scale=scale, seed=3)(x, return_attention_scores=True)
+        np.testing.assert_allclose(result.head_weights, keras.ops.convert_to_numpy(made)[0], atol=1e-6)
+    _, made = BahdanauAttention(8, seed=3)(np.repeat(x, len(TOKENS), axis=0), x[0])
+    np.testing.assert_allclose(first[3].weights, keras.ops.convert_to_numpy(made)[..., 0], atol=1e-6)
 
 
 def test_the_mechanisms_really_differ():
