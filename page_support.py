@@ -291,16 +291,20 @@ def simple_rnn_summary(num_features, units):
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def dense_model(input_dim, layer_units, activation, seed):
-    """A built dense network shared by every session; never mutated after this."""
-    return ac.dense_network(input_dim, list(layer_units), activation=activation, seed=seed)
+def dense_model(input_dim, layer_units, activation):
+    """A built dense network shared by every seed (`ac.seeded`) and session, and its Keras
+    summary text (the same for every seed); never mutated after this."""
+    model = ac.dense_network(input_dim, list(layer_units), activation=activation)
+    return model, ac.model_summary_text(model)
 
 
 @MEMORY.cached
 def dense_trace(x, layer_units, activation, seed):
-    """DenseNetworkTrace of one input vector x (F,) and the model's Keras summary text."""
-    model = dense_model(len(x), tuple(layer_units), activation, seed)
-    return ac.trace_dense_network(model, x), ac.model_summary_text(model)
+    """DenseNetworkTrace of one input vector x (F,) through the network made with `seed`, and its
+    Keras summary text."""
+    model, summary = dense_model(len(x), tuple(layer_units), activation)
+    with ac.seeded(model, seed):
+        return ac.trace_dense_network(model, x), summary
 
 
 # Shared read-only, like the self-attention traces: at 1024 tokens a result holds several (T, T)

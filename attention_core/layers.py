@@ -77,7 +77,8 @@ def seeded(layer, seed):
     The layer's variables stay as they are: inside a `keras.StatelessScope`, which holds per
     thread, it reads the seeded initial values instead. So one built layer serves every seed,
     for every session at once, where making and building a layer per seed cost ~20 ms
-    (measured). `layer` is a built `SelfAttention`, `BahdanauAttention` or `RNNWithAttention`.
+    (measured). `layer` is a built `SelfAttention`, `BahdanauAttention` or `RNNWithAttention`,
+    or a `dense_network`, whose Dense layers get the weights `dense_network(..., seed=seed)` gives.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"Expected `seed` to be an integer. Received: seed={seed!r}")
@@ -85,6 +86,8 @@ def seeded(layer, seed):
         raise ValueError(
             f"Expected a built layer, whose variables exist. Received: {layer.name}, not built yet"
         )
+    if isinstance(layer, keras.Sequential):
+        return keras.StatelessScope(state_mapping=_projection_weights(layer.layers, seed))
     return keras.StatelessScope(state_mapping=layer.seeded_weights(seed))
 
 

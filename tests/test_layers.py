@@ -134,6 +134,10 @@ SEEDED_LAYERS = {
         BahdanauAttention(3, seed=seed), lambda layer: layer(rng_array(0, 1, 5, 4), rng_array(1, 1, 2))
     ),
     "rnn": lambda seed: _built_call(RNNWithAttention(4, seed=seed), lambda layer: layer(rng_array(0, 1, 5, 4))),
+    "dense network": lambda seed: _built_call(
+        dense_network(4, [3, 2], seed=seed),
+        lambda model: [model(rng_array(0, 1, 4))] + [weight for layer in model.layers for weight in (layer.kernel, layer.bias)],
+    ),
 }
 
 
