@@ -219,8 +219,9 @@ def markdown(results):
         "",
         f"Memory budget: {results['budget_mb']} MB (`ATTENTION_MEMORY_BUDGET_MB`).",
         "",
-        f"Each page, at each number of sessions, for {loaded['seconds']} s: every session has its own text and seed, "
-        f"presses (a new seed; on Dot product a new vector b), waits for the result, {think}. "
+        f"Each page, at each number of sessions, for {loaded['seconds']} s: every session has its own input (a text, "
+        "a vector, or on the additive page a typed 5 × 4 sequence; new in every phase, as the app caches results by "
+        f"input) and seed, presses (a new seed; on Dot product a new vector b), waits for the result, {think}. "
         "Latency: from sending the press's `rerun_script` to receiving its `script_finished`, all its deltas "
         "received. Server CPU per rerun: the server process's user + system CPU over the phase, divided by the "
         "presses answered. CPU shares are of all cores: the server's, the clients' (this process), and the whole "
