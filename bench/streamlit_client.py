@@ -157,8 +157,8 @@ class StreamlitClient:
     """One session on one page: opens it, presses its widgets, and keeps what the page shows.
 
     `elements` maps each element's delta path to (fragment id, Element) as the front end holds its
-    tree; `states` holds the widgets' current values. `run_seconds` is the time of the last run,
-    from sending its `rerun_script` to receiving its `script_finished` (all its deltas received).
+    tree; `states` holds the widgets' current values. `open`, `press` and `click` return the run's
+    time, from sending its `rerun_script` to receiving its `script_finished` (all its deltas received).
     """
 
     def __init__(self, base, page, query=""):
@@ -167,7 +167,6 @@ class StreamlitClient:
         self.page_script_hash = ""
         self.elements, self.states, self.fragments = {}, {}, {}
         self.cache, self.max_cached_age = {}, 0  # hash -> [ForwardMsg, runs since last seen]
-        self.received_bytes = 0
         self.auto_reruns = 0
         self._touched, self._run_fragments = set(), []
         self._finished = None
@@ -201,7 +200,7 @@ class StreamlitClient:
                        f"{sorted(filter(None, map(widget_key, self.fragments)))}")
 
     def value(self, key):
-        """The current value of widget `key`, as a Python value (a one-number slider's number)."""
+        """The current value of widget `key`, as a Python value (a slider's: its list of numbers)."""
         state = self.states[self.widget_id(key)]
         value = getattr(state, state.WhichOneof("value"))
         return list(value.data) if hasattr(value, "data") else value
@@ -247,7 +246,6 @@ class StreamlitClient:
 
     async def _receive(self):
         async for frame in self.socket:
-            self.received_bytes += len(frame)
             message = ForwardMsg.FromString(frame)
             if message.WhichOneof("type") == "ref_hash":
                 cached = ForwardMsg()
