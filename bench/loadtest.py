@@ -5,15 +5,16 @@ Streamlit's websocket protocol (bench/streamlit_client.py), all in this one Pyth
 the sessions do not eat the server's CPU as twenty Chromium renderers did; the faults are checked
 in Debian's Chromium, driven by Playwright. In order:
 
-1. **Load, per page**: on each of LOAD_PAGES, 1, 5, 10 and 20 sessions at once (LEVELS) for
-   PHASE_S each, every session with its own text and seed (`session_plan`), pressing (a new
-   seed, or on Dot product a new vector b), waiting for the result, then reading it for a think
-   time drawn uniformly from THINK_S (a learner reads the result before moving again;
-   `--closed-loop` presses again at once, for stress). A press's latency runs from sending its
-   `rerun_script` to receiving its `script_finished` (all its deltas received). Per phase: the
-   latencies, the exceptions shown, the server's CPU (utime + stime from /proc) per rerun and its
-   share of all cores, and this process's CPU (the clients') apart. Every reading's chart is
-   checked after the phase against what attention_core computes for the session's own input.
+1. **Load, per page**: on each page of PAGES, 1, 5, 10 and 20 sessions at once (LEVELS) for
+   PHASE_S each, every session with its own input and seed, new in every phase (`session_plan`),
+   pressing (a new seed, or on Dot product a new vector b), waiting for the result, then reading
+   it for a think time drawn uniformly from THINK_S (a learner reads the result before moving
+   again; `--closed-loop` presses again at once, for stress). A press's latency runs from sending
+   its `rerun_script` to receiving its `script_finished` (all its deltas received). Per phase:
+   the latencies, the exceptions shown, the server's CPU (utime + stime from /proc) per rerun and
+   its share of all cores, and this process's CPU (the clients') apart. The charts of the pages
+   in CHECKED_PAGES are checked after the phase against what attention_core computes for the
+   session's own input; on every page a press must draw a chart.
 2. **Training**: the 20-session phase on self-attention again, while one more session trains a
    Transformer on Train and watch (TRAINING_QUERY, its Play pressed, its live view redrawn as a
    browser asks).
