@@ -10,6 +10,8 @@ Shape letters: B batch, T time steps (tokens), F features, H hidden size, U unit
 N heads, D = U // N head size.
 """
 
+import functools
+import json
 import warnings
 
 import keras
@@ -57,9 +59,25 @@ _ATTENTION_SEED_OFFSET = 2
 def _initial_values(variables_and_initializers):
     """(variable, value) pairs: the value each variable starts from with its initializer."""
     return [
-        (variable, keras.initializers.get(initializer)(variable.shape, dtype=variable.dtype))
+        (variable, _initial_value(keras.initializers.get(initializer), tuple(variable.shape), variable.dtype))
         for variable, initializer in variables_and_initializers
     ]
+
+
+def _initial_value(initializer, shape, dtype):
+    """What `initializer` gives for `shape`: kept when it gives the same every time (a seeded or
+    constant initializer), since a seed's weights are drawn again on every press and Compare's
+    three dot-product layers draw the same ones (~1 ms a kernel, eagerly)."""
+    config = initializer.get_config()
+    if config.get("seed", 0) is None:  # unseeded: new random values every call
+        return initializer(shape, dtype=dtype)
+    return _repeatable_value(type(initializer), json.dumps(config, sort_keys=True), shape, dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _repeatable_value(initializer_class, config, shape, dtype):
+    """The (immutable) tensor a seeded or constant initializer of this class and config gives."""
+    return initializer_class.from_config(json.loads(config))(shape, dtype=dtype)
 
 
 def _projection_weights(projections, seed):

@@ -495,3 +495,16 @@ def test_huge_scores_do_not_overflow():
     weights = as_numpy(weights)
     assert np.isfinite(weights).all()
     np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=ATOL)
+
+
+def test_seeded_initial_values_are_kept_and_unseeded_ones_drawn_anew():
+    from attention_core.layers import _initial_values
+
+    dense = keras.layers.Dense(3)
+    dense.build((None, 4))
+    seeded_init = keras.initializers.GlorotUniform(seed=5)
+    (_, first), (_, again) = _initial_values([(dense.kernel, seeded_init), (dense.kernel, seeded_init)])
+    assert first is again  # drawn once
+    np.testing.assert_array_equal(as_numpy(first), as_numpy(keras.initializers.GlorotUniform(seed=5)((4, 3))))
+    (_, one), (_, two) = _initial_values([(dense.kernel, "glorot_uniform"), (dense.kernel, "glorot_uniform")])
+    assert not np.array_equal(as_numpy(one), as_numpy(two))
