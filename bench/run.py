@@ -398,6 +398,7 @@ def measure_pages(browser, presses):
                 "cells": sum(rows * columns for rows, columns in (shapes[index] for index in redrawn)),
                 "floor_charts": env["FLOOR_CHARTS"],
                 "bytes": bytes_per_press(samples["page"]),
+                "floor_bytes": bytes_per_press(samples["floor"]),
             }
             results[name]["ratio"] = results[name]["page"]["median_ms"] / results[name]["floor"]["median_ms"]
             print(f"page {name}: {json.dumps(results[name])}", flush=True)
