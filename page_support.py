@@ -10,6 +10,7 @@ import gc
 import html
 import itertools
 import re
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -222,17 +223,31 @@ def self_attention_layer(units, num_heads, use_scale):
     return layer
 
 
+# Keras computations for the pages run one at a time. Eager TensorFlow lets go of the GIL around each
+# of the hundreds of small ops a trace makes and takes it back after: sessions computing at once
+# queued for the GIL op by op (Compare under 20 sessions: a press's p50 0.65 s, against 0.09 s alone,
+# measured), where in turn each runs at full speed. Train and watch's training thread does not take it.
+_KERAS_TURN = threading.RLock()  # re-entrant: a turn may hold a nested one
+
+
+def in_turn(compute):
+    """`compute()` (Keras work that waits on no budget entry another session computes), run in its turn."""
+    with _KERAS_TURN:
+        return compute()
+
+
 def within_budget(key, cost, compute):
     """`compute()`'s result for `key` from the shared memory budget, refusing a view over its limit.
 
     Raises ac.ViewTooLarge (an InputError, so pages show it as a message) before computing
     anything when `cost` is over one view's share; a computation that takes seconds says so.
+    `compute` runs `in_turn`, so it must not wait on the budget itself.
     """
     MEMORY.check(cost)
     if cost.seconds < 1 or key in MEMORY:
-        return MEMORY.get_or_compute(key, compute, cost.peak_bytes)
+        return MEMORY.get_or_compute(key, lambda: in_turn(compute), cost.peak_bytes)
     with st.spinner(cost.statement, show_time=True):
-        return MEMORY.get_or_compute(key, compute, cost.peak_bytes)
+        return MEMORY.get_or_compute(key, lambda: in_turn(compute), cost.peak_bytes)
 
 
 # Traces are shared, not copied: their arrays are read-only, so every session can use one object,
@@ -281,7 +296,7 @@ def rnn_attention_trace(inputs, units, seed):
     """RNNAttentionTrace of inputs (T, F) through the cached model with `seed`'s weights."""
     model = rnn_with_attention_model(units, inputs.shape[1])
     with ac.seeded(model, seed):
-        return ac.trace_rnn_with_attention(model, inputs)
+        return in_turn(lambda: ac.trace_rnn_with_attention(model, inputs))
 
 
 @MEMORY.cached
@@ -304,7 +319,7 @@ def dense_trace(x, layer_units, activation, seed):
     Keras summary text."""
     model, summary = dense_model(len(x), tuple(layer_units), activation)
     with ac.seeded(model, seed):
-        return ac.trace_dense_network(model, x), summary
+        return in_turn(lambda: ac.trace_dense_network(model, x)), summary
 
 
 # Shared read-only, like the self-attention traces: at 1024 tokens a result holds several (T, T)

@@ -267,3 +267,25 @@ def test_the_heads_control_states_one_views_memory_limit():
     app.run()
     [heads] = [slider for slider in app.select_slider if slider.key == "sa_heads"]
     assert "one view may use at most 512 MB of the server's (ATTENTION_MEMORY_BUDGET_MB)" in heads.help
+
+
+def test_the_pages_keras_computations_take_turns():
+    # Eager TensorFlow releases the GIL on every op, so sessions computing at once slowed each
+    # other op by op; page_support runs them one at a time (a nested turn is the same turn).
+    import page_support as ps
+
+    inside, overlaps = [], []
+
+    def compute():
+        overlaps.append(len(inside))
+        inside.append(1)
+        time.sleep(0.05)
+        ps.in_turn(lambda: None)  # nested: must not wait on itself
+        inside.pop()
+
+    threads = [threading.Thread(target=ps.in_turn, args=(compute,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert overlaps == [0, 0, 0, 0]
