@@ -241,13 +241,14 @@ def within_budget(key, cost, compute):
 
     Raises ac.ViewTooLarge (an InputError, so pages show it as a message) before computing
     anything when `cost` is over one view's share; a computation that takes seconds says so.
-    `compute` runs `in_turn`, so it must not wait on the budget itself.
+    Under a second, `compute` runs `in_turn`, so it must not wait on the budget itself; longer ones
+    run beside the turns, so a view of seconds never holds every other session's press up.
     """
     MEMORY.check(cost)
     if cost.seconds < 1 or key in MEMORY:
         return MEMORY.get_or_compute(key, lambda: in_turn(compute), cost.peak_bytes)
     with st.spinner(cost.statement, show_time=True):
-        return MEMORY.get_or_compute(key, lambda: in_turn(compute), cost.peak_bytes)
+        return MEMORY.get_or_compute(key, compute, cost.peak_bytes)
 
 
 # Traces are shared, not copied: their arrays are read-only, so every session can use one object,

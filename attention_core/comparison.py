@@ -123,9 +123,10 @@ def _allowed(tokens, padding_mask, use_causal_mask, masks_queries=True):
     return allowed
 
 
-def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None, masks_queries=True):
+def _dot_product_result(name, layer, oracle, x, use_causal_mask, padding_mask=None, masks_queries=True):
     """Run a SelfAttention on x (1, T, F), with an optional padding mask (T,) bool of real tokens
-    (of the keys only, without `masks_queries`); check it against its own call and an oracle."""
+    (of the keys only, without `masks_queries`); check it against its own call and an oracle: the
+    built MultiHeadAttention `oracle` when the layer scales, else the NumPy reference."""
     tokens = x.shape[1]
     padding = _allowed(tokens, padding_mask, False, masks_queries)  # (T, T) or None
     # A padding mask of queries and keys is the layer's Keras mask; of keys only, its attention mask.
@@ -138,10 +139,9 @@ def _dot_product_result(name, layer, x, use_causal_mask, padding_mask=None, mask
     allowed = _allowed(tokens, padding_mask, use_causal_mask, masks_queries)
     if layer.use_scale:
         padding = None if padding is None else padding[None]
-        mha = _shared_layer("oracle", layer.units, layer.num_heads, x.shape[-1])
         # Its weights set in a scope of their own, so the shared layer itself never changes.
-        with keras.StatelessScope(state_mapping=_weights_like(mha, layer)):
-            _, oracle = mha(x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True)
+        with keras.StatelessScope(state_mapping=_weights_like(oracle, layer)):
+            _, oracle = oracle(x, x, attention_mask=padding, use_causal_mask=use_causal_mask, return_attention_scores=True)
         oracle, oracle_name = keras.ops.convert_to_numpy(oracle)[0], "keras.layers.MultiHeadAttention"
     else:
         weights = [keras.ops.convert_to_numpy(w).astype(np.float64) for w in layer.weights]
@@ -205,12 +205,16 @@ def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_ma
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
     results = []
     for name in names:
-        layer = _shared_layer(name, units, num_heads if name == "multi-head" else 1, x.shape[-1])
+        heads = num_heads if name == "multi-head" else 1
+        layer = _shared_layer(name, units, heads, x.shape[-1])
+        # Fetched (built, the first time) outside any scope: built inside one, its variables would
+        # hold no value outside it.
+        oracle = _shared_layer("oracle", units, heads, x.shape[-1]) if name in ("scaled dot-product", "multi-head") else None
         with seeded(layer, seed):  # as if made with `seed`
             if name == "additive":
                 results.append(_additive_result(layer, x, use_causal_mask, padding_mask, masks_queries))
             else:
-                results.append(_dot_product_result(name, layer, x, use_causal_mask, padding_mask, masks_queries))
+                results.append(_dot_product_result(name, layer, oracle, x, use_causal_mask, padding_mask, masks_queries))
     return tuple(results)
 
 

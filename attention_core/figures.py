@@ -80,7 +80,6 @@ def _cartesian_template(name):
     }
 
 
-
 def _escape(text):
     """`text` as a string plotly shows literally (no tags, no entities interpreted)."""
     # plotly.js decodes only a few named entities (&amp; &lt; &gt; ...) but any numeric one, so
