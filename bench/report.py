@@ -18,8 +18,24 @@ WHY_MISSED = [
      "eager forward, the image encoding and Streamlit's own rerun."),
     (("First view",),
      "The floor app, one slider and one heatmap, takes about as long the same way: the time goes "
-     "to Chromium evaluating Streamlit's front end and its 4.7 MB plotly bundle. Preloading that "
-     "bundle from the page's HTML (modulepreload, or an early import) did not shorten it here."),
+     "to Chromium evaluating Streamlit's front end and its 4.7 MB plotly bundle (see the steps "
+     "below), which the floor's first view does not get under 2 s either. Preloading that bundle "
+     "from the page's HTML (modulepreload), or importing it early, moved its arrival 1 s earlier "
+     "but the first chart only 20–90 ms (4 runs each, within the noise). The rest of the gap to "
+     "the floor is the app's first page itself: the navigation, 11 controls, the tabs and "
+     "captions Chromium renders before and beside the chart."),
+    (("Press on",),
+     "The floor redraws one slider and bare heatmaps. A press on a page reruns its fragment, "
+     "which redraws every control and caption in it (about 40 elements on Self-attention, against "
+     "the floor's 6), runs the Keras layers (traces, and on Compare each mechanism's check against "
+     "its own call and an oracle) and draws charts with labelled axes, colour bars and hover "
+     "arithmetic; in Chromium, React renders the controls again and plotly the labels."),
+    (("Bytes per press on",),
+     "Each rerun sends Streamlit's session message (~1 KB) and every control and element of the "
+     "fragment again (a few KB), whatever the figures weigh; pages whose figures hold a few hundred "
+     "bytes to a few KB cannot be within 2× of them, as the floor's own ratio in the bytes table "
+     "shows (14–50× on the same shapes). Where the figures carry real data, the pages are at "
+     "1.1–1.3×."),
     (("SelfAttention vs MultiHeadAttention",),
      "The two do the same work but for one step: SelfAttention keeps the raw scores for the "
      "trace and scales the (N, T, T) scores, where MultiHeadAttention scales the (T, N, D) "
