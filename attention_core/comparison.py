@@ -92,14 +92,14 @@ def _weights_like(mha, layer):
 @functools.lru_cache(maxsize=64)
 def _shared_layer(name, units, num_heads, num_features):
     """The built layer for mechanism `name` of MECHANISMS (or the MultiHeadAttention oracle,
-    "oracle") over F = `num_features`; never mutated."""
+    "oracle") with `num_heads` heads (1 but for multi-head) over F = `num_features`; never mutated."""
     if name == "additive":
         layer = BahdanauAttention(units)
         layer.build((None, None, num_features), (None, num_features))
     elif name == "oracle":
         layer = _multi_head_attention(num_heads, units // num_heads, units, (None, None, num_features))
     else:
-        layer = SelfAttention(units, num_heads=num_heads if name == "multi-head" else 1, use_scale=name != "dot-product")
+        layer = SelfAttention(units, num_heads=num_heads, use_scale=name != "dot-product")
         layer.build((None, None, num_features))
     return layer
 
