@@ -340,6 +340,18 @@ def shared(key, compute):
     return MEMORY.get_or_compute(key, compute)
 
 
+def view_picker(views, key):
+    """The page's open view, one of `views`: a segmented control (key `key`) bound to the URL,
+    with one view always chosen. Only the open view is computed and drawn.
+
+    Not st.tabs: on every rerun the browser re-renders tabs' headers and walks the open panel's
+    DOM for focusable children (a chart's SVG included), about 15 ms of its main thread a press
+    on the self-attention page, which this control does not cost (measured in Chromium).
+    """
+    return st.segmented_control("View", views, default=views[0], required=True, key=key, bind="query-params",
+                                label_visibility="collapsed")
+
+
 def plot(figure, key):
     """Show a figure full-width; the chart's own toolbar downloads it as PNG.
 

@@ -6,7 +6,9 @@ the sessions do not eat the server's CPU as twenty Chromium renderers did; the f
 in Debian's Chromium, driven by Playwright. In order:
 
 1. **Load, per page**: on each page of PAGES, 1, 5, 10 and 20 sessions at once (LEVELS) for
-   PHASE_S each, every session with its own input and seed, new in every phase (`session_plan`),
+   PHASE_S each, after an untimed WARM_S of one session on the page (first uses of its layers and
+   figures, which would otherwise fall on the one-session phase alone), every session with its
+   own input and seed, new in every phase (`session_plan`),
    pressing (a new seed, or on Dot product a new vector b), waiting for the result, then reading
    it for a think time drawn uniformly from THINK_S (a learner reads the result before moving
    again; `--closed-loop` presses again at once, for stress). A press's latency runs from sending
@@ -53,6 +55,7 @@ LOG = ROOT / "bench" / "logs" / "loadtest-server.log"
 
 LEVELS = (1, 5, 10, 20)  # sessions at once
 PHASE_S = 30  # length of each page's phase at each level
+WARM_S = 10  # an untimed phase of one session on each page first: its first uses are not one session's latency
 THINK_S = (1.0, 3.0)  # a session's pause after each result, drawn uniformly
 TARGET_FACTOR = 3.0  # issue 17: p50 at 20 sessions at most 3x one session's, on every page
 RSS_INTERVAL_S = 0.2
@@ -220,7 +223,8 @@ def markdown(results):
         "",
         f"Memory budget: {results['budget_mb']} MB (`ATTENTION_MEMORY_BUDGET_MB`).",
         "",
-        f"Each page, at each number of sessions, for {loaded['seconds']} s: every session has its own input (a text, "
+        f"Each page, first one session for {loaded['warm_s']} s untimed (the first uses of the page's layers and "
+        f"figures), then at each number of sessions for {loaded['seconds']} s: every session has its own input (a text, "
         "a vector, or on the additive page a typed 5 × 4 sequence; new in every phase, as the app caches results by "
         f"input) and seed, presses (a new seed; on Dot product a new vector b), waits for the result, {think}. "
         "Latency: from sending the press's `rerun_script` to receiving its `script_finished`, all its deltas "
@@ -695,7 +699,7 @@ async def settings_shown(page):
         "text": await page.locator(".st-key-sa_text textarea").input_value(),
         "units": await value("sa_units"), "heads": await value("sa_heads"), "seed": await value("sa_seed"),
         "head": await value("sa_head"), "scale": await checked("sa_scale"), "causal": await checked("sa_causal"),
-        "view": await page.locator('[role="tab"][aria-selected="true"]').first.inner_text(),
+        "view": await page.locator('.st-key-sa_view [role="radio"][aria-checked="true"]').first.inner_text(),
     }
 
 
@@ -764,10 +768,11 @@ async def container_restart():
 async def load_phases(server, levels, seconds, think_s, pages):
     """Every page in `pages` at every number of sessions in `levels`, then the training phase
     (None when TRAINING_PAGE is not among `pages`: it is compared with that page's phase)."""
-    results = {"think_s": list(think_s), "seconds": seconds, "pages": {}}
+    results = {"think_s": list(think_s), "seconds": seconds, "warm_s": WARM_S, "pages": {}}
     numbers = itertools.count()  # each phase's number, which makes its sessions' inputs its own
     for page in pages:
         results["pages"][page] = {}
+        await load(server, [session_plan(0, page, next(numbers))], WARM_S, think_s)
         for sessions in levels:
             number = next(numbers)
             phase = await load(server, [session_plan(i, page, number) for i in range(sessions)], seconds, think_s)

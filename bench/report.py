@@ -143,15 +143,17 @@ def _pages_section(results):
         "chart the page's warm-up presses redrew, of that chart's shape (a lone heatmap's rows × columns, any other "
         "chart 1 × its points), pressed on its slider and timed by the same rule, its presses alternating with the "
         "page's in the same run. Charts: redrawn by a press / on the page; cells: in the redrawn charts, which the "
-        "floor draws.",
+        "floor draws. Main thread and script: the browser tab's main thread during a press, busy in all and running "
+        "JavaScript (Chromium's Performance metrics TaskDuration and ScriptDuration, medians), page / floor.",
         "",
-        "| Page | Charts | Cells | Median | Floor median | Ratio | p90 | Floor p90 | Presses |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| Page | Charts | Cells | Median | Floor median | Ratio | p90 | Floor p90 | Main thread | Script | Presses |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [
         f"| {name} | {p['charts_redrawn']} / {p['charts']} | {p['cells']:,} | {p['page']['median_ms']:.0f} ms | "
         f"{p['floor']['median_ms']:.0f} ms | {p['ratio']:.2f}× | {p['page']['p90_ms']:.0f} ms | "
-        f"{p['floor']['p90_ms']:.0f} ms | {p['page']['presses']} |"
+        f"{p['floor']['p90_ms']:.0f} ms | {p['page']['main_thread_ms']:.0f} ms / {p['floor']['main_thread_ms']:.0f} ms | "
+        f"{p['page']['script_ms']:.0f} ms / {p['floor']['script_ms']:.0f} ms | {p['page']['presses']} |"
         for name, p in results["pages"].items()
     ]
     lines += [

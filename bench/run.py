@@ -235,12 +235,15 @@ def rss_mb(process):
 class Press(typing.NamedTuple):
     """One timed press: seconds from the key to the charts shown with new data and painted;
     websocket bytes received meanwhile; where they went (`sent_bytes`); the indexes, among the
-    watched charts in page order, of those whose data changed."""
+    watched charts in page order, of those whose data changed; and the page's main thread
+    meanwhile (Chromium's Performance metrics, ms): busy in all, and running JavaScript."""
 
     seconds: float
     received: int
     sent: dict
     redrawn: tuple
+    main_thread_ms: float
+    script_ms: float
 
 
 class Session:
@@ -259,6 +262,8 @@ class Session:
         self.payloads = []  # this press's frames
         self.page.on("websocket", lambda ws: ws.on("framereceived", self._count))
         self.page.add_init_script(WEBSOCKET_TIMES_JS)
+        self.devtools = self.page.context.new_cdp_session(self.page)
+        self.devtools.send("Performance.enable")
         self.chart = f"{target['chart']} .js-plotly-plot"
         self.charts = MAIN_CHARTS if whole_page else self.chart
         self.done = SCRIPT_DONE if whole_page else ""
@@ -284,6 +289,11 @@ class Session:
         """Every chart in the main area, as CHART_TRACES_JS reads it."""
         return self.page.evaluate(CHART_TRACES_JS, MAIN_CHARTS)
 
+    def _main_thread_s(self):
+        """Seconds the page's main thread has been busy, and running JavaScript, since it started."""
+        metrics = {metric["name"]: metric["value"] for metric in self.devtools.send("Performance.getMetrics")["metrics"]}
+        return metrics["TaskDuration"], metrics["ScriptDuration"]
+
     def _timed(self, act):
         """Run `act` (the press) and time it to the charts' new data, painted (see the class).
 
@@ -294,6 +304,7 @@ class Session:
             "sel => document.querySelectorAll(sel).forEach(el => { el.__benchData = el.data; })", self.charts
         )
         before, self.payloads = self.received, []
+        busy_before, script_before = self._main_thread_s()
         start = time.perf_counter()
         act()
         self.page.wait_for_function(
@@ -308,7 +319,9 @@ class Session:
             self.charts,
         )
         seconds = time.perf_counter() - start
-        return Press(seconds, self.received - before, sent_bytes(self.payloads), tuple(redrawn))
+        busy, script = self._main_thread_s()
+        return Press(seconds, self.received - before, sent_bytes(self.payloads), tuple(redrawn),
+                     (busy - busy_before) * 1000, (script - script_before) * 1000)
 
     def press(self, key="ArrowRight"):
         """Press `key` on the slider; a `Press`."""
@@ -346,13 +359,15 @@ class Session:
 
 
 def summarize(samples):
-    """Median and p90 seconds (in ms) and median bytes received of `Press`es."""
+    """Median and p90 seconds (in ms), median bytes received and median main-thread time of `Press`es."""
     seconds = sorted(sample.seconds for sample in samples)
     return {
         "median_ms": statistics.median(seconds) * 1000,
         "p90_ms": seconds[int(0.9 * (len(seconds) - 1))] * 1000,
         "presses": len(seconds),
         "median_bytes": statistics.median(sample.received for sample in samples),
+        "main_thread_ms": statistics.median(sample.main_thread_ms for sample in samples),
+        "script_ms": statistics.median(sample.script_ms for sample in samples),
     }
 
 
@@ -363,18 +378,19 @@ def bytes_per_press(samples):
     return {**medians, "ratio": medians["received"] / medians["figure_data"] if medians["figure_data"] else None}
 
 
-def measure_pages(browser, presses):
+def measure_pages(browser, presses, names=tuple(PAGES)):
     """A press on every page of PAGES against its floor: bench/floor_app.py drawing, as
     heatmaps, the shapes of the charts the page's warm-up presses redrew (read from the browser
     after them),
     so the floor redraws the same cells a press does, not charts a press leaves alone. Page and
     floor run on two servers at once, their presses alternating in RATIO_ROUNDS rounds after
     WARM_PRESSES each, so the machine's drift falls on both; the same rule ends a press on both
-    (`Session` with whole_page). `presses` is the timed presses per side.
+    (`Session` with whole_page). `presses` is the timed presses per side; `names` the pages.
     """
     results = {}
     with server(APP, "app-pages") as (app_base, _):
-        for name, target in PAGES.items():
+        for name in names:
+            target = PAGES[name]
             page = Session(browser, target, app_base, whole_page=True)
             redrawn = sorted({index for sample in page.presses(WARM_PRESSES) for index in sample.redrawn})
             # Read after a press has ended (script finished, painted): every chart is drawn by then.
@@ -515,6 +531,8 @@ def main(argv=None):
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS,
                         help="the parts to run (default: all); a partial run leaves bench/results.json and RESULTS.md alone")
     parser.add_argument("--presses", type=int, default=PRESSES, help="timed presses per configuration and per side of a ratio")
+    parser.add_argument("--pages", nargs="+", choices=list(PAGES), default=list(PAGES), metavar="PAGE",
+                        help=f"the pages the pages part presses (default: all): {', '.join(map(repr, PAGES))}")
     parser.add_argument("--first-view-runs", type=int, default=FIRST_VIEW_RUNS, help="fresh servers for the first view")
     parser.add_argument("--soak-presses", type=int, default=SOAK_PRESSES, help="interactions between the memory readings")
     args = parser.parse_args(argv)
@@ -529,11 +547,11 @@ def main(argv=None):
         if "latency" in args.only:
             results["latency"] = measure_latency(browser, args.presses)
         if "pages" in args.only:
-            results["pages"] = measure_pages(browser, args.presses)
+            results["pages"] = measure_pages(browser, args.presses, args.pages)
         if "first-view" in args.only:
             results.update(measure_first_view_and_memory(browser, args.first_view_runs, args.soak_presses))
         browser.close()
-    complete = set(args.only) == set(PARTS)
+    complete = set(args.only) == set(PARTS) and set(args.pages) == set(PAGES)
     out = ROOT / "bench" if complete else LOG_DIR
     (out / ("results.json" if complete else f"results-{'-'.join(args.only)}.json")).write_text(json.dumps(results, indent=2) + "\n")
     if complete:

@@ -57,8 +57,8 @@ def widget_state(element):
     """The state the browser holds for a widget just drawn from `element` (an Element proto).
 
     A widget the server set (`set_value`) holds that value, else its default; sliders send a
-    list of numbers, select sliders their options' labels, radios and select boxes the chosen
-    option's label, as Chromium does. None for elements that hold no state (buttons: a trigger is
+    list of numbers, select sliders and segmented controls their options' labels, radios and
+    select boxes the chosen option's label, as Chromium does. None for elements that hold no state (buttons: a trigger is
     sent only when pressed; charts without selections; everything that is not a widget).
     """
     kind = element.WhichOneof("type")
@@ -73,6 +73,9 @@ def widget_state(element):
             state.string_array_value.data.extend(labels)
         else:
             state.double_array_value.data.extend(widget.value if chosen else widget.default)
+    elif kind == "button_group":  # a segmented control: its chosen options' labels
+        labels = list(widget.raw_values) if chosen else [widget.options[int(i)].content for i in widget.default]
+        state.string_array_value.data.extend(labels)
     elif kind in ("radio", "selectbox"):
         if chosen and widget.HasField("raw_value"):
             state.string_value = widget.raw_value

@@ -230,227 +230,217 @@ def explorer():
         return hover("weights", lambda: explain.softmax_hover_texts(
             trace.scaled_scores[head], trace.weights[head], trace.attention_mask, why_masked), head)
 
-    tabs = st.tabs(VIEWS, default=VIEWS[0], key="sa_view", on_change="rerun", bind="query-params")
-    weights_tab, scores_tab, vectors_tab, qkv_tab, token_tab, heads_tab, output_tab, projections_tab, padding_tab = tabs
-    with weights_tab:
-        if weights_tab.open:
-            head = choose_head(num_heads)
-            weight_hover = weights_hover(head)
-            ps.plot(figures.attention_heatmap(trace.weights[head], query_labels, key_labels,
-                                              title=f"Softmax weights (head {head + 1})", hover_texts=weight_hover),
-                    key="sa_weights")
-            if seeded and use_causal_mask:
-                st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
-            elif masked:
-                st.caption("The model masks some cells (a causal mask, or padding): their weight is exactly 0.")
-            if not ps.caption_if_image(max(T, Tk), "the One token view and the downloads"):
-                st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover a cell for its "
-                           "softmax, exp(score − the row's largest) ÷ the row's sum, with the numbers"
-                           + ("" if weight_hover is not None else " (written out up to 32 tokens; the One token view "
-                              "shows any row step by step)") + ".")
+    view = ps.view_picker(VIEWS, "sa_view")
+    if view == "Attention weights":
+        head = choose_head(num_heads)
+        weight_hover = weights_hover(head)
+        ps.plot(figures.attention_heatmap(trace.weights[head], query_labels, key_labels,
+                                          title=f"Softmax weights (head {head + 1})", hover_texts=weight_hover),
+                key="sa_weights")
+        if seeded and use_causal_mask:
+            st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
+        elif masked:
+            st.caption("The model masks some cells (a causal mask, or padding): their weight is exactly 0.")
+        if not ps.caption_if_image(max(T, Tk), "the One token view and the downloads"):
+            st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover a cell for its "
+                       "softmax, exp(score − the row's largest) ÷ the row's sum, with the numbers"
+                       + ("" if weight_hover is not None else " (written out up to 32 tokens; the One token view "
+                          "shows any row step by step)") + ".")
 
-    with scores_tab:
-        if scores_tab.open:
-            head = choose_head(num_heads)
-            query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
-            score_hover = hover("scores", lambda: explain.score_hover_texts(
-                query, key, trace.raw_scores[head], trace.scale, trace.scaled_scores[head]), head)
-            scores_title = "Scaled scores Q·Kᵀ/√d" if trace.scale != 1 else "Raw scores Q·Kᵀ"
-            ps.plot(
-                figures.heatmap(trace.scaled_scores[head], query_labels, key_labels, title=f"{scores_title} (head {head + 1})",
-                                row_title="query (attending)", col_title="key (attended to)", value_name="score",
-                                hover_texts=score_hover),
-                key="sa_scores",
-            )
-            ps.caption_if_image(max(T, Tk), "the cell picker below and the downloads")
-            st.caption(
-                "Entry (i, j) is the dot product of token i's query with token j's key"
-                + (", divided by √d" if trace.scale != 1 else "")
-                + "; softmax over each row gives the weights."
-                + (" Hover a cell for its dot product written out." if score_hover is not None else "")
-                + (" With the causal mask, entries right of the diagonal are computed but never used:"
-                   " the softmax gives them weight 0." if seeded and use_causal_mask else "")
-                + (" Masked entries are computed but never used: the softmax gives them weight 0."
-                   if masked and not seeded else "")
-            )
-            score_picker(query_labels, key_labels, trace, head, why_masked)
+    if view == "Scores":
+        head = choose_head(num_heads)
+        query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
+        score_hover = hover("scores", lambda: explain.score_hover_texts(
+            query, key, trace.raw_scores[head], trace.scale, trace.scaled_scores[head]), head)
+        scores_title = "Scaled scores Q·Kᵀ/√d" if trace.scale != 1 else "Raw scores Q·Kᵀ"
+        ps.plot(
+            figures.heatmap(trace.scaled_scores[head], query_labels, key_labels, title=f"{scores_title} (head {head + 1})",
+                            row_title="query (attending)", col_title="key (attended to)", value_name="score",
+                            hover_texts=score_hover),
+            key="sa_scores",
+        )
+        ps.caption_if_image(max(T, Tk), "the cell picker below and the downloads")
+        st.caption(
+            "Entry (i, j) is the dot product of token i's query with token j's key"
+            + (", divided by √d" if trace.scale != 1 else "")
+            + "; softmax over each row gives the weights."
+            + (" Hover a cell for its dot product written out." if score_hover is not None else "")
+            + (" With the causal mask, entries right of the diagonal are computed but never used:"
+               " the softmax gives them weight 0." if seeded and use_causal_mask else "")
+            + (" Masked entries are computed but never used: the softmax gives them weight 0."
+               if masked and not seeded else "")
+        )
+        score_picker(query_labels, key_labels, trace, head, why_masked)
 
-    with vectors_tab:
-        if vectors_tab.open:
-            if seeded:
-                seed_vectors(trace, query_labels, feature_labels, add_positions, hover)
-            else:
-                st.markdown(
-                    "**The vectors that reached the layer**: what the model computed before this layer (its "
-                    "embeddings and positional encoding, and the layers before), for the first example of the batch. "
-                    "These are the layer's X: every projection below starts from them."
-                )
-                ps.plot(figures.heatmap(trace.inputs, query_labels, feature_labels,
-                                        title=f"Query inputs X: {T} × {F}", row_title="token", col_title="feature"),
-                        key="sa_inputs")
-                if cross:
-                    ps.plot(figures.heatmap(trace.key_inputs, key_labels,
-                                            [f"f{i + 1}" for i in range(trace.key_inputs.shape[1])],
-                                            title=f"Key and value inputs: {Tk} × {trace.key_inputs.shape[1]}",
-                                            row_title="token", col_title="feature"),
-                            key="sa_key_inputs")
-                    st.caption("Cross-attention: the keys and values come from another sequence (here the "
-                               "encoder's output), the queries from this one.")
-
-    with qkv_tab:
-        if qkv_tab.open:
-            st.markdown("Each projection is a dense layer without activation, applied to every token's vector "
-                        "(a row of the inputs X): its kernel and bias are on the Projection weights view. Hover a cell "
-                        "for its sum written out (up to 32 × 32 cells): x_t times the kernel's column, plus the bias.")
-            for name, field, kernel, bias in PROJECTIONS:
-                matrix, dense = getattr(trace, field), getattr(trace, f"{field}_dense")
-                reads_keys = cross and field != "query"
-                x, rows = (trace.key_inputs, key_labels) if reads_keys else (trace.inputs, query_labels)
-                x_name = "X_kv" if reads_keys else "X"
-                st.latex(rf"{name[-1]} = {x_name}\,{kernel} + {bias}:\quad ({matrix.shape[0]} \times {x.shape[1]})\,"
-                         rf"({x.shape[1]} \times {matrix.shape[1]}) + ({matrix.shape[1]}) \to "
-                         rf"({matrix.shape[0]} \times {matrix.shape[1]})")
-                projection_hover = hover(field, lambda: explain.sum_of_products_texts(
-                    x, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
-                    bias=dense.bias))
-                ps.plot(
-                    figures.heatmap(matrix, rows, unit_labels if field != "value" else value_labels,
-                                    title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
-                                    row_title="token", col_title="unit", hover_texts=projection_hover),
-                    key=f"sa_matrix_{field}",
-                )
-            with st.expander("Tokens"):
-                st.dataframe({"#": range(1, T + 1), "token": query_labels}, hide_index=True)
-
-    with token_tab:
-        if token_tab.open:
-            head = choose_head(num_heads)
-            token = choose_token(query_labels, "sa_token", "Token to follow")
-            ps.plot(
-                figures.qkv_pipeline_figure(
-                    key_labels,
-                    token,
-                    query=trace.head_columns(trace.query, head)[token],
-                    keys=trace.head_columns(trace.key, head),
-                    values=trace.head_columns(trace.value, head),
-                    raw_scores=trace.raw_scores[head, token],
-                    scaled_scores=trace.scaled_scores[head, token],
-                    weights=trace.weights[head, token],
-                    context=trace.context[head, token],
-                    scale=trace.scale,
-                    query_tokens=query_labels,
-                ),
-                key="sa_pipeline",
-            )
-            row_hover = weights_hover(head)
-            ps.plot(
-                figures.bar_chart(trace.weights[head, token], key_labels,
-                                  title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
-                                  hover_texts=None if row_hover is None else row_hover[token]),
-                key="sa_token_weights",
-            )
-            st.subheader("The softmax, step by step")
-            steps = explain.softmax_steps(trace.scaled_scores[head, token], trace.attention_mask[token])
-            st.latex(r"w_j = \frac{e^{\,s_j - m}}{\sum_k e^{\,s_k - m}}, \qquad m = \max_k s_k")
+    if view == "Token vectors":
+        if seeded:
+            seed_vectors(trace, query_labels, feature_labels, add_positions, hover)
+        else:
             st.markdown(
-                f"Subtracting the largest score m = {steps.peak:.6g} changes no weight (it cancels in the fraction) "
-                f"and keeps exp() from overflowing. The exponentials add up to Σ = {steps.total:.6g}; each weight is "
-                "its exponential divided by Σ."
-                + (" Masked keys (after the query) get exp = 0, so weight 0." if seeded and use_causal_mask else "")
-                + (" Keys the model masks get exp = 0, so weight 0." if masked and not seeded else "")
+                "**The vectors that reached the layer**: what the model computed before this layer (its "
+                "embeddings and positional encoding, and the layers before), for the first example of the batch. "
+                "These are the layer's X: every projection below starts from them."
             )
-            st.dataframe(
-                {
-                    "#": range(1, Tk + 1),
-                    "token": key_labels,
-                    "score s": steps.scores,
-                    "s − m": steps.shifted,
-                    "exp(s − m)": steps.exponentials,
-                    "exp ÷ Σ": steps.weights,
-                    "weight (the layer's)": trace.weights[head, token],
-                },
-                hide_index=True,
-                key="sa_softmax_steps",
+            ps.plot(figures.heatmap(trace.inputs, query_labels, feature_labels,
+                                    title=f"Query inputs X: {T} × {F}", row_title="token", col_title="feature"),
+                    key="sa_inputs")
+            if cross:
+                ps.plot(figures.heatmap(trace.key_inputs, key_labels,
+                                        [f"f{i + 1}" for i in range(trace.key_inputs.shape[1])],
+                                        title=f"Key and value inputs: {Tk} × {trace.key_inputs.shape[1]}",
+                                        row_title="token", col_title="feature"),
+                        key="sa_key_inputs")
+                st.caption("Cross-attention: the keys and values come from another sequence (here the "
+                           "encoder's output), the queries from this one.")
+
+    if view == "Q, K, V":
+        st.markdown("Each projection is a dense layer without activation, applied to every token's vector "
+                    "(a row of the inputs X): its kernel and bias are on the Projection weights view. Hover a cell "
+                    "for its sum written out (up to 32 × 32 cells): x_t times the kernel's column, plus the bias.")
+        for name, field, kernel, bias in PROJECTIONS:
+            matrix, dense = getattr(trace, field), getattr(trace, f"{field}_dense")
+            reads_keys = cross and field != "query"
+            x, rows = (trace.key_inputs, key_labels) if reads_keys else (trace.inputs, query_labels)
+            x_name = "X_kv" if reads_keys else "X"
+            st.latex(rf"{name[-1]} = {x_name}\,{kernel} + {bias}:\quad ({matrix.shape[0]} \times {x.shape[1]})\,"
+                     rf"({x.shape[1]} \times {matrix.shape[1]}) + ({matrix.shape[1]}) \to "
+                     rf"({matrix.shape[0]} \times {matrix.shape[1]})")
+            projection_hover = hover(field, lambda: explain.sum_of_products_texts(
+                x, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
+                bias=dense.bias))
+            ps.plot(
+                figures.heatmap(matrix, rows, unit_labels if field != "value" else value_labels,
+                                title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
+                                row_title="token", col_title="unit", hover_texts=projection_hover),
+                key=f"sa_matrix_{field}",
             )
+        with st.expander("Tokens"):
+            st.dataframe({"#": range(1, T + 1), "token": query_labels}, hide_index=True)
 
-    with heads_tab:
-        if heads_tab.open:
-            if num_heads == 1:
-                st.info("One head: its weights are on the Attention weights tab."
-                        + (" Raise Heads in the sidebar to compare several." if seeded else ""))
-            else:
-                for start in range(0, num_heads, 2):
-                    for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
-                        with column:
-                            ps.plot(figures.attention_heatmap(trace.weights[h], query_labels, key_labels, title=f"Head {h + 1}",
-                                                              hover_texts=weights_hover(h)),
-                                    key=f"sa_head_{h}")
+    if view == "One token":
+        head = choose_head(num_heads)
+        token = choose_token(query_labels, "sa_token", "Token to follow")
+        ps.plot(
+            figures.qkv_pipeline_figure(
+                key_labels,
+                token,
+                query=trace.head_columns(trace.query, head)[token],
+                keys=trace.head_columns(trace.key, head),
+                values=trace.head_columns(trace.value, head),
+                raw_scores=trace.raw_scores[head, token],
+                scaled_scores=trace.scaled_scores[head, token],
+                weights=trace.weights[head, token],
+                context=trace.context[head, token],
+                scale=trace.scale,
+                query_tokens=query_labels,
+            ),
+            key="sa_pipeline",
+        )
+        row_hover = weights_hover(head)
+        ps.plot(
+            figures.bar_chart(trace.weights[head, token], key_labels,
+                              title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
+                              hover_texts=None if row_hover is None else row_hover[token]),
+            key="sa_token_weights",
+        )
+        st.subheader("The softmax, step by step")
+        steps = explain.softmax_steps(trace.scaled_scores[head, token], trace.attention_mask[token])
+        st.latex(r"w_j = \frac{e^{\,s_j - m}}{\sum_k e^{\,s_k - m}}, \qquad m = \max_k s_k")
+        st.markdown(
+            f"Subtracting the largest score m = {steps.peak:.6g} changes no weight (it cancels in the fraction) "
+            f"and keeps exp() from overflowing. The exponentials add up to Σ = {steps.total:.6g}; each weight is "
+            "its exponential divided by Σ."
+            + (" Masked keys (after the query) get exp = 0, so weight 0." if seeded and use_causal_mask else "")
+            + (" Keys the model masks get exp = 0, so weight 0." if masked and not seeded else "")
+        )
+        st.dataframe(
+            {
+                "#": range(1, Tk + 1),
+                "token": key_labels,
+                "score s": steps.scores,
+                "s − m": steps.shifted,
+                "exp(s − m)": steps.exponentials,
+                "exp ÷ Σ": steps.weights,
+                "weight (the layer's)": trace.weights[head, token],
+            },
+            hide_index=True,
+            key="sa_softmax_steps",
+        )
 
-    with output_tab:
-        if output_tab.open:
-            st.markdown("Each row is a token's context vector, the heads' contexts side by side: column u of head h "
-                        "is Σ_j weight(token, j) × v_j[u] over every token j, with head h's weights. Hover a cell for "
-                        "its sum written out (up to 32 × 32 cells).")
-            output_hover = hover("output", lambda: explain.context_hover_texts(trace.weights, trace.value, trace.output))
-            ps.plot(figures.heatmap(trace.output, query_labels, value_labels, title=f"Output: {T} × {value_units}",
-                                    row_title="token", col_title="unit", hover_texts=output_hover), key="sa_output")
-            if trace.output_dense is not None:
-                projected = trace.projected_output
-                st.markdown("**The output projection.** MultiHeadAttention then maps the heads' contexts through one "
-                            "more dense layer, W_o and b_o: this is what the layer returns.")
-                st.latex(rf"\text{{output}} = C\,W_o + b_o:\quad ({T} \times {value_units})\,({value_units} \times "
-                         rf"{projected.shape[1]}) + ({projected.shape[1]}) \to ({T} \times {projected.shape[1]})")
-                projected_hover = hover("projected", lambda: explain.sum_of_products_texts(
-                    trace.output, trace.output_dense.kernel, projected,
-                    lambda t, f: f"c{t + 1} · W_o[:, f{f + 1}] + b_o[f{f + 1}]", bias=trace.output_dense.bias))
-                ps.plot(figures.heatmap(projected, query_labels, [f"f{i + 1}" for i in range(projected.shape[1])],
-                                        title=f"Projected output: {T} × {projected.shape[1]}", row_title="token",
-                                        col_title="feature", hover_texts=projected_hover), key="sa_projected_output")
+    if view == "Every head":
+        if num_heads == 1:
+            st.info("One head: its weights are on the Attention weights view."
+                    + (" Raise Heads in the sidebar to compare several." if seeded else ""))
+        else:
+            for start in range(0, num_heads, 2):
+                for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
+                    with column:
+                        ps.plot(figures.attention_heatmap(trace.weights[h], query_labels, key_labels, title=f"Head {h + 1}",
+                                                          hover_texts=weights_hover(h)),
+                                key=f"sa_head_{h}")
 
-    with projections_tab:
-        if projections_tab.open:
-            if seeded:
-                st.markdown(
-                    "The weights the projections computed with, for this seed: Q = X·W_q + b_q, K = X·W_k + b_k, "
-                    f"V = X·W_v + b_v. Each kernel is features × units ({F} × {units}), as Keras stores it. "
-                    "Kernels start as Glorot-uniform random numbers drawn with the seed and biases as zeros: nothing "
-                    "here is trained. The downloads hold them all, so every step can be redone from the file."
-                )
-            else:
-                st.markdown(
-                    "The trained weights of the layer: Q = X·W_q + b_q, K = X·W_k + b_k, V = X·W_v + b_v, and the "
-                    "output projection W_o, b_o. Keras stores each projection kernel as (features, heads, head size); "
-                    "here the heads sit side by side, head n in columns n·D + 1 to (n + 1)·D. The downloads hold them all."
-                )
-            for name, field, kernel, _ in PROJECTIONS:
-                weights = getattr(trace, f"{field}_dense")
-                rows, cols = weights.kernel.shape
-                ps.plot(figures.heatmap(weights.kernel, [f"f{i + 1}" for i in range(rows)], [f"u{i + 1}" for i in range(cols)],
-                                        title=f"{kernel} ({name.split()[0].lower()} kernel): {rows} × {cols}",
-                                        row_title="feature", col_title="unit", value_name="weight"),
-                        key=f"sa_kernel_{field}")
-            if trace.output_dense is not None:
-                rows, cols = trace.output_dense.kernel.shape
-                ps.plot(figures.heatmap(trace.output_dense.kernel, value_labels, [f"f{i + 1}" for i in range(cols)],
-                                        title=f"W_o (output kernel): {rows} × {cols}", row_title="unit",
-                                        col_title="feature", value_name="weight"), key="sa_kernel_output")
-            st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias
-                                                  for _, field, _, bias in PROJECTIONS[:2]},
-                          **({"b_v": trace.value_dense.bias} if value_units == units else {})}, hide_index=True)
-            if value_units != units:
-                st.dataframe({"unit": value_labels, "b_v": trace.value_dense.bias}, hide_index=True)
-            if trace.output_dense is not None:
-                st.dataframe({"feature": [f"f{i + 1}" for i in range(len(trace.output_dense.bias))],
-                              "b_o": trace.output_dense.bias}, hide_index=True)
+    if view == "Output":
+        st.markdown("Each row is a token's context vector, the heads' contexts side by side: column u of head h "
+                    "is Σ_j weight(token, j) × v_j[u] over every token j, with head h's weights. Hover a cell for "
+                    "its sum written out (up to 32 × 32 cells).")
+        output_hover = hover("output", lambda: explain.context_hover_texts(trace.weights, trace.value, trace.output))
+        ps.plot(figures.heatmap(trace.output, query_labels, value_labels, title=f"Output: {T} × {value_units}",
+                                row_title="token", col_title="unit", hover_texts=output_hover), key="sa_output")
+        if trace.output_dense is not None:
+            projected = trace.projected_output
+            st.markdown("**The output projection.** MultiHeadAttention then maps the heads' contexts through one "
+                        "more dense layer, W_o and b_o: this is what the layer returns.")
+            st.latex(rf"\text{{output}} = C\,W_o + b_o:\quad ({T} \times {value_units})\,({value_units} \times "
+                     rf"{projected.shape[1]}) + ({projected.shape[1]}) \to ({T} \times {projected.shape[1]})")
+            projected_hover = hover("projected", lambda: explain.sum_of_products_texts(
+                trace.output, trace.output_dense.kernel, projected,
+                lambda t, f: f"c{t + 1} · W_o[:, f{f + 1}] + b_o[f{f + 1}]", bias=trace.output_dense.bias))
+            ps.plot(figures.heatmap(projected, query_labels, [f"f{i + 1}" for i in range(projected.shape[1])],
+                                    title=f"Projected output: {T} × {projected.shape[1]}", row_title="token",
+                                    col_title="feature", hover_texts=projected_hover), key="sa_projected_output")
 
-    with padding_tab:
-        if padding_tab.open:
-            if seeded:
-                padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
-            else:
-                st.info("This view pads two typed sentences into one batch for the seed's layer (Weights from: The "
-                        "seed). A trained layer's padding is its model's own: the cells its mask hides weigh "
-                        "exactly 0 on the other views.")
+    if view == "Projection weights":
+        if seeded:
+            st.markdown(
+                "The weights the projections computed with, for this seed: Q = X·W_q + b_q, K = X·W_k + b_k, "
+                f"V = X·W_v + b_v. Each kernel is features × units ({F} × {units}), as Keras stores it. "
+                "Kernels start as Glorot-uniform random numbers drawn with the seed and biases as zeros: nothing "
+                "here is trained. The downloads hold them all, so every step can be redone from the file."
+            )
+        else:
+            st.markdown(
+                "The trained weights of the layer: Q = X·W_q + b_q, K = X·W_k + b_k, V = X·W_v + b_v, and the "
+                "output projection W_o, b_o. Keras stores each projection kernel as (features, heads, head size); "
+                "here the heads sit side by side, head n in columns n·D + 1 to (n + 1)·D. The downloads hold them all."
+            )
+        for name, field, kernel, _ in PROJECTIONS:
+            weights = getattr(trace, f"{field}_dense")
+            rows, cols = weights.kernel.shape
+            ps.plot(figures.heatmap(weights.kernel, [f"f{i + 1}" for i in range(rows)], [f"u{i + 1}" for i in range(cols)],
+                                    title=f"{kernel} ({name.split()[0].lower()} kernel): {rows} × {cols}",
+                                    row_title="feature", col_title="unit", value_name="weight"),
+                    key=f"sa_kernel_{field}")
+        if trace.output_dense is not None:
+            rows, cols = trace.output_dense.kernel.shape
+            ps.plot(figures.heatmap(trace.output_dense.kernel, value_labels, [f"f{i + 1}" for i in range(cols)],
+                                    title=f"W_o (output kernel): {rows} × {cols}", row_title="unit",
+                                    col_title="feature", value_name="weight"), key="sa_kernel_output")
+        st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias
+                                              for _, field, _, bias in PROJECTIONS[:2]},
+                      **({"b_v": trace.value_dense.bias} if value_units == units else {})}, hide_index=True)
+        if value_units != units:
+            st.dataframe({"unit": value_labels, "b_v": trace.value_dense.bias}, hide_index=True)
+        if trace.output_dense is not None:
+            st.dataframe({"feature": [f"f{i + 1}" for i in range(len(trace.output_dense.bias))],
+                          "b_o": trace.output_dense.bias}, hide_index=True)
+
+    if view == "Padding":
+        if seeded:
+            padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
+        else:
+            st.info("This view pads two typed sentences into one batch for the seed's layer (Weights from: The "
+                    "seed). A trained layer's padding is its model's own: the cells its mask hides weigh "
+                    "exactly 0 on the other views.")
 
     ps.download_trace(
         trace,

@@ -70,14 +70,16 @@ def test_sent_bytes_splits_a_press_into_figure_data_specs_and_the_rest():
 def test_summaries_of_presses():
     sent = [{"received": r, "figure_data": f, "figure_specs": f + 100, "other": r - f - 100}
             for r, f in [(1000, 400), (3000, 500), (2000, 600)]]
-    presses = [Press(s, part["received"], part, (0,)) for s, part in zip([0.3, 0.1, 0.2], sent)]
+    presses = [Press(s, part["received"], part, (0,), busy, script)
+               for s, part, busy, script in zip([0.3, 0.1, 0.2], sent, [90, 70, 80], [40, 20, 30])]
     summary = summarize(presses)
     assert summary["median_ms"] == pytest.approx(200) and summary["p90_ms"] == pytest.approx(200)
     assert summary["presses"] == 3 and summary["median_bytes"] == 2000
+    assert summary["main_thread_ms"] == 80 and summary["script_ms"] == 30
     assert bytes_per_press(presses) == {"received": 2000, "figure_data": 500, "figure_specs": 600, "other": 1300,
                                         "ratio": 4.0}
     empty = {"received": 10, "figure_data": 0, "figure_specs": 0, "other": 10}
-    assert bytes_per_press([Press(0.1, 10, empty, ())])["ratio"] is None
+    assert bytes_per_press([Press(0.1, 10, empty, (), 50, 20)])["ratio"] is None
 
 
 def test_median_steps_skip_a_step_a_run_lacks():
@@ -92,8 +94,10 @@ MACHINE = {"date": "2026-12-04", "cpu": "cpu", "cores": 2, "memory_gb": 4, "os":
 
 
 def page_result(median_ms, floor_ms, received, figure_data):
-    side = {"median_ms": median_ms, "p90_ms": median_ms * 1.2, "presses": 6, "median_bytes": received}
-    return {"page": side, "floor": {**side, "median_ms": floor_ms, "p90_ms": floor_ms}, "charts": 3,
+    side = {"median_ms": median_ms, "p90_ms": median_ms * 1.2, "presses": 6, "median_bytes": received,
+            "main_thread_ms": median_ms * 0.9, "script_ms": median_ms * 0.4}
+    return {"page": side, "floor": {**side, "median_ms": floor_ms, "p90_ms": floor_ms, "main_thread_ms": floor_ms * 0.7,
+                                    "script_ms": floor_ms * 0.2}, "charts": 3,
             "charts_redrawn": 2, "cells": 95, "floor_charts": "1x83,4x3", "ratio": median_ms / floor_ms,
             "bytes": {"received": received, "figure_data": figure_data, "figure_specs": figure_data + 50,
                       "other": received - figure_data - 50, "ratio": received / figure_data if figure_data else None}}
@@ -108,7 +112,7 @@ def test_the_report_has_a_target_row_and_a_table_row_for_every_page():
     assert rows["Bytes per press on Dense layers / its figure data"] == ("1.50×", True)
     assert rows["Bytes per press on Dot product / its figure data"] == ("no figure data sent", False)
     text = report.markdown(results)
-    assert "| Dense layers | 2 / 3 | 95 | 105 ms | 100 ms | 1.05× | 126 ms | 100 ms | 6 |" in text
+    assert "| Dense layers | 2 / 3 | 95 | 105 ms | 100 ms | 1.05× | 126 ms | 100 ms | 94 ms / 70 ms | 42 ms / 20 ms | 6 |" in text
     assert "| Dense layers | 3,000 | 2,000 | 2,050 | 950 | 1.50× |" in text
     assert "## Interaction latency" not in text and "## First view" not in text  # parts not run
 

@@ -98,7 +98,7 @@ def test_the_report_says_which_pages_met_the_target():
              "exceptions": 0, "checked": 9, "values_checked": 9, "leaks": 0, "server_cpu_per_rerun_ms": 30.0,
              "server_cpu_share": 0.01, "clients_cpu_share": 0.002, "machine_busy_share": 0.1}
     crowded = {**phase, "sessions": 20, "latency": {**phase["latency"], "p50_ms": 200.0}}
-    results["load"] = {"think_s": [1.0, 3.0], "seconds": 30, "pages": {"compare": {"1": phase, "20": crowded}}}
+    results["load"] = {"think_s": [1.0, 3.0], "seconds": 30, "warm_s": 10, "pages": {"compare": {"1": phase, "20": crowded}}}
     results["load"]["factors"] = {"compare": loadtest.load_factor(results["load"]["pages"]["compare"])}
     results["training"] = {**crowded, "trainer": "Training: epoch 3 of 10 done", "auto_reruns": 40, "factor": 1.5}
     results["rss_mb"].update(during_load_max=900.0, after_load=880.0)

@@ -13,8 +13,8 @@ import pytest
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 import page_support as ps
 from attention_core import explain, padding
-from tests.test_pages import (assert_healthy, charts, heatmap_z, hover_lines, page_defaults, reset_button, run_page,
-                              set_widgets, unescape_markdown, widget)
+from tests.test_pages import (assert_healthy, charts, heatmap_z, hover_lines, open_view, page_defaults, reset_button,
+                              run_page, set_widgets, unescape_markdown, widget)
 
 DIM = 6
 LONG, SHORT = "The cat sat on the mat.", "A dog slept."
@@ -177,9 +177,7 @@ def test_a_bad_second_sentence_shows_a_message_and_the_page_works(value, phrase)
     assert phrase in unescape_markdown(error.value)
     assert widget(at, "sa_text2").value == value
     # The rest of the page still works: another view draws, and reset clears the bad sentence.
-    at.query_params["sa_view"] = "Scores"
-    at.run()
-    assert_healthy(at)
+    assert_healthy(open_view(at, "sa_view", "Scores"))
     reset_button(at).click()
     at.run()
     assert at.session_state["sa_text2"] == page_defaults("sa")["sa_text2"]

@@ -63,6 +63,12 @@ def set_widgets(at, **values):
     return at
 
 
+def open_view(at, key, view):
+    """Switch the page's view control (key `key`) to `view`, as a click does, and rerun."""
+    at.segmented_control(key=key).set_value(view).run()
+    return at
+
+
 def widgets(at, block=None):
     """{key: widget} for every input widget on the page (or in `block`, e.g. at.sidebar)."""
     block = block or at
@@ -245,7 +251,7 @@ CHANGES = [
     ("ym", {}, "ym_text", "honestly the cast is charming"),
     ("ym", {}, "ym_open", 1),
 ]
-# Controls that live on a view (a lazy tab) other than the page's first: the URL opens it.
+# Controls that live on a view other than the page's first: the URL opens it.
 VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"},
            "rnn_step": {"rnn_view": "3 · V and softmax"}}
 # The activation changes the layers' outputs, which the page shows in its tables; the charts
@@ -316,9 +322,7 @@ def assert_self_attention_matches_library(at, settings):
 
     shown = charts(at)  # the open view's, then those of the views that hold these heatmaps
     for view in ("Attention weights", "Scores", "Every head"):
-        at.query_params["sa_view"] = view
-        at.run()
-        shown.update(charts(at))
+        shown.update(charts(open_view(at, "sa_view", view)))
     assert_close(heatmap_z(shown["sa_weights"]), trace.weights[head])
     assert_close(heatmap_z(shown["sa_scores"]), trace.scaled_scores[head])
     per_head = sorted((k for k in shown if k.startswith("sa_head_")), key=lambda k: int(k.rsplit("_", 1)[1]))
@@ -400,14 +404,13 @@ def rnn_trace(inputs, units=32, seed=0):
 
 
 def rnn_views(at):
-    """Open each of the additive page's views (lazy tabs) in turn; the elements of each, in page order.
+    """Open each of the additive page's views in turn; the elements of each, in page order.
 
     Returns (charts of every view by key, {view label: [(element type, value)]}, every dataframe's value).
     """
     shown, elements, frames = {}, {}, []
-    for view in [tab.label for tab in at.tabs]:
-        at.query_params["rnn_view"] = view
-        at.run()
+    for view in [option.content for option in at.segmented_control(key="rnn_view").proto.options]:
+        open_view(at, "rnn_view", view)
         assert not at.exception and not at.error, view
         shown.update(charts(at))
         elements[view] = [(element.type, getattr(element, "value", None)) for element in page_elements(at.main)]
@@ -591,10 +594,7 @@ def test_heads_and_token_follow_when_their_options_shrink():
     # 8 heads do not divide 6 units: the largest divisor below is kept; the head and token
     # move to the last that still exists.
     assert (values["sa_heads"], values["sa_head"], values["sa_token"]) == (6, 6, 2)
-    # AppTest cannot switch a bound tab back to its first view, so the heatmaps are checked on a
-    # fresh run with the values the controls moved to.
-    settings = {"sa_units": 6, "sa_heads": 6, "sa_head": 6, "sa_text": "a b c"}
-    assert_self_attention_matches_library(run_page("sa", **settings), settings)
+    assert_self_attention_matches_library(at, {"sa_units": 6, "sa_heads": 6, "sa_head": 6, "sa_text": "a b c"})
 
 
 def test_compare_heads_follow_the_units():

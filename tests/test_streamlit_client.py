@@ -43,7 +43,8 @@ def test_widget_key_is_the_users_key_after_the_hash():
 
 
 def test_widget_states_are_what_chromium_sends():
-    """As recorded from Chromium: sliders a list of numbers, select sliders and radios their labels."""
+    """As recorded from Chromium: sliders a list of numbers, select sliders, radios and segmented
+    controls their labels."""
     assert list(sc.widget_state(slider()).double_array_value.data) == [3]
     assert list(sc.widget_state(slider(default=(1,), options=["1", "2", "4"])).string_array_value.data) == ["2"]
     assert list(sc.widget_state(slider(value=[7], set_value=True)).double_array_value.data) == [7]
@@ -51,6 +52,15 @@ def test_widget_states_are_what_chromium_sends():
     radio.radio.id, radio.radio.default = "$$ID-x-sa_source", 1
     radio.radio.options.extend(["A file", "The seed"])
     assert sc.widget_state(radio).string_value == "The seed"
+    views = Element()
+    views.button_group.id = "$$ID-x-sa_view"
+    views.button_group.options.add().content = "Attention weights"
+    views.button_group.options.add().content = "Scores"
+    views.button_group.default.append(1)
+    assert list(sc.widget_state(views).string_array_value.data) == ["Scores"]
+    views.button_group.raw_values.append("Attention weights")
+    views.button_group.set_value = True
+    assert list(sc.widget_state(views).string_array_value.data) == ["Attention weights"]
     toggle = Element()
     toggle.checkbox.id, toggle.checkbox.default = "$$ID-x-sa_scale", True
     assert sc.widget_state(toggle).bool_value is True

@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 import page_support as ps
-from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, set_widgets,
-                              unescape_markdown, widget, widgets)
+from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, open_view,
+                              set_widgets, unescape_markdown, widget, widgets)
 
 # The Self-attention views that hold maps.
 MAP_VIEWS = ["Attention weights", "Scores", "Every head", "Q, K, V", "Output", "Projection weights", "Token vectors"]
@@ -48,9 +48,7 @@ def charts_of_every_view(at):
     """{chart key: spec} of the Self-attention views that hold maps, each opened in turn, clean."""
     shown = {}
     for view in MAP_VIEWS:
-        at.query_params["sa_view"] = view
-        at.run()
-        assert_clean(at)
+        assert_clean(open_view(at, "sa_view", view))
         shown.update(charts(at))
     return shown
 
