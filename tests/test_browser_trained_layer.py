@@ -54,7 +54,7 @@ def test_a_layer_trained_on_train_and_watch_opens_in_self_attention_and_compare(
     download.value.save_as(model_file)
 
     # The sidebar's navigation keeps the session, and with it the run.
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Self-attention").click()
+    page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]', has_text="Self-attention").click()
     page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
     wait_idle(page, FIRST_RUN_TIMEOUT)
     page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').get_by_text("Train and watch").click()
@@ -76,7 +76,7 @@ def test_a_layer_trained_on_train_and_watch_opens_in_self_attention_and_compare(
     np.testing.assert_allclose(decode(shown), trace.weights[0], rtol=0, atol=1e-6)
 
     # Compare, in the same session: the multi-head map is the layer's heads' mean.
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Compare mechanisms").click()
+    page.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]', has_text="Compare mechanisms").click()
     page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
     wait_idle(page, FIRST_RUN_TIMEOUT)
     page.locator('[data-testid="stSidebar"] [data-testid="stRadio"]').get_by_text("Train and watch").click()

@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
+import app
 import keras
 import page_support as ps
 from tests.map_images import assert_image_shows
@@ -155,7 +156,9 @@ def test_home_shows_title_links_and_loop_figure():
     at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == ["Attention, computed"]
-    links = [(link.proto.label, link.proto.page) for link in at.get("page_link")]
+    sidebar = [(link.proto.label, link.proto.page) for link in at.sidebar.get("page_link")]
+    assert sidebar == [("Home", ""), *((label, url_path) for _, url_path, label, _ in app.PAGES)]
+    links = [(link.proto.label, link.proto.page) for link in at.main.get("page_link")]
     assert links == [
         ("1 · Dot product", "dot-product"),
         ("2 · Dense layers", "dense-layers"),
