@@ -29,6 +29,7 @@ DESCRIPTIONS = {
     "multi-head": "Several heads, each on its own slice of Q, K, V; shown here as the mean over heads.",
     "additive": "Bahdanau: softmax(V·tanh(W1·key + W2·query)) with each token's vector as the query.",
 }
+TRAINED_DESCRIPTION = "The trained layer: its heads' mean, each head with its own trained Q, K, V."
 
 st.title("Compare attention mechanisms")
 st.markdown(
@@ -94,12 +95,10 @@ def explorer():
                 "changed.", icon=":material/school:")
     ps.caption_if_image(len(tokens))
     by_name = {result.name: result for result in results}
+    descriptions = {**DESCRIPTIONS, **({} if seeded else {"multi-head": TRAINED_DESCRIPTION})}
+    st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in MECHANISMS))
     for row in (MECHANISMS[:2], MECHANISMS[2:]):
-        # Captions, maps and checks each in a row of their own, so a longer caption cannot push
-        # one map below its neighbour.
-        for column, name in zip(st.columns(2), row):
-            column.caption(DESCRIPTIONS[name] if seeded or name != "multi-head" else
-                           "The trained layer: its heads' mean, each head with its own trained Q, K, V.")
+        # Each map first in its column, so the two in a row start at the same height; its check below it.
         for column, name in zip(st.columns(2), row):
             with column:
                 result = by_name[name]
@@ -110,16 +109,14 @@ def explorer():
                     hover = explain.softmax_hover_texts(result.head_scores[0], result.weights, allowed)
                 ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
                         key=f"cmp_{name}")
-        for column, name in zip(st.columns(2), row):
-            result = by_name[name]
-            check = (
-                f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
-                f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
-            )
-            if result.verified:
-                column.success(f"Equals {check}.", icon=":material/check_circle:")
-            else:
-                column.error(f"Disagrees with {check}.")
+                check = (
+                    f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
+                    f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
+                )
+                if result.verified:
+                    st.success(f"Equals {check}.", icon=":material/check_circle:")
+                else:
+                    st.error(f"Disagrees with {check}.")
 
     st.header("Difference")
     left, right = st.columns(2)

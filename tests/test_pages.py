@@ -975,9 +975,9 @@ def test_compare_notes_a_mechanism_against_itself_instead_of_an_empty_map():
     assert "cmp_difference" in charts(at) and not at.info
 
 
-def test_compare_puts_each_rows_maps_in_a_row_of_their_own():
-    """Each map is alone in its column, so the two in a row start at the same height whatever
-    their captions' lengths."""
+def test_compare_puts_each_map_first_in_its_column():
+    """Each map is first in its column, its check below it, so the two in a row start at the same
+    height; the mechanisms' descriptions are one list above them."""
     at = run_page("cmp")
     (fragment,) = [block for block in at.main.children.values() if getattr(block, "type", None) == "flex_container"]
     map_rows = []
@@ -986,7 +986,8 @@ def test_compare_puts_each_rows_maps_in_a_row_of_their_own():
         contents = [[element.type for element in column.children.values()] for column in columns]
         if any("plotly_chart" in content for content in contents):
             map_rows.append(contents)
-    assert map_rows == [[["plotly_chart"], ["plotly_chart"]]] * 2
+    assert map_rows == [[["plotly_chart", "success"], ["plotly_chart", "success"]]] * 2
+    assert any(text.startswith("- **dot-product**: softmax(Q·Kᵀ)") for text in markdown_texts(at))
 
 
 def hover_lines(spec):
