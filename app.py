@@ -84,7 +84,7 @@ if __name__ == "__main__":
     navigation = st.navigation(
         [HOME]
         + [st.Page(path, title=label, url_path=url_path) for path, url_path, label, _ in PAGES]
-        + [st.Page(not_found, title="Page not found", url_path=NOT_FOUND_PATH, visibility="hidden")],
+        + [st.Page(not_found, title="Page not found", url_path=NOT_FOUND_PATH)],
         position="hidden",
     )
     # The sidebar's links are drawn here rather than by st.navigation: outside every page's

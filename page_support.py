@@ -342,7 +342,7 @@ def shared(key, compute):
 
 def view_picker(views, key):
     """The page's open view, one of `views`: a segmented control (key `key`) bound to the URL,
-    with one view always chosen. Only the open view is computed and drawn.
+    with one view always chosen. The caller computes and draws only the open view.
 
     Not st.tabs: on every rerun the browser re-renders tabs' headers and walks the open panel's
     DOM for focusable children (a chart's SVG included), about 15 ms of its main thread a press

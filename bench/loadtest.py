@@ -772,7 +772,10 @@ async def load_phases(server, levels, seconds, think_s, pages):
     numbers = itertools.count()  # each phase's number, which makes its sessions' inputs its own
     for page in pages:
         results["pages"][page] = {}
-        await load(server, [session_plan(0, page, next(numbers))], WARM_S, think_s)
+        warm = await load(server, [session_plan(0, page, next(numbers))], WARM_S, think_s)
+        if warm["exceptions"] or warm["leaks"]:  # first uses are where a press is likeliest to break
+            raise RuntimeError(f"Expected the warm-up on {page} to show no exception and draw right charts. "
+                               f"Received: {warm}")
         for sessions in levels:
             number = next(numbers)
             phase = await load(server, [session_plan(i, page, number) for i in range(sessions)], seconds, think_s)

@@ -8,8 +8,8 @@ FLOOR = "numpy"
 WHY_MISSED = [
     (("Interaction median at 16 tokens",),
      "The floor redraws one slider and one unlabelled heatmap. A slider move on the self-attention "
-     "page reruns its fragment: Streamlit re-registers its 11 URL-bound widgets and redraws the "
-     "tabs, captions and download expander, Keras runs the layer with the seed's weights "
+     "page reruns its fragment: Streamlit re-registers its URL-bound widgets and redraws the "
+     "view picker, captions and download expander, Keras runs the layer with the seed's weights "
      "(~3 ms for the weights, ~9 ms for the eager forward and its trace at 16 tokens), and plotly draws a heatmap "
      "with labelled axes, hover text and a colour bar."),
     (("Interaction median at 512 tokens",),
@@ -22,14 +22,17 @@ WHY_MISSED = [
      "below), which the floor's first view does not get under 2 s either. Preloading that bundle "
      "from the page's HTML (modulepreload), or importing it early, moved its arrival 1 s earlier "
      "but the first chart only 20–90 ms (4 runs each, within the noise). The rest of the gap to "
-     "the floor is the app's first page itself: the navigation, 11 controls, the tabs and "
-     "captions Chromium renders before and beside the chart."),
+     "the floor is the app's first page itself: the navigation, the page's controls and captions "
+     "Chromium renders before and beside the chart."),
     (("Press on",),
-     "The floor redraws one slider and bare heatmaps. A press on a page reruns its fragment, "
-     "which redraws every control and caption in it (about 40 elements on Self-attention, against "
-     "the floor's 6), runs the Keras layers (traces, and on Compare each mechanism's check against "
-     "its own call and an oracle) and draws charts with labelled axes, colour bars and hover "
-     "arithmetic; in Chromium, React renders the controls again and plotly the labels."),
+     "The server's share of a press is about the floor's (~50 ms on Self-attention against ~48 ms, "
+     "through the websocket client); the gap is the browser's main thread (its column in the table), "
+     "where React re-renders every control and block of the page's fragment and plotly draws "
+     "labelled axes. Compare also computes four mechanisms, each checked against its own call and an "
+     "oracle, before its charts (~45 ms of the server's time a press), and redraws five charts, the "
+     "checks and the Difference controls. What was cut, measured the same way: st.tabs (their headers "
+     "and a walk of the open panel's DOM on every redraw, ~15 ms), the built-in page menu (~11 ms), "
+     "and four of Compare's seven column rows (~36 ms)."),
     (("Bytes per press on",),
      "Each rerun sends Streamlit's session message (~1 KB) and every control and element of the "
      "fragment again (a few KB), whatever the figures weigh; pages whose figures hold a few hundred "

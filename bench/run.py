@@ -4,12 +4,13 @@ Starts servers on free localhost ports, drives Chromium with Playwright, and wri
 bench/results.json and bench/RESULTS.md (with the machine it ran on). Measures interaction
 latency against a minimal Streamlit app (the floor), a press on every page against a floor
 drawing the same charts with the same cells, the websocket bytes of a press against its figure
-data, the first view on a fresh server step by step, the server's memory over 500 interactions,
-the heatmap's payload, and layer forward times against Keras's built-in attention layers.
+data and the browser's main-thread time of a press beside the floor's, the first view on a fresh
+server step by step, the server's memory over 500 interactions, the heatmap's payload, and layer
+forward times against Keras's built-in attention layers.
 
-`python -m bench.run --only pages --presses 4` runs one part, shorter, while developing; a
-partial run writes bench/logs/results-<parts>.json and prints its tables, leaving the committed
-results alone.
+`python -m bench.run --only pages --presses 4` runs one part, shorter, while developing
+(`--pages Compare` presses one page only); a partial run writes bench/logs/results-<parts>.json
+and prints its tables, leaving the committed results alone.
 """
 
 import argparse
@@ -253,6 +254,7 @@ class Session:
     `whole_page`, it watches every chart in the main area and ends when one shows new data and
     the script has finished (the app's script state is notRunning), so every chart the press
     changes has its new data. Either way, two animation frames later: the charts are painted.
+    Chromium's Performance domain is on for every session, so a press also reads its main thread.
     """
 
     def __init__(self, browser, target, base, query="", whole_page=False):
@@ -379,7 +381,7 @@ def bytes_per_press(samples):
 
 
 def measure_pages(browser, presses, names=tuple(PAGES)):
-    """A press on every page of PAGES against its floor: bench/floor_app.py drawing, as
+    """A press on each page of PAGES named in `names` against its floor: bench/floor_app.py drawing, as
     heatmaps, the shapes of the charts the page's warm-up presses redrew (read from the browser
     after them),
     so the floor redraws the same cells a press does, not charts a press leaves alone. Page and

@@ -58,8 +58,9 @@ def widget_state(element):
 
     A widget the server set (`set_value`) holds that value, else its default; sliders send a
     list of numbers, select sliders and segmented controls their options' labels, radios and
-    select boxes the chosen option's label, as Chromium does. None for elements that hold no state (buttons: a trigger is
-    sent only when pressed; charts without selections; everything that is not a widget).
+    select boxes the chosen option's label, as Chromium does. None for elements that hold no
+    state (buttons: a trigger is sent only when pressed; charts without selections; everything
+    that is not a widget).
     """
     kind = element.WhichOneof("type")
     if not element_id(element) or kind in NO_STATE:

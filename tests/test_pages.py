@@ -412,7 +412,7 @@ def rnn_views(at):
     Returns (charts of every view by key, {view label: [(element type, value)]}, every dataframe's value).
     """
     shown, elements, frames = {}, {}, []
-    for view in [option.content for option in at.segmented_control(key="rnn_view").proto.options]:
+    for view in at.segmented_control(key="rnn_view").options:
         open_view(at, "rnn_view", view)
         assert not at.exception and not at.error, view
         shown.update(charts(at))
@@ -987,7 +987,9 @@ def test_compare_puts_each_map_first_in_its_column():
         if any("plotly_chart" in content for content in contents):
             map_rows.append(contents)
     assert map_rows == [[["plotly_chart", "success"], ["plotly_chart", "success"]]] * 2
-    assert any(text.startswith("- **dot-product**: softmax(Q·Kᵀ)") for text in markdown_texts(at))
+    (descriptions,) = [text for text in markdown_texts(at) if text.startswith("- **")]
+    assert [line.split("**")[1] for line in descriptions.splitlines()] == list(ac.MECHANISMS)
+    assert "- **multi-head**: Several heads, each on its own slice of Q, K, V" in descriptions
 
 
 def hover_lines(spec):

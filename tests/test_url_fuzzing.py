@@ -27,7 +27,7 @@ PAGES = {
     "pages/3_Self_attention.py": ["sa_source", "sa_text", "sa_text2", "sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal",
                                   "sa_positions", "sa_view", "sa_token", "sa_key", "sa_head"],
     "pages/4_Additive_attention_RNN.py": ["rnn_source", "rnn_steps", "rnn_features", "rnn_units", "rnn_seed",
-                                          "rnn_matrix"],
+                                          "rnn_matrix", "rnn_view", "rnn_step"],
     "pages/5_Compare.py": ["cmp_source", "cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
                            "cmp_first", "cmp_second"],
     "pages/7_Your_model.py": ["ym_text", "ym_open"],
@@ -55,7 +55,8 @@ def link(keys):
     return st.tuples(own, unknown).map(lambda both: {**both[1], **both[0]})
 
 
-WIDGET_TYPES = ("slider", "select_slider", "toggle", "selectbox", "radio", "text_input", "text_area")
+WIDGET_TYPES = ("slider", "select_slider", "toggle", "selectbox", "radio", "text_input", "text_area",
+                "segmented_control")
 
 
 @functools.cache
@@ -66,7 +67,7 @@ def default_spellings(page):
     is due: 8 for units, true for a toggle on, or an option's label.
     """
     at = AppTest.from_file(ROOT / page, default_timeout=120).run()
-    spellings = {"sa_view": {"attention weights"}}
+    spellings = {}
     for kind in WIDGET_TYPES:
         for widget in getattr(at, kind):
             forms = {str(widget.value).lower()}

@@ -204,6 +204,7 @@ def test_compare_shows_the_trained_layer_beside_untrained_mechanisms_on_its_inpu
         assert_close(heatmap_z(shown[f"cmp_{name}"]), untrained[name].weights)
     assert len(at.success) == 4, [e.value for e in at.error]
     assert any("The multi-head map is the trained layer's own" in i.value for i in at.info)
+    assert any("- **multi-head**: The trained layer: its heads' mean" in text for text in markdown_texts(at))
     assert not {"cmp_heads", "cmp_causal", "cmp_positions", "cmp_text", "cmp_input"} & set(widgets(at))
 
 
