@@ -345,7 +345,7 @@ def view_picker(views, key):
     with one view always chosen. The caller computes and draws only the open view.
 
     Not st.tabs: on every rerun the browser re-renders tabs' headers and walks the open panel's
-    DOM for focusable children (a chart's SVG included), about 15 ms of its main thread a press
+    DOM for focusable children (a chart's SVG included), about 25 ms of its main thread a press
     on the self-attention page, which this control does not cost (measured in Chromium).
     """
     return st.segmented_control("View", views, default=views[0], required=True, key=key, bind="query-params",

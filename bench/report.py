@@ -31,7 +31,7 @@ WHY_MISSED = [
      "labelled axes. Compare also computes four mechanisms, each checked against its own call and an "
      "oracle, before its charts (~45 ms of the server's time a press), and redraws five charts, the "
      "checks and the Difference controls. What was cut, measured the same way: st.tabs (their headers "
-     "and a walk of the open panel's DOM on every redraw, ~15 ms), the built-in page menu (~11 ms), "
+     "and a walk of the open panel's DOM on every redraw, ~25 ms), the built-in page menu (~11 ms), "
      "and four of Compare's seven column rows (~36 ms)."),
     (("Bytes per press on",),
      "Each rerun sends Streamlit's session message (~1 KB) and every control and element of the "
