@@ -176,7 +176,7 @@ def _pages_section(results):
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, p in results["pages"].items():
-        b, floor = p["bytes"], p.get("floor_bytes", {}).get("ratio")
+        b, floor = p["bytes"], p["floor_bytes"]["ratio"]
         ratio = "–" if b["ratio"] is None else f"{b['ratio']:.2f}×"
         lines.append(f"| {name} | {b['received']:,.0f} | {b['figure_data']:,.0f} | {b['figure_specs']:,.0f} | "
                      f"{b['other']:,.0f} | {ratio} | {'–' if floor is None else f'{floor:.2f}×'} |")

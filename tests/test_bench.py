@@ -100,7 +100,8 @@ def page_result(median_ms, floor_ms, received, figure_data):
                                     "script_ms": floor_ms * 0.2}, "charts": 3,
             "charts_redrawn": 2, "cells": 95, "floor_charts": "1x83,4x3", "ratio": median_ms / floor_ms,
             "bytes": {"received": received, "figure_data": figure_data, "figure_specs": figure_data + 50,
-                      "other": received - figure_data - 50, "ratio": received / figure_data if figure_data else None}}
+                      "other": received - figure_data - 50, "ratio": received / figure_data if figure_data else None},
+            "floor_bytes": {"received": 1000, "figure_data": 100, "figure_specs": 150, "other": 850, "ratio": 10.0}}
 
 
 def test_the_report_has_a_target_row_and_a_table_row_for_every_page():
@@ -113,7 +114,7 @@ def test_the_report_has_a_target_row_and_a_table_row_for_every_page():
     assert rows["Bytes per press on Dot product / its figure data"] == ("no figure data sent", False)
     text = report.markdown(results)
     assert "| Dense layers | 2 / 3 | 95 | 105 ms | 100 ms | 1.05× | 126 ms | 100 ms | 94 ms / 70 ms | 42 ms / 20 ms | 6 |" in text
-    assert "| Dense layers | 3,000 | 2,000 | 2,050 | 950 | 1.50× |" in text
+    assert "| Dense layers | 3,000 | 2,000 | 2,050 | 950 | 1.50× | 10.00× |" in text
     assert "## Interaction latency" not in text and "## First view" not in text  # parts not run
 
 
