@@ -102,16 +102,13 @@ def explorer():
             st.latex(formula)
             st.caption(f"Input to this layer: {', '.join(f'{name} = {v:.4g}' for name, v in zip(input_names, inputs))}")
         linear = "x·W + b" if layout == "keras" else "Wx + b"
-        st.dataframe(
-            {
-                "neuron": neuron_names,
-                "b": layer.bias,
-                "weighted sum, written out": explain.weighted_sums_text(inputs, layer.kernel, layer.bias),
-                linear: layer.pre_activation,
-                f"{layer.activation}({linear})": layer.output,
-            },
-            hide_index=True,
-        )
+        ps.table({
+            "neuron": neuron_names,
+            "b": layer.bias,
+            "weighted sum, written out": explain.weighted_sums_text(inputs, layer.kernel, layer.bias),
+            linear: layer.pre_activation,
+            f"{layer.activation}({linear})": layer.output,
+        })
         st.caption(
             f"{explain.plural(layer.kernel.size, 'weight')} + {explain.plural(layer.bias.size, 'bias', 'biases')} "
             f"= {explain.plural(layer.param_count, 'parameter')}."

@@ -97,8 +97,20 @@ def chart_data(at):
     return {key: spec["data"] for key, spec in charts(at).items()}
 
 
+def markdown_tables(at):
+    """The Markdown tables on the page (see page_support.table), each as {header: its cells as shown}."""
+    found = []
+    for element in at.markdown:
+        lines = element.value.split("\n")
+        if len(lines) > 2 and lines[0].startswith("| ") and lines[1].startswith("| ---"):
+            header, *rows = [[unescape_markdown(cell) for cell in line[2:-2].split(" | ")] for line in lines[:1] + lines[2:]]
+            found.append(dict(zip(header, zip(*rows, strict=True), strict=True)))
+    return found
+
+
 def tables(at):
-    return [frame.value.to_dict("list") for frame in at.dataframe]
+    """Every table on the page: dataframes' values and Markdown tables' cells, {header: cells}."""
+    return [frame.value.to_dict("list") for frame in at.dataframe] + markdown_tables(at)
 
 
 def decode(value):
@@ -456,7 +468,7 @@ def test_dense_kernels_and_outputs_equal_library_with_shapes_that_fit_the_formul
     assert "y = f(Wx + b)" in intro[0] and r"W = W_{\text{Keras}}^{\top}" in intro[1]
     formulas = [latex.value for latex in at.latex[2:]]
     linear = "x·W + b" if layout == "keras" else "Wx + b"
-    for number, (layer, table, formula) in enumerate(zip(trace.layers, at.dataframe, formulas, strict=True), start=1):
+    for number, (layer, table, formula) in enumerate(zip(trace.layers, markdown_tables(at), formulas, strict=True), start=1):
         z = heatmap_z(shown[f"dense_kernel_{number}"])
         assert_close(z, layer.kernel if layout == "keras" else layer.kernel.T)
         rows, cols = z.shape
@@ -464,10 +476,12 @@ def test_dense_kernels_and_outputs_equal_library_with_shapes_that_fit_the_formul
         product = r"x\,W" if layout == "keras" else r"W_%d\,x" % number
         assert product in formula and f"({rows} \\times {cols})" in formula
         assert f"{rows} × {cols}" in shown[f"dense_kernel_{number}"]["layout"]["title"]["text"]
-        assert_close(table.value[linear], layer.pre_activation)
-        assert_close(table.value[f"tanh({linear})"], layer.output)
+        # The table's numbers are the layer's, to their 4 printed digits.
+        assert table["neuron"] == tuple(f"N{number}_{j + 1}" for j in range(len(layer.bias)))
+        for column, expected in (("b", layer.bias), (linear, layer.pre_activation), (f"tanh({linear})", layer.output)):
+            np.testing.assert_allclose(np.array(table[column], dtype=float), expected, rtol=1e-3)
         # Each written-out sum, evaluated, gives the layer's number (to its 4 printed digits).
-        for text, value in zip(table.value["weighted sum, written out"], layer.pre_activation):
+        for text, value in zip(table["weighted sum, written out"], layer.pre_activation, strict=True):
             np.testing.assert_allclose(eval(text.replace("×", "*")), value, rtol=1e-3, atol=1e-3)
 
 
