@@ -144,8 +144,8 @@ def _pages_section(results):
         "watch, the replay's Recorded step) until one chart in the main area shows new data and the script has "
         "finished, then two animation frames. The floor is bench/floor_app.py drawing one NumPy heatmap for each "
         "chart the page's warm-up presses redrew, of that chart's shape (a lone heatmap's rows × columns, any other "
-        "chart 1 × its points), pressed on its slider and timed by the same rule, its presses alternating with the "
-        "page's in the same run. Charts: redrawn by a press / on the page; cells: in the redrawn charts, which the "
+        "chart 1 × its points), pressed on its slider and timed by the same rule, its presses alternating one by "
+        "one with the page's in the same run. Charts: redrawn by a press / on the page; cells: in the redrawn charts, which the "
         "floor draws. Main thread and script: the browser tab's main thread during a press, busy in all and running "
         "JavaScript (Chromium's Performance metrics TaskDuration and ScriptDuration, medians), page / floor.",
         "",

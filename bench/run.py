@@ -41,9 +41,9 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 TOKEN_COUNTS = (16, 128, 512, 1024)
-PRESSES = 15  # latency samples per configuration (and per side of a page's ratio)
+PRESSES = 24  # latency samples per configuration (and per side of a page's ratio)
 WARM_PRESSES = 3  # presses before any timed one: the first reruns fill caches
-RATIO_ROUNDS = 3  # alternating sweeps of the floor and the app for every ratio
+RATIO_ROUNDS = 3  # alternating sweeps of the floor and the app for the latency ratio
 SOAK_PRESSES = 500  # interactions between the memory readings
 FIRST_VIEW_RUNS = 3  # fresh servers for the first-view time
 PARTS = ("layers", "latency", "pages", "first-view")
@@ -385,8 +385,8 @@ def measure_pages(browser, presses, names=tuple(PAGES)):
     heatmaps, the shapes of the charts the page's warm-up presses redrew (read from the browser
     after them),
     so the floor redraws the same cells a press does, not charts a press leaves alone. Page and
-    floor run on two servers at once, their presses alternating in RATIO_ROUNDS rounds after
-    WARM_PRESSES each, so the machine's drift falls on both; the same rule ends a press on both
+    floor run on two servers at once, their presses alternating one by one after WARM_PRESSES
+    each, so the machine's drift falls on both alike; the same rule ends a press on both
     (`Session` with whole_page). `presses` is the timed presses per side; `names` the pages.
     """
     results = {}
@@ -403,9 +403,9 @@ def measure_pages(browser, presses, names=tuple(PAGES)):
                 floor = Session(browser, FLOOR, floor_base, whole_page=True)
                 floor.presses(WARM_PRESSES)
                 samples = {"page": [], "floor": []}
-                for _ in range(RATIO_ROUNDS):
-                    samples["page"] += page.presses(max(1, presses // RATIO_ROUNDS))
-                    samples["floor"] += floor.presses(max(1, presses // RATIO_ROUNDS))
+                for _ in range(presses):
+                    samples["page"] += page.presses(1)
+                    samples["floor"] += floor.presses(1)
                 floor.close()
             page.close()
             results[name] = {

@@ -1,6 +1,7 @@
 """serve.py, the app's launcher: its warm-up, its hold on Keras's state, and unknown addresses."""
 
 import asyncio
+import socket
 import urllib.parse
 
 import keras
@@ -8,7 +9,7 @@ import pytest
 from starlette.exceptions import HTTPException
 from streamlit import file_util
 from streamlit.runtime.scriptrunner import script_runner
-from streamlit.web.server.starlette import starlette_static_routes
+from streamlit.web.server.starlette import starlette_server, starlette_static_routes
 
 import app
 import serve
@@ -34,6 +35,21 @@ def test_first_element_skips_the_direct_execution_check(monkeypatch):
     monkeypatch.setattr(env_util, "is_repl", lambda: pytest.fail("direct-execution check ran"))
     serve.skip_direct_execution_check()
     delta_generator._maybe_print_use_warning()
+
+
+def test_the_servers_connections_send_small_messages_at_once(monkeypatch):
+    # Streamlit's own bind, wrapped: every connection it accepts has Nagle's algorithm off.
+    monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
+    serve.send_small_messages_at_once()
+    listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    with listening, socket.create_connection(listening.getsockname()) as client:
+        listening.setblocking(True)
+        accepted, _ = listening.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            # Streamlit's socket has protocol 0, so asyncio would not have turned it off itself.
+            assert accepted.proto != socket.IPPROTO_TCP
+            assert not client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 # --------------------------------------------------------------------------- unknown addresses
