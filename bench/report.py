@@ -17,22 +17,21 @@ WHY_MISSED = [
      "(the floor row below); the app sends the map as a PNG image, which leaves the layer's "
      "eager forward, the image encoding and Streamlit's own rerun."),
     (("First view",),
-     "The floor app, one slider and one heatmap, takes about as long the same way: the time goes "
-     "to Chromium evaluating Streamlit's front end and its 4.7 MB plotly bundle (see the steps "
-     "below), which the floor's first view does not get under 2 s either. Preloading that bundle "
-     "from the page's HTML (modulepreload), or importing it early, moved its arrival 1 s earlier "
-     "but the first chart only 20–90 ms (4 runs each, within the noise). The rest of the gap to "
-     "the floor is the app's first page itself: the navigation, the page's controls and captions "
-     "Chromium renders before and beside the chart."),
+     "The floor app, one slider and one heatmap, does not get under 2 s either: from the plotly "
+     "chunk's arrival both take ~1.0 s to the chart, Chromium evaluating Streamlit's front end and "
+     "its 4.7 MB plotly bundle (see the steps below). Preloading that bundle from the page's HTML "
+     "(modulepreload), or importing it early, gained only 20–90 ms (4 runs each, within the noise). "
+     "The rest of the gap to the floor is the app's first page itself: the navigation, the page's "
+     "controls and captions Chromium renders with the chart."),
     (("Press on",),
-     "The server's share of a press is about the floor's (~50 ms on Self-attention against ~48 ms, "
-     "through the websocket client); the gap is the browser's main thread (its column in the table), "
-     "where React re-renders every control and block of the page's fragment and plotly draws "
-     "labelled axes. Compare also computes four mechanisms, each checked against its own call and an "
-     "oracle, before its charts (~45 ms of the server's time a press), and redraws five charts, the "
-     "checks and the Difference controls. What was cut, measured the same way: st.tabs (their headers "
-     "and a walk of the open panel's DOM on every redraw, ~25 ms), the built-in page menu (~11 ms), "
-     "and four of Compare's seven column rows (~36 ms)."),
+     "Above the floor is the browser re-rendering the page (the main-thread column): on a "
+     "fragment's rerun React redraws every element of the page, not only the fragment's (a page "
+     "cut to its slider and chart pressed in 165 ms against the full page's 184, in one A/B run). "
+     "Compare also computes four mechanisms, each checked against its own call and an oracle "
+     "(~48 ms of the server's time a press, after its controls are sent), where the floor draws "
+     "random numbers. What was cut, measured the same way: st.tabs (their headers and a walk of "
+     "the open panel's DOM on every redraw, ~25 ms), the built-in page menu (~11 ms), four of "
+     "Compare's seven column rows (~36 ms) and Dense's st.dataframe tables (~10 ms each)."),
     (("Bytes per press on",),
      "Each rerun sends Streamlit's session message (~1 KB) and every control and element of the "
      "fragment again (a few KB), whatever the figures weigh; pages whose figures hold a few hundred "
