@@ -9,6 +9,7 @@ import functools
 import gc
 import html
 import itertools
+import numbers
 import re
 import threading
 import weakref
@@ -155,12 +156,15 @@ def as_text(message):
 
 def table(columns):
     """`columns` ({header: cells}, equal lengths) as a Markdown table, every header and cell
-    shown as typed; numbers as `explain.number` writes them (4 significant digits).
+    shown as typed on one line; numbers (NumPy's too) as `explain.number` writes them (4
+    significant digits), anything else as `str` gives it.
 
     For a few rows a press redraws: Chromium redraws it in ~2 ms of its main thread, st.dataframe
     in ~10 ms (measured on a bare page, each press)."""
     def cell(value):
-        return as_text(value if isinstance(value, str) else explain.number(value))
+        is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        text = explain.number(value) if is_number else str(value)
+        return as_text(" ".join(text.splitlines()))
 
     headers = list(columns)
     lines = ["| " + " | ".join(map(cell, headers)) + " |", "|" + " --- |" * len(headers)]

@@ -114,7 +114,11 @@ def send_small_messages_at_once():
 
     def bind_without_nagle(address, port, backlog):
         listening = bind(address, port, backlog)
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            listening.close()
+            raise
         return listening
 
     starlette_server._bind_socket = bind_without_nagle

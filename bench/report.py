@@ -22,7 +22,8 @@ WHY_MISSED = [
      "its 4.7 MB plotly bundle (see the steps below). Preloading that bundle from the page's HTML "
      "(modulepreload), or importing it early, gained only 20–90 ms (4 runs each, within the noise). "
      "The rest of the gap to the floor is the app's first page itself: the navigation, the page's "
-     "controls and captions Chromium renders with the chart."),
+     "controls and captions Chromium renders with the chart. (The app's server sends small messages "
+     "at once, serve.py's TCP_NODELAY; the floor, plain `streamlit run`, does not.)"),
     (("Press on",),
      "Above the floor is the browser re-rendering the page (the main-thread column): on a "
      "fragment's rerun React redraws every element of the page, not only the fragment's (a page "
@@ -36,7 +37,7 @@ WHY_MISSED = [
      "Each rerun sends Streamlit's session message (~1 KB) and every control and element of the "
      "fragment again (a few KB), whatever the figures weigh; pages whose figures hold a few hundred "
      "bytes to a few KB cannot be within 2× of them, as the floor's own ratio in the bytes table "
-     "shows (14–50× on the same shapes). Where the figures carry real data, the pages are at "
+     "shows (over 10× on the same shapes). Where the figures carry real data, the pages are at "
      "1.1–1.3×."),
     (("SelfAttention vs MultiHeadAttention",),
      "The two do the same work but for one step: SelfAttention keeps the raw scores for the "

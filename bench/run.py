@@ -278,6 +278,7 @@ class Session:
         self.first_view_s = time.perf_counter() - start
         self.slider = self.page.locator(f"{target['slider']} input[type=range]").first
         self.typed = 0  # presses typed into target["text"], which picks the next of target["texts"]
+        self.direction = 1  # the slider's next move, kept across sweeps so short sweeps still travel
 
     def _count(self, payload):
         self.received += len(payload)
@@ -339,15 +340,15 @@ class Session:
         return self._timed(lambda: self.page.keyboard.press("Enter"))
 
     def sweep(self, presses):
-        """`presses` slider moves, reversing at the ends so every press changes the value."""
+        """`presses` slider moves, reversing at the ends so every press changes the value; the
+        next sweep goes on the same way, so sweeps of one press still travel the slider."""
         value, lo, hi = int(self.slider.get_attribute("value")), int(self.slider.get_attribute("min")), int(self.slider.get_attribute("max"))
-        direction = 1
         samples = []
         for _ in range(presses):
-            if not lo <= value + direction <= hi:
-                direction = -direction
-            samples.append(self.press("ArrowRight" if direction > 0 else "ArrowLeft"))
-            value += direction
+            if not lo <= value + self.direction <= hi:
+                self.direction = -self.direction
+            samples.append(self.press("ArrowRight" if self.direction > 0 else "ArrowLeft"))
+            value += self.direction
         return samples
 
     def presses(self, count):

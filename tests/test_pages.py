@@ -104,7 +104,7 @@ def markdown_tables(at):
         lines = element.value.split("\n")
         if len(lines) > 2 and lines[0].startswith("| ") and lines[1].startswith("| ---"):
             header, *rows = [[unescape_markdown(cell) for cell in line[2:-2].split(" | ")] for line in lines[:1] + lines[2:]]
-            found.append(dict(zip(header, zip(*rows, strict=True), strict=True)))
+            found.append({name: list(cells) for name, cells in zip(header, zip(*rows, strict=True), strict=True)})
     return found
 
 
@@ -477,12 +477,25 @@ def test_dense_kernels_and_outputs_equal_library_with_shapes_that_fit_the_formul
         assert product in formula and f"({rows} \\times {cols})" in formula
         assert f"{rows} × {cols}" in shown[f"dense_kernel_{number}"]["layout"]["title"]["text"]
         # The table's numbers are the layer's, to their 4 printed digits.
-        assert table["neuron"] == tuple(f"N{number}_{j + 1}" for j in range(len(layer.bias)))
+        assert table["neuron"] == [f"N{number}_{j + 1}" for j in range(len(layer.bias))]
         for column, expected in (("b", layer.bias), (linear, layer.pre_activation), (f"tanh({linear})", layer.output)):
             np.testing.assert_allclose(np.array(table[column], dtype=float), expected, rtol=1e-3)
         # Each written-out sum, evaluated, gives the layer's number (to its 4 printed digits).
         for text, value in zip(table["weighted sum, written out"], layer.pre_activation, strict=True):
             np.testing.assert_allclose(eval(text.replace("×", "*")), value, rtol=1e-3, atol=1e-3)
+
+
+def test_a_markdown_table_shows_every_cell_as_typed_on_its_row(monkeypatch):
+    shown = []
+    monkeypatch.setattr(ps.st, "markdown", shown.append)
+    ps.table({"name | kind": ["a|b", "x\ny", "**1**"], "value": [np.float32(0.123456), np.int64(-3), True],
+              "text": ["-1", "<b>", "$x$"]})
+
+    class Page:  # what markdown_tables reads from an AppTest
+        markdown = [type("Markdown", (), {"value": text}) for text in shown]
+
+    assert markdown_tables(Page) == [{"name | kind": ["a|b", "x y", "**1**"], "value": ["0.1235", "-3", "True"],
+                                      "text": ["-1", "<b>", "$x$"]}]
 
 
 def summaries(at):
