@@ -145,8 +145,8 @@ def _pages_section(results):
         "finished, then two animation frames. The floor is bench/floor_app.py drawing one NumPy heatmap for each "
         "chart the page's warm-up presses redrew, of that chart's shape (a lone heatmap's rows × columns, any other "
         "chart 1 × its points), pressed on its slider and timed by the same rule, its presses alternating one by "
-        "one with the page's in the same run. Charts: redrawn by a press / on the page; cells: in the redrawn charts, which the "
-        "floor draws. Main thread and script: the browser tab's main thread during a press, busy in all and running "
+        "one with the page's in the same run. Charts: redrawn by a press / on the page; cells: in the redrawn "
+        "charts, which the floor draws. Main thread and script: the browser tab's main thread during a press, busy in all and running "
         "JavaScript (Chromium's Performance metrics TaskDuration and ScriptDuration, medians), page / floor.",
         "",
         "| Page | Charts | Cells | Median | Floor median | Ratio | p90 | Floor p90 | Main thread | Script | Presses |",
