@@ -275,11 +275,21 @@ def chart_data(page, title):
     return data
 
 
-def wait_chart_changed(page, title, old):
-    page.wait_for_function(
-        f"([title, old]) => {{ const data = ({_CHART_DATA_JS})(title); return data !== null && data !== old; }}",
+def wait_chart_data(page, title, old=None, timeout=None):
+    """Wait until the chart titled `title` is drawn with data other than `old`; returns that data.
+
+    The data is the one the wait saw: read again afterwards, a chart that a training page
+    redraws may be between two renders and not found."""
+    handle = page.wait_for_function(
+        f"([title, old]) => {{ const data = ({_CHART_DATA_JS})(title); return data !== null && data !== old ? data : null; }}",
         arg=[title, old],
+        timeout=timeout,
     )
+    return handle.json_value()
+
+
+def wait_chart_changed(page, title, old):
+    wait_chart_data(page, title, old)
     wait_idle(page)
 
 

@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
-    _CHART_DATA_JS,
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     HEIGHT,
@@ -35,6 +34,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     press_on_slider,
     server,
     wait_chart_changed,
+    wait_chart_data,
     wait_idle,
 )
 
@@ -50,14 +50,9 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     expect(page.get_by_text("Press Play to train", exact=False)).to_be_visible()
 
     page.get_by_role("button", name="Play").click()
-    page.wait_for_function(f"title => ({_CHART_DATA_JS})(title) !== null", arg=LEARNED, timeout=FIRST_RUN_TIMEOUT)
-    frames = [chart_data(page, LEARNED)]
+    frames = [wait_chart_data(page, LEARNED, timeout=FIRST_RUN_TIMEOUT)]
     for _ in range(2):  # the heatmap is redrawn with new weights as the model trains
-        page.wait_for_function(
-            f"([title, old]) => {{ const data = ({_CHART_DATA_JS})(title); return data !== null && data !== old; }}",
-            arg=[LEARNED, frames[-1]], timeout=RERUN_TIMEOUT,
-        )
-        frames.append(chart_data(page, LEARNED))
+        frames.append(wait_chart_data(page, LEARNED, frames[-1], timeout=RERUN_TIMEOUT))
     assert len(set(frames)) == 3
     expect(page.locator(PROGRESS)).to_contain_text("Training")
 
