@@ -345,12 +345,21 @@ def dense_trace(x, layer_units, activation, seed):
 # Shared read-only, like the self-attention traces: at 1024 tokens a result holds several (T, T)
 # maps per mechanism and (N, T, T) per head.
 def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions):
-    """(tokens as a tuple, MechanismResults) for a text; raises ac.InputError for bad text or a
-    comparison over the memory budget."""
-    key = ("mechanism_comparison", text, units, num_heads, seed, use_causal_mask, add_positions)
-    text = text_trace(text, seed, add_positions)
-    return within_budget(key, ac.comparison_cost(len(text.tokens), units, num_heads),
-                         lambda: (text.tokens, ac.compare_mechanisms(text.inputs, units, num_heads, seed, use_causal_mask)))
+    """(tokens as a tuple, `result`) for a text: `result(name)` is mechanism `name`'s
+    MechanismResult, computed when first asked and shared, so a page sends each map before the next
+    mechanism runs. Raises ac.InputError for bad text or a comparison over the memory budget,
+    before computing any mechanism."""
+    trace = text_trace(text, seed, add_positions)
+    tokens = len(trace.tokens)
+    MEMORY.check(ac.comparison_cost(tokens, units, num_heads))
+
+    def result(name):
+        heads = num_heads if name == "multi-head" else 1  # the others are the same for any heads
+        key = ("mechanism_comparison", name, text, units, heads, seed, use_causal_mask, add_positions)
+        return within_budget(key, ac.mechanism_cost(name, tokens, units, num_heads),
+                             lambda: ac.compare_mechanism(name, trace.inputs, units, heads, seed, use_causal_mask))
+
+    return trace.tokens, result
 
 
 def shared(key, compute):
@@ -597,12 +606,14 @@ def trained_note(trained):
 
 
 def trained_comparison(trained, units, seed):
-    """The four mechanisms beside a trained layer (ac.compare_with_trained), shared; the layer's
-    own call, read again by ac.model_attention, is what its map is checked against."""
+    """The four mechanisms beside a trained layer (ac.compare_with_trained), shared, as a function
+    of a mechanism's name, as `mechanism_comparison` gives them; the layer's own call, read again
+    by ac.model_attention, is what its map is checked against."""
     def compute():
         called = ac.model_attention(trained.model, trained.inputs)[trained.call_index].weights
         return ac.compare_with_trained(trained.trace, called, units, seed)
 
     tokens = len(trained.query_labels)
-    return within_budget(("trained comparison", *trained.key, units, seed),
-                         ac.comparison_cost(tokens, units, trained.trace.num_heads), compute)
+    results = within_budget(("trained comparison", *trained.key, units, seed),
+                            ac.comparison_cost(tokens, units, trained.trace.num_heads), compute)
+    return {result.name: result for result in results}.__getitem__

@@ -26,11 +26,13 @@ from attention_core.budget import (  # noqa: E402
     ViewCost,
     ViewTooLarge,
     comparison_cost,
+    mechanism_cost,
     self_attention_cost,
 )
 from attention_core.comparison import (  # noqa: E402
     MECHANISMS,
     MechanismResult,
+    compare_mechanism,
     compare_mechanisms,
     compare_with_trained,
     multi_head_attention_like,

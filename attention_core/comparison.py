@@ -16,10 +16,9 @@ import keras
 import numpy as np
 
 from attention_core import reference
+from attention_core.budget import MECHANISMS
 from attention_core.inputs import InputError
 from attention_core.layers import BahdanauAttention, SelfAttention, seeded
-
-MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
 
 # Float32 weights agree with their float64 oracle to ~1e-7; past this something is wrong.
 AGREEMENT_TOLERANCE = 1e-5
@@ -195,27 +194,22 @@ def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
 
     All share `units` and `seed`, so the dot-product family starts from the same Q, K and V.
     """
-    return _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask)
+    return tuple(compare_mechanism(name, x, units, num_heads, seed, use_causal_mask) for name in MECHANISMS)
 
 
-def _untrained_mechanisms(x, units, num_heads, seed, use_causal_mask, padding_mask=None, masks_queries=True,
-                          names=MECHANISMS):
-    """The mechanisms `names` of MECHANISMS with `seed`'s weights on x (T, F), in that order,
-    masked as `_allowed` says."""
+def compare_mechanism(name, x, units, num_heads, seed, use_causal_mask=False, padding_mask=None, masks_queries=True):
+    """Mechanism `name` of MECHANISMS (`num_heads` heads for multi-head, else 1) with `seed`'s
+    weights on x (T, F), masked as `_allowed` says; a MechanismResult, as in compare_mechanisms."""
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
-    results = []
-    for name in names:
-        heads = num_heads if name == "multi-head" else 1
-        layer = _shared_layer(name, units, heads, x.shape[-1])
-        # Fetched (built, the first time) outside any scope: built inside one, its variables would
-        # hold no value outside it.
-        oracle = _shared_layer("oracle", units, heads, x.shape[-1]) if name in ("scaled dot-product", "multi-head") else None
-        with seeded(layer, seed):  # as if made with `seed`
-            if name == "additive":
-                results.append(_additive_result(layer, x, use_causal_mask, padding_mask, masks_queries))
-            else:
-                results.append(_dot_product_result(name, layer, oracle, x, use_causal_mask, padding_mask, masks_queries))
-    return tuple(results)
+    heads = num_heads if name == "multi-head" else 1
+    layer = _shared_layer(name, units, heads, x.shape[-1])
+    # Fetched (built, the first time) outside any scope: built inside one, its variables would
+    # hold no value outside it.
+    oracle = _shared_layer("oracle", units, heads, x.shape[-1]) if name in ("scaled dot-product", "multi-head") else None
+    with seeded(layer, seed):  # as if made with `seed`
+        if name == "additive":
+            return _additive_result(layer, x, use_causal_mask, padding_mask, masks_queries)
+        return _dot_product_result(name, layer, oracle, x, use_causal_mask, padding_mask, masks_queries)
 
 
 def _padding_and_causal(allowed):
@@ -262,8 +256,8 @@ def compare_with_trained(trace, called_weights, units, seed):
         raise InputError("This layer's keys come from another sequence (cross-attention); Compare runs every "
                          "mechanism on one sequence. Open it on the Self-attention page.")
     padding_mask, use_causal_mask, masks_queries = _padding_and_causal(trace.attention_mask)
-    others = _untrained_mechanisms(trace.inputs, units, 1, seed, use_causal_mask, padding_mask, masks_queries,
-                                   names=[name for name in MECHANISMS if name != "multi-head"])
+    others = [compare_mechanism(name, trace.inputs, units, 1, seed, use_causal_mask, padding_mask, masks_queries)
+              for name in MECHANISMS if name != "multi-head"]
     dense = [trace.query_dense, trace.key_dense, trace.value_dense]
     weights = [np.asarray(array, np.float64) for d in dense for array in (d.kernel, d.bias)]
     _, oracle = reference.self_attention(trace.inputs.astype(np.float64), *weights, trace.num_heads, True,

@@ -7,6 +7,7 @@ an error box (never a traceback) and leaves the page usable; the URL sets the co
 
 import ast
 import base64
+import dataclasses
 import html
 import json
 import re
@@ -130,6 +131,11 @@ def heatmap_z(spec):
 
 def markdown_texts(at):
     return [element.value for kind in MARKDOWN_TYPES for element in getattr(at, kind)]
+
+
+def passed_checks(at):
+    """Compare's checks that passed: the green-ticked caption under each map."""
+    return [caption.value for caption in at.caption if caption.value.startswith(":green[:material/check_circle:] Equals ")]
 
 
 def unescape_markdown(text):
@@ -373,7 +379,7 @@ def assert_compare_matches_library(at, settings):
         results[s["cmp_first"]].weights - results[s["cmp_second"]].weights,
     )
     assert not at.error, "a mechanism disagreed with its oracle"
-    assert len(at.success) == len(ac.MECHANISMS)
+    assert len(passed_checks(at)) == len(ac.MECHANISMS)
 
 
 SELF_ATTENTION_SETTINGS = [
@@ -1013,10 +1019,39 @@ def test_compare_puts_each_map_first_in_its_column():
         contents = [[element.type for element in column.children.values()] for column in columns]
         if any("plotly_chart" in content for content in contents):
             map_rows.append(contents)
-    assert map_rows == [[["plotly_chart", "success"], ["plotly_chart", "success"]]] * 2
+    assert map_rows == [[["plotly_chart", "caption"], ["plotly_chart", "caption"]]] * 2
     (descriptions,) = [text for text in markdown_texts(at) if text.startswith("- **")]
     assert [line.split("**")[1] for line in descriptions.splitlines()] == list(ac.MECHANISMS)
     assert "- **multi-head**: Several heads, each on its own slice of Q, K, V" in descriptions
+
+
+def test_compare_shows_a_failed_check_as_an_error_under_its_map(monkeypatch):
+    """A mechanism that disagrees with its oracle is flagged in red where its tick would be."""
+    compare = ac.compare_mechanism
+
+    def corrupted(name, *args, **kwargs):
+        result = compare(name, *args, **kwargs)
+        return dataclasses.replace(result, oracle_max_diff=1e-3) if name == "additive" else result
+
+    monkeypatch.setattr(ac, "compare_mechanism", corrupted)
+    at = run_page("cmp", {"cmp_text": "a check that fails"})  # a text no other test caches
+    assert not at.exception
+    (error,) = at.error
+    assert error.value.startswith("Disagrees with the Keras layer's call (max |Δ| = ")
+    assert error.value.endswith(" and NumPy reference (max |Δ| = 1.0e-03).")
+    assert len(passed_checks(at)) == 3
+    assert "cmp_difference" in charts(at)
+
+
+def test_compare_computes_again_only_the_mechanism_a_setting_changes():
+    """Each mechanism is kept on its own, so changing the heads runs multi-head only."""
+    text = "the heads change one map"
+    at = run_page("cmp", {"cmp_text": text})
+    kept = len(ps.MEMORY)
+    set_widgets(at, cmp_heads=4)
+    assert ("mechanism_comparison", "multi-head", text, 8, 4, 0, False, True) in ps.MEMORY
+    assert len(ps.MEMORY) == kept + 1  # the other three maps are those computed before
+    assert len(passed_checks(at)) == len(ac.MECHANISMS)
 
 
 def hover_lines(spec):

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 import page_support as ps
 from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, open_view,
-                              set_widgets, unescape_markdown, widget, widgets)
+                              passed_checks, set_widgets, unescape_markdown, widget, widgets)
 
 # The Self-attention views that hold maps.
 MAP_VIEWS = ["Attention weights", "Scores", "Every head", "Q, K, V", "Output", "Projection weights", "Token vectors"]
@@ -202,7 +202,7 @@ def test_compare_shows_the_trained_layer_beside_untrained_mechanisms_on_its_inpu
     untrained = {r.name: r for r in ac.compare_mechanisms(trace.inputs, 8, 1, 5, use_causal_mask=call_index == 1)}
     for name in ("dot-product", "scaled dot-product", "additive"):
         assert_close(heatmap_z(shown[f"cmp_{name}"]), untrained[name].weights)
-    assert len(at.success) == 4, [e.value for e in at.error]
+    assert len(passed_checks(at)) == 4, [e.value for e in at.error]
     assert any("The multi-head map is the trained layer's own" in i.value for i in at.info)
     assert any("- **multi-head**: The trained layer: its heads' mean" in text for text in markdown_texts(at))
     assert not {"cmp_heads", "cmp_causal", "cmp_positions", "cmp_text", "cmp_input"} & set(widgets(at))
@@ -249,7 +249,7 @@ def test_compare_takes_the_app_transformers_key_padding_mask_on_a_padded_date():
     assert real < task.source_length  # held-out example 2 is padded
     at = open_page("cmp", {"tw_run": paused}, cmp_source="Train and watch", cmp_layer=0, cmp_example=2)
     assert_clean(at)
-    assert len(at.success) == 4
+    assert len(passed_checks(at)) == 4
     shown = charts(at)
     for name in ac.MECHANISMS:
         weights = heatmap_z(shown[f"cmp_{name}"])
@@ -311,7 +311,7 @@ def test_the_example_model_reads_text_on_both_pages():
     at = open_page("cmp", {"ym_model": upload}, cmp_source="Your model", cmp_input=text)
     assert_clean(at)
     assert_close(heatmap_z(charts(at)["cmp_multi-head"]), trace.weights.mean(axis=0))
-    assert len(at.success) == 4
+    assert len(passed_checks(at)) == 4
 
 
 def test_input_the_uploaded_model_cannot_take_says_why_and_the_page_stays_usable():
