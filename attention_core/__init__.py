@@ -26,7 +26,6 @@ from attention_core.budget import (  # noqa: E402
     ViewCost,
     ViewTooLarge,
     comparison_cost,
-    mechanism_cost,
     self_attention_cost,
 )
 from attention_core.comparison import (  # noqa: E402

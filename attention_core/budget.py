@@ -57,9 +57,6 @@ COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR_UNIT = 18
 # 1024² pairs: 0.7 s at 1 unit, 5.1 s at 32 units, 10 s at 64 units and 64 heads.
 COMPARE_SECONDS_PER_PAIR = 0.5e-6
 COMPARE_SECONDS_PER_PAIR_UNIT = 0.15e-6
-# Compare's mechanisms in the page's order, run by attention_core.comparison (which imports them
-# from here: this module stays free of Keras).
-MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
 
 
 class ViewTooLarge(InputError):
@@ -106,47 +103,27 @@ def self_attention_cost(tokens, num_heads, units, batch=1):
 
 
 def comparison_cost(tokens, units, num_heads):
-    """The cost of comparing the four mechanisms on `tokens` tokens (see compare_mechanisms): they
-    run one after another, so the largest of their peaks and the sum of their times."""
-    costs = [mechanism_cost(name, tokens, units, num_heads) for name in MECHANISMS]
-    return ViewCost(
-        description=f"four mechanisms on {tokens:,}² token pairs with {units} units and {num_heads} heads",
-        peak_bytes=max(cost.peak_bytes for cost in costs),
-        seconds=sum(cost.seconds for cost in costs),
-        advice=costs[0].advice,
-    )
+    """The cost of comparing the four mechanisms on `tokens` tokens (see compare_mechanisms)."""
 
-
-def mechanism_cost(name, tokens, units, num_heads):
-    """The cost of one of MECHANISMS on `tokens` tokens with `units` units (`num_heads`
-    heads for multi-head, else 1), checked as compare_mechanism checks it. Its advice is for the
-    whole comparison, which a page checks first (see comparison_cost)."""
-    pairs = tokens**2
-
-    def comparison_peak_per_pair(units, num_heads):
+    def per_pair(units, num_heads):
         return max(COMPARE_PEAK_BYTES_PER_HEAD_CELL * num_heads,
                    COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR + COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR_UNIT * units)
 
     def advice(limit):
+        pairs = tokens**2
         most_units = (limit // pairs - COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR) // COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR_UNIT
         most_heads = min(limit // (pairs * COMPARE_PEAK_BYTES_PER_HEAD_CELL), most_units)  # heads ≤ units
-        most_tokens = math.isqrt(limit // comparison_peak_per_pair(units, num_heads))
+        most_tokens = math.isqrt(limit // per_pair(units, num_heads))
         at_this_length = (f"use at most {most_units} units and {most_heads} heads at {tokens:,} tokens, or "
                           if most_units >= 1 and most_heads >= 1 else "")
         return f"To fit, {at_this_length}use at most {most_tokens:,} tokens with {units} units and {num_heads} heads."
 
-    if name == "additive":
-        return ViewCost(
-            description=f"additive attention on {tokens:,}² token pairs with {units} units",
-            peak_bytes=pairs * (COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR + COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR_UNIT * units),
-            seconds=pairs * (COMPARE_SECONDS_PER_PAIR + COMPARE_SECONDS_PER_PAIR_UNIT * units),
-            advice=advice,
-        )
-    heads = num_heads if name == "multi-head" else 1
+    pairs = tokens**2
     return ViewCost(
-        description=f"{name} attention, {heads} {'head' if heads == 1 else 'heads'} × {tokens:,}² token pairs",
-        peak_bytes=pairs * COMPARE_PEAK_BYTES_PER_HEAD_CELL * heads,
-        seconds=pairs * SELF_ATTENTION_SECONDS_PER_HEAD_CELL * heads,
+        description=f"four mechanisms on {tokens:,}² token pairs with {units} units and {num_heads} heads",
+        peak_bytes=pairs * per_pair(units, num_heads),
+        seconds=pairs * (COMPARE_SECONDS_PER_PAIR + COMPARE_SECONDS_PER_PAIR_UNIT * units
+                         + SELF_ATTENTION_SECONDS_PER_HEAD_CELL * (num_heads + 2)),
         advice=advice,
     )
 

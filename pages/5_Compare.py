@@ -94,7 +94,7 @@ def explorer():
                 "inputs before any training, so the difference with multi-head is what training (and the mechanism) "
                 "changed.", icon=":material/school:")
     ps.caption_if_image(len(tokens))
-    by_name = {}  # each mechanism's result, computed as its map is drawn
+    by_name = {}  # each mechanism's result, asked for as its map is drawn (see ps.mechanism_comparison)
     descriptions = {**DESCRIPTIONS, **({} if seeded else {"multi-head": TRAINED_DESCRIPTION})}
     st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in MECHANISMS))
     for row in (MECHANISMS[:2], MECHANISMS[2:]):

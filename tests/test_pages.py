@@ -1025,16 +1025,23 @@ def test_compare_puts_each_map_first_in_its_column():
     assert "- **multi-head**: Several heads, each on its own slice of Q, K, V" in descriptions
 
 
+def compare_with_a_fresh_budget(monkeypatch, wrap):
+    """Compare's mechanisms computed through `wrap(compare_mechanism)`, cached in a budget of this
+    test's own, so what they return is never shared with another test."""
+    monkeypatch.setattr(ps, "MEMORY", ac.MemoryBudget.from_environment())
+    monkeypatch.setattr(ac, "compare_mechanism", wrap(ac.compare_mechanism))
+
+
 def test_compare_shows_a_failed_check_as_an_error_under_its_map(monkeypatch):
     """A mechanism that disagrees with its oracle is flagged in red where its tick would be."""
-    compare = ac.compare_mechanism
+    def corrupting(compare):
+        def corrupted(name, *args, **kwargs):
+            result = compare(name, *args, **kwargs)
+            return dataclasses.replace(result, oracle_max_diff=1e-3) if name == "additive" else result
+        return corrupted
 
-    def corrupted(name, *args, **kwargs):
-        result = compare(name, *args, **kwargs)
-        return dataclasses.replace(result, oracle_max_diff=1e-3) if name == "additive" else result
-
-    monkeypatch.setattr(ac, "compare_mechanism", corrupted)
-    at = run_page("cmp", {"cmp_text": "a check that fails"})  # a text no other test caches
+    compare_with_a_fresh_budget(monkeypatch, corrupting)
+    at = run_page("cmp")
     assert not at.exception
     (error,) = at.error
     assert error.value.startswith("Disagrees with the Keras layer's call (max |Δ| = ")
@@ -1043,15 +1050,25 @@ def test_compare_shows_a_failed_check_as_an_error_under_its_map(monkeypatch):
     assert "cmp_difference" in charts(at)
 
 
-def test_compare_computes_again_only_the_mechanism_a_setting_changes():
+def test_compare_computes_again_only_the_mechanism_a_setting_changes(monkeypatch):
     """Each mechanism is kept on its own, so changing the heads runs multi-head only."""
-    text = "the heads change one map"
-    at = run_page("cmp", {"cmp_text": text})
-    kept = len(ps.MEMORY)
+    computed = []
+
+    def counting(compare):
+        def counted(name, *args, **kwargs):
+            computed.append(name)
+            return compare(name, *args, **kwargs)
+        return counted
+
+    compare_with_a_fresh_budget(monkeypatch, counting)
+    at = run_page("cmp")
+    assert computed == list(ac.MECHANISMS)
+    computed.clear()
     set_widgets(at, cmp_heads=4)
-    assert ("mechanism_comparison", "multi-head", text, 8, 4, 0, False, True) in ps.MEMORY
-    assert len(ps.MEMORY) == kept + 1  # the other three maps are those computed before
+    assert computed == ["multi-head"]
     assert len(passed_checks(at)) == len(ac.MECHANISMS)
+    set_widgets(at, cmp_heads=2)  # back: every mechanism is still kept
+    assert computed == ["multi-head"]
 
 
 def hover_lines(spec):
