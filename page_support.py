@@ -358,7 +358,7 @@ def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_posi
         key = ("mechanism_comparison", text, units, num_heads, seed, use_causal_mask, add_positions)
         results = within_budget(key, cost, lambda: ac.compare_mechanisms(trace.inputs, units, num_heads, seed,
                                                                           use_causal_mask))
-        return trace.tokens, dict(zip(ac.MECHANISMS, results)).__getitem__
+        return trace.tokens, result_by_name(results)
     MEMORY.check(cost)
 
     def result(name):
@@ -369,6 +369,11 @@ def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_posi
                                                                        use_causal_mask))
 
     return trace.tokens, result
+
+
+def result_by_name(results):
+    """A function from a mechanism's name to its result among `results` (MechanismResults)."""
+    return {result.name: result for result in results}.__getitem__
 
 
 def shared(key, compute):
@@ -625,4 +630,4 @@ def trained_comparison(trained, units, seed):
     tokens = len(trained.query_labels)
     results = within_budget(("trained comparison", *trained.key, units, seed),
                             ac.comparison_cost(tokens, units, trained.trace.num_heads), compute)
-    return {result.name: result for result in results}.__getitem__
+    return result_by_name(results)
