@@ -9,7 +9,7 @@ import streamlit as st
 
 import page_support as ps
 from attention_core import figures
-from attention_core.inputs import shortened
+from attention_core.text.validation import shortened
 
 # (file, URL path, title, what it teaches), in the order a learner needs them.
 PAGES = [

@@ -20,8 +20,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url
 
 import attention_core as ac
-from attention_core import explain, export, seed_code
-from attention_core.inputs import _quote
+from attention_core.learning import transformer
+from attention_core.mechanisms import export, starter_code
+from attention_core.text import explain
+from attention_core.text.validation import quote
+from webapp import budget, costs
 
 # A full garbage collection walks the few hundred thousand objects TensorFlow and Keras create at
 # import: Streamlit's own after every rerun did (it is off in .streamlit/config.toml), and
@@ -37,10 +40,10 @@ EMBEDDING_DIM = 16
 TEXT_EXPORT_LIMIT = 2_000_000
 
 # Every session's computed arrays, cached and in progress, counted in bytes against one limit
-# (ATTENTION_MEMORY_BUDGET_MB): see attention_core/budget.py. Module code runs once per process,
+# (ATTENTION_MEMORY_BUDGET_MB): see webapp/budget.py. Module code runs once per process,
 # so every session shares this one. Built layers stay in st.cache_resource, bounded by count:
 # their weights are a few kilobytes (at most 64 units over 16 features).
-MEMORY = ac.MemoryBudget.from_environment()
+MEMORY = budget.MemoryBudget.from_environment()
 
 
 def configure_page(title):
@@ -99,8 +102,8 @@ def units_and_heads(defaults, prefix, units_label, heads_label):
         key=f"{prefix}_heads",
         bind="query-params",
         help="Heads split the units evenly, so only divisors of the units are offered. A view's memory grows "
-             f"with heads × tokens²: one view may use at most {MEMORY.view_limit_bytes / ac.budget.MB:,.0f} MB of "
-             f"the server's ({ac.BUDGET_ENV}), and a larger one says what fits instead.",
+             f"with heads × tokens²: one view may use at most {MEMORY.view_limit_bytes / budget.MB:,.0f} MB of "
+             f"the server's ({budget.BUDGET_ENV}), and a larger one says what fits instead.",
     )
     return units, num_heads
 
@@ -218,8 +221,8 @@ def notes_link_changes(function):
             asked_value = values[-1] if values else ""  # `?units=` holds no value: an empty one
             used = _url_form(key)
             if used is not None and asked_value.lower() != used.lower():
-                notes.warning(as_text(f"The link's value {_quote(asked_value)} for {key} was not allowed here; "
-                                      f"using {_quote(used)}."), icon=":material/link:")
+                notes.warning(as_text(f"The link's value {quote(asked_value)} for {key} was not allowed here; "
+                                      f"using {quote(used)}."), icon=":material/link:")
         return result
 
     return draw
@@ -258,7 +261,7 @@ def in_turn(compute):
 def within_budget(key, cost, compute):
     """`compute()`'s result for `key` from the shared memory budget, refusing a view over its limit.
 
-    Raises ac.ViewTooLarge (an InputError, so pages show it as a message) before computing
+    Raises budget.ViewTooLarge (an InputError, so pages show it as a message) before computing
     anything when `cost` is over one view's share; a computation that takes seconds says so.
     Under a second, `compute` runs `in_turn`, so it must not wait on the budget itself; longer ones
     run beside the turns, so a view of seconds never holds every other session's press up.
@@ -285,7 +288,7 @@ def self_attention_trace(text, units, num_heads, use_scale, seed, use_causal_mas
         with ac.seeded(layer, seed):
             return text.tokens, ac.trace_self_attention(layer, text, use_causal_mask=use_causal_mask)
 
-    return within_budget(key, ac.self_attention_cost(len(text.tokens), num_heads, units), compute)
+    return within_budget(key, costs.self_attention_cost(len(text.tokens), num_heads, units), compute)
 
 
 def padded_batch_trace(texts, units, num_heads, use_scale, seed, use_causal_mask, add_positions):
@@ -300,7 +303,7 @@ def padded_batch_trace(texts, units, num_heads, use_scale, seed, use_causal_mask
             return ac.trace_padded_batch(layer, sentences, use_causal_mask=use_causal_mask)
 
     longest = max(len(sentence.tokens) for sentence in sentences)
-    return within_budget(key, ac.self_attention_cost(longest, num_heads, units, batch=len(texts)), compute)
+    return within_budget(key, costs.self_attention_cost(longest, num_heads, units, batch=len(texts)), compute)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -322,7 +325,7 @@ def rnn_attention_trace(inputs, units, seed):
 @MEMORY.cached
 def simple_rnn_summary(num_features, units):
     """Keras's summary of the seed's stand-alone SimpleRNN model for these sizes."""
-    return ac.model_summary_text(seed_code.simple_rnn_model(num_features, units))
+    return ac.model_summary_text(starter_code.simple_rnn_model(num_features, units))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -353,7 +356,7 @@ def mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_posi
     own, so a page sends each map before the next mechanism runs, and a change of heads runs
     multi-head only. A longer one computes all four at once, saying how long it takes."""
     trace = text_trace(text, seed, add_positions)
-    cost = ac.comparison_cost(len(trace.tokens), units, num_heads)
+    cost = costs.comparison_cost(len(trace.tokens), units, num_heads)
     if cost.seconds >= 1:
         key = ("mechanism_comparison", text, units, num_heads, seed, use_causal_mask, add_positions)
         results = within_budget(key, cost, lambda: ac.compare_mechanisms(trace.inputs, units, num_heads, seed,
@@ -563,7 +566,7 @@ def _run_input(defaults, prefix, run):
                           if task.name != "dates" else "Or type a date", defaults[f"{prefix}_symbols"],
                           key=f"{prefix}_symbols", bind="query-params")
     if typed.strip():
-        return task.encode(typed), f"the typed input {_quote(typed)}"
+        return task.encode(typed), f"the typed input {quote(typed)}"
     return task.unpadded(task.heldout_sources[example - 1]), f"held-out example {example}"
 
 
@@ -589,7 +592,7 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
             source_ids, chosen = _run_input(defaults, prefix, run)
         # One greedy decoding gives both the inputs and their labels.
         model_inputs, labels = run.inputs_and_labels(source_ids)
-        query_labels, key_labels = ac.transformer.query_and_key_labels(call.layer, *(tuple(l) for l in labels))
+        query_labels, key_labels = transformer.query_and_key_labels(call.layer, *(tuple(l) for l in labels))
         settings = run.settings
         described = (f"layer {call.layer} of this session's Transformer from Train and watch ({settings['name']}, "
                      f"length {settings['length']}, after {explain.plural(run.epochs_done, 'epoch')} and "
@@ -601,10 +604,10 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
         with controls:
             call = _pick_layer(prefix, _multi_head_calls(model, self_attention_only))
         model_inputs = ac.model_inputs_from_text(model, text)
-        described = f"layer {call.layer} of your model {_quote(name)}, on the input typed above"
+        described = f"layer {call.layer} of your model {quote(name)}, on the input typed above"
         key = ("model", name, hash(data), text, call.call_index)
     # Within the memory budget, as the seed's traces: an uploaded model may read up to MAX_TOKENS.
-    cost = ac.attention_cost(model, model_inputs)
+    cost = costs.attention_cost(model, model_inputs)
     trace = within_budget(("trained trace", *key), cost,
                           lambda: ac.trace_attention_call(model, model_inputs, call.call_index))
     if source == MODEL_SOURCE:
@@ -629,5 +632,5 @@ def trained_comparison(trained, units, seed):
 
     tokens = len(trained.query_labels)
     results = within_budget(("trained comparison", *trained.key, units, seed),
-                            ac.comparison_cost(tokens, units, trained.trace.num_heads), compute)
+                            costs.comparison_cost(tokens, units, trained.trace.num_heads), compute)
     return result_by_name(results)

@@ -12,8 +12,6 @@ import urllib.parse
 import weakref
 
 import numpy as np
-
-import attention_core as ac
 from starlette.responses import RedirectResponse
 from streamlit import delta_generator
 from streamlit.proto.ClientState_pb2 import ClientState
@@ -22,6 +20,9 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import script_runner
 from streamlit.web import cli
 from streamlit.web.server.starlette import starlette_server, starlette_static_routes
+
+import attention_core as ac
+from webapp import budget
 
 
 def warm_up():
@@ -165,7 +166,7 @@ def send_unknown_paths_to_not_found():
 if __name__ == "__main__":
     # A mistyped memory budget stops the server here, with what is allowed, not on the first page.
     try:
-        ac.budget.budget_from_environment()
+        budget.budget_from_environment()
     except ValueError as error:
         sys.exit(f"serve.py: {error}")
     warm_up()

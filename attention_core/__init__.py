@@ -1,7 +1,7 @@
 """attention_core: attention layers, traces of every intermediate tensor, input parsing and figures.
 
 UI-free: importable from a notebook; the Streamlit pages only call it. Figure builders live in
-`attention_core.figures`, exports in `attention_core.export`.
+`attention_core.figures`, exports in `attention_core.mechanisms.export`.
 """
 
 import os
@@ -19,16 +19,17 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from attention_core import figures  # noqa: E402
-from attention_core.budget import (  # noqa: E402
-    BUDGET_ENV,
-    MemoryBudget,
-    ViewCost,
-    ViewTooLarge,
-    comparison_cost,
-    self_attention_cost,
+# The public names, re-exported, after the environment above is set.
+# ruff: noqa: E402, F401
+from attention_core import figures
+from attention_core.learning.encoder_decoder import (
+    ScaledDotProductAttention,
+    Seq2SeqAttention,
 )
-from attention_core.comparison import (  # noqa: E402
+from attention_core.learning.saved_runs import load_encoder_decoder
+from attention_core.learning.tasks import TASK_NAMES, make_task
+from attention_core.learning.training import Frame, Run, alignment_score, train
+from attention_core.mechanisms.comparison import (
     MECHANISMS,
     MechanismResult,
     compare_mechanism,
@@ -38,20 +39,7 @@ from attention_core.comparison import (  # noqa: E402
     trained_mask_text,
     weights_difference,
 )
-from attention_core.inputs import (  # noqa: E402
-    MAX_TEXT_CHARS,
-    MAX_TOKENS,
-    InputError,
-    check_same_length,
-    embed_tokens,
-    encode_text,
-    parse_matrix,
-    parse_vector,
-    positional_encoding,
-    random_sequence,
-    tokenize,
-)
-from attention_core.layers import (  # noqa: E402
+from attention_core.mechanisms.layers import (
     BahdanauAttention,
     RNNWithAttention,
     SelfAttention,
@@ -60,22 +48,12 @@ from attention_core.layers import (  # noqa: E402
     model_summary_text,
     seeded,
 )
-from attention_core.model_io import load_model, model_bytes  # noqa: E402
-from attention_core.model_attention import (  # noqa: E402
-    ATTENTION_KINDS,
-    AttentionCall,
-    LayerAttention,
-    attention_calls,
-    load_keras_model,
-    model_attention,
-    trace_attention_call,
+from attention_core.mechanisms.padding import (
+    PAD_LABEL,
+    PaddedBatchTrace,
+    trace_padded_batch,
 )
-from attention_core.model_inputs import attention_cost, attention_labels, input_labels, model_inputs_from_text  # noqa: E402
-from attention_core.padding import PAD_LABEL, PaddedBatchTrace, trace_padded_batch  # noqa: E402
-from attention_core.seq2seq import ScaledDotProductAttention, Seq2SeqAttention  # noqa: E402
-from attention_core.tasks import TASK_NAMES, make_task  # noqa: E402
-from attention_core.training import Frame, Run, alignment_score, train  # noqa: E402
-from attention_core.traces import (  # noqa: E402
+from attention_core.mechanisms.traces import (
     BahdanauTrace,
     DenseLayerTrace,
     DenseNetworkTrace,
@@ -89,4 +67,28 @@ from attention_core.traces import (  # noqa: E402
     trace_rnn_with_attention,
     trace_self_attention,
     trace_text,
+)
+from attention_core.text.numbers import check_same_length, parse_matrix, parse_vector
+from attention_core.text.tokens import (
+    embed_tokens,
+    encode_text,
+    positional_encoding,
+    random_sequence,
+    tokenize,
+)
+from attention_core.text.validation import MAX_TEXT_CHARS, MAX_TOKENS, InputError
+from attention_core.your_model.attention import (
+    ATTENTION_KINDS,
+    AttentionCall,
+    LayerAttention,
+    attention_calls,
+    load_keras_model,
+    model_attention,
+    trace_attention_call,
+)
+from attention_core.your_model.gate import model_bytes
+from attention_core.your_model.inputs import (
+    attention_labels,
+    input_labels,
+    model_inputs_from_text,
 )

@@ -47,6 +47,7 @@ import urllib.parse
 import urllib.request
 
 from bench.streamlit_client import StreamlitClient, chart_reading
+from webapp import budget
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "loadtest.json"
@@ -799,9 +800,8 @@ async def run(server, levels, seconds, think_s, pages, phases):
 
     from bench.run import CHROMIUM, CHROMIUM_FLAGS, machine
 
-    import attention_core as ac
 
-    results = {"machine": machine(), "budget_mb": ac.budget.budget_from_environment() // ac.budget.MB}
+    results = {"machine": machine(), "budget_mb": budget.budget_from_environment() // budget.MB}
     server.start()
     rss = results["rss_mb"] = {"start": server.rss_mb()}
     if "load" in phases:

@@ -16,10 +16,10 @@ and prints its tables, leaving the committed results alone.
 import argparse
 import contextlib
 import json
-import re
 import os
 import pathlib
 import platform
+import re
 import socket
 import statistics
 import subprocess

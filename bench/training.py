@@ -21,6 +21,7 @@ import pathlib
 import time
 
 import attention_core as ac  # first: it sets TensorFlow's environment
+from attention_core.learning import training
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = {"gru": ROOT / "bench" / "training.json", "transformer": ROOT / "bench" / "training-transformer.json"}
@@ -34,7 +35,7 @@ GRU_TARGETS = [
     ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.90, 30),
 ]
 # Issue 16's: the alignment score of the cross-attention head the page draws (see
-# attention_core.training.TRANSFORMER_ALIGNMENT); dates ask for exact match only.
+# attention_core.learning.training.TRANSFORMER_ALIGNMENT); dates ask for exact match only.
 TRANSFORMER_TARGETS = [
     ("Reverse, length 8", {"name": "reverse", "length": 8}, "accuracy", 0.99, 0.90, 30),
     ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.0, 60),
@@ -42,7 +43,7 @@ TRANSFORMER_TARGETS = [
 TARGETS = {"gru": GRU_TARGETS, "transformer": TRANSFORMER_TARGETS}
 # Issue 9 asks the GRU's alignment to take this many frames to pass 90%, so that it is seen forming.
 FRAMES_BEFORE_90 = {"gru": 30, "transformer": 0}
-# Why a task misses its target, from measurements (attention_core/seq2seq.py has the encoder's).
+# Why a task misses its target, from measurements (attention_core/learning/encoder_decoder.py has the encoder's).
 GRU_WHY_MISSED = {
     "Dates": (
         "Exact match reaches 100% in the first two epochs; the alignment depends on the seed (0.89-0.95). "
@@ -110,7 +111,15 @@ def measure_latency_while_training(mechanism):
     `mechanism` trains."""
     from playwright.sync_api import sync_playwright
 
-    from bench.run import APP, CHROMIUM, CHROMIUM_FLAGS, Session, server, summarize, token_query
+    from bench.run import (
+        APP,
+        CHROMIUM,
+        CHROMIUM_FLAGS,
+        Session,
+        server,
+        summarize,
+        token_query,
+    )
 
     with server(APP, "train-latency") as (base, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
@@ -275,7 +284,7 @@ def write_report():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per task (default 1: the page's seed 0)")
-    parser.add_argument("--mechanism", default="additive", choices=ac.training.MECHANISMS)
+    parser.add_argument("--mechanism", default="additive", choices=training.MECHANISMS)
     parser.add_argument("--only", default=None,
                         help="run only the tasks whose label contains this text, keeping the others' results")
     parser.add_argument("--latency", action="store_true", help="also measure another session's latency while training")

@@ -3,9 +3,15 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import InputError, check_same_length, figures, parse_vector, trace_dot_product
-from attention_core.checks import check_float32_range
-from attention_core.inputs import FLOAT32_RANGE, MAX_VECTOR_LENGTH, NUMBER_RULE
+from attention_core import (
+    InputError,
+    check_same_length,
+    figures,
+    parse_vector,
+    trace_dot_product,
+)
+from attention_core.mechanisms.checks import check_float32_range
+from attention_core.text.numbers import FLOAT32_RANGE, MAX_VECTOR_LENGTH, NUMBER_RULE
 
 ps.configure_page("Dot product")
 DEFAULTS = ps.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")

@@ -3,9 +3,10 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import InputError, explain, figures, parse_vector
-from attention_core.checks import check_float32_range
-from attention_core.inputs import NUMBER_RULE
+from attention_core import InputError, figures, parse_vector
+from attention_core.mechanisms.checks import check_float32_range
+from attention_core.text import explain
+from attention_core.text.numbers import NUMBER_RULE
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
 # How the weight matrix is laid out: as Keras stores it, or as the seed's formula writes it.

@@ -3,8 +3,10 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import MAX_TOKENS, InputError, explain, figures, padding, reference, trace_dot_product
-from attention_core.inputs import TEXT_RULE
+from attention_core import MAX_TOKENS, InputError, figures, trace_dot_product
+from attention_core.mechanisms import padding, reference
+from attention_core.text import explain
+from attention_core.text.tokens import TEXT_RULE
 
 ps.configure_page("Self-attention")
 DEFAULTS = ps.Defaults(

@@ -3,9 +3,11 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import InputError, explain, figures, parse_matrix, random_sequence, seed_code
-from attention_core.export import trace_tensors
-from attention_core.inputs import NUMBER_RULE
+from attention_core import InputError, figures, parse_matrix, random_sequence
+from attention_core.mechanisms import starter_code
+from attention_core.mechanisms.export import trace_tensors
+from attention_core.text import explain
+from attention_core.text.numbers import NUMBER_RULE
 
 MAX_STEPS, MAX_FEATURES = 64, 16
 ps.configure_page("Additive attention")
@@ -47,8 +49,8 @@ st.markdown(
 st.subheader("The seed's code")
 st.markdown("The two classes this page runs, as the seed writes them. The app's `RNNWithAttention` computes exactly "
             "this, in Keras 3; below, one view per step, each line of `call()` stands beside the tensor it computed.")
-st.code(seed_code.ATTENTION_CLASS, language="python")
-st.code(seed_code.RNN_WITH_ATTENTION_CLASS, language="python")
+st.code(starter_code.ATTENTION_CLASS, language="python")
+st.code(starter_code.RNN_WITH_ATTENTION_CLASS, language="python")
 
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
@@ -93,7 +95,7 @@ def explorer():
 
     def line(number):
         """Step `number` of the seed's call(): its line, and the shape of what it computed (batch of 1)."""
-        step = seed_code.CALL_STEPS[number]
+        step = starter_code.CALL_STEPS[number]
         shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
         st.code(step.line, language="python")
         st.caption(f"→ {shapes}")
@@ -104,7 +106,7 @@ def explorer():
         st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
                     "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
                     "recurrent kernel (units × units) and the bias (units).")
-        st.code(seed_code.simple_rnn_model_code(F, units), language="python")
+        st.code(starter_code.simple_rnn_model_code(F, units), language="python")
         ps.show_model_summary(ps.simple_rnn_summary(F, units))
 
         st.header("1 · The RNN's hidden states")

@@ -3,9 +3,17 @@
 import streamlit as st
 
 import page_support as ps
-from attention_core import (MAX_TOKENS, MECHANISMS, InputError, explain, figures, reference, trained_mask_text,
-                            weights_difference)
-from attention_core.inputs import TEXT_RULE
+from attention_core import (
+    MAX_TOKENS,
+    MECHANISMS,
+    InputError,
+    figures,
+    trained_mask_text,
+    weights_difference,
+)
+from attention_core.mechanisms import reference
+from attention_core.text import explain
+from attention_core.text.tokens import TEXT_RULE
 
 ps.configure_page("Compare")
 DEFAULTS = ps.Defaults(

@@ -5,8 +5,15 @@ import streamlit as st
 
 import attention_core as ac
 import page_support as ps
-from attention_core import InputError, explain, figures, training, transformer
-from attention_core.training_figures import alignment_heatmap, learning_curves, model_view
+from attention_core import InputError, figures
+from attention_core.figures.learning import (
+    alignment_heatmap,
+    learning_curves,
+    model_view,
+)
+from attention_core.learning import training, transformer
+from attention_core.text import explain
+from attention_core.your_model import gate
 
 ps.configure_page("Train and watch")
 DEFAULTS = ps.Defaults(
@@ -345,8 +352,8 @@ def save_and_load(task, run):
                            file_name=f"{'transformer' if run.is_transformer else 'attention'}-{task.name}.keras", mime="application/octet-stream",
                            key="tw_download", on_click="ignore", icon=":material/download:")
     upload = st.file_uploader("Load a model trained here (.keras)", type=["keras"], key="tw_upload",
-                              max_upload_size=ac.model_io.MAX_MODEL_MB,
-                              help=f"A .keras file this page saved, at most {ac.model_io.MAX_MODEL_MB} MB.")
+                              max_upload_size=gate.MAX_MODEL_MB,
+                              help=f"A .keras file this page saved, at most {gate.MAX_MODEL_MB} MB.")
     if upload is None:
         return
     loaded = loaded_run(task, upload)

@@ -13,13 +13,13 @@ from attention_core import (
     MAX_TOKENS,
     InputError,
     attention_calls,
-    attention_cost,
     attention_labels,
     figures,
     model_attention,
     model_inputs_from_text,
 )
-from attention_core.model_io import MAX_MODEL_MB
+from attention_core.your_model.gate import MAX_MODEL_MB
+from webapp import costs
 
 ps.configure_page("Your model")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sentiment.keras"
@@ -120,7 +120,7 @@ def explorer():
             return found, attention_labels(model, inputs, found)
 
         key = ("model_attention", hashlib.sha256(data).hexdigest(), text)
-        attention, labels = ps.within_budget(key, attention_cost(model, inputs), compute)
+        attention, labels = ps.within_budget(key, costs.attention_cost(model, inputs), compute)
     except InputError as error:
         ps.show_input_error(error)
         return

@@ -10,7 +10,17 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.testing.v1 import AppTest
 
 from bench import report
-from bench.run import FIRST_VIEW_STEPS, Press, bytes_per_press, chart_shape, floor_charts, json_members, median_steps, sent_bytes, summarize
+from bench.run import (
+    FIRST_VIEW_STEPS,
+    Press,
+    bytes_per_press,
+    chart_shape,
+    floor_charts,
+    json_members,
+    median_steps,
+    sent_bytes,
+    summarize,
+)
 
 
 def heatmap(rows, columns):

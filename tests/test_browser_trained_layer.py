@@ -19,7 +19,6 @@ import numpy as np
 from playwright.sync_api import expect
 
 import attention_core as ac
-from tests.test_pages import decode
 from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
@@ -34,6 +33,7 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     server,
     wait_idle,
 )
+from tests.test_pages import decode
 
 PROGRESS = '[data-testid="stProgress"]'
 TRAINING_TIMEOUT = 240_000  # ms: two epochs of a one-layer Transformer, beside other work

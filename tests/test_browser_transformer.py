@@ -13,7 +13,7 @@ import numpy as np
 from playwright.sync_api import expect
 
 import attention_core as ac
-from attention_core.training_figures import model_view_maps
+from attention_core.figures.learning import model_view_maps
 from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     EXCEPTION,
     FIRST_RUN_TIMEOUT,

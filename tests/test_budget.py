@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
-from attention_core import budget
-from attention_core.budget import MB, MemoryBudget, ViewTooLarge, nbytes_of
+from webapp import budget, costs
+from webapp.budget import MB, MemoryBudget, ViewTooLarge, nbytes_of
 
 PAGES = pathlib.Path(__file__).resolve().parent.parent / "pages"
 
@@ -178,20 +178,20 @@ def test_concurrent_computations_never_hold_more_than_the_budget():
 # --- the views' costs and the cap message -----------------------------------------------------
 
 def test_self_attention_cost_hand_worked():
-    cost = ac.self_attention_cost(1024, 64, 64)
+    cost = costs.self_attention_cost(1024, 64, 64)
     assert cost.peak_bytes == 33 * 64 * 1024**2  # 2112 MiB
     assert cost.description == "64 heads × 1,024² token pairs"
     # 512 MiB fit 15 heads at 1024 tokens; 8 is the largest that divides 64 units.
     assert cost.advice(512 * MB) == ("To fit, use at most 8 heads at 1,024 tokens with 64 units, "
                                      f"or use at most {math.isqrt(512 * MB // (33 * 64)):,} tokens with 64 heads.")
-    assert ac.self_attention_cost(16, 1, 8).statement == "Computing 1 head × 16² token pairs: about 1 s."
+    assert costs.self_attention_cost(16, 1, 8).statement == "Computing 1 head × 16² token pairs: about 1 s."
 
 
 def test_check_says_the_limit_the_knob_and_what_to_change():
     memory = MemoryBudget(1024 * MB)
-    memory.check(ac.self_attention_cost(1024, 8, 64))  # 264 MiB: fits
+    memory.check(costs.self_attention_cost(1024, 8, 64))  # 264 MiB: fits
     with pytest.raises(ViewTooLarge) as raised:
-        memory.check(ac.self_attention_cost(1024, 64, 64))
+        memory.check(costs.self_attention_cost(1024, 64, 64))
     message = str(raised.value)
     assert isinstance(raised.value, ac.InputError)  # pages show it as they show bad input
     for part in ("2,112 MB", "at most 512 MB", "1,024 MB", "ATTENTION_MEMORY_BUDGET_MB", "at most 8 heads"):
@@ -205,26 +205,26 @@ def test_the_advice_fits_and_is_the_most_that_fits(tokens, units, data, limit_mb
     """What the message advises fits within the limit, and one more token or head would not."""
     num_heads = data.draw(st.sampled_from([n for n in range(1, units + 1) if units % n == 0]))
     limit = limit_mb * MB
-    advice = ac.self_attention_cost(tokens, num_heads, units).advice(limit)
+    advice = costs.self_attention_cost(tokens, num_heads, units).advice(limit)
     most_tokens = int(advice.rsplit("at most ", 1)[1].split(" tokens")[0].replace(",", ""))
     if most_tokens:
-        assert ac.self_attention_cost(most_tokens, num_heads, units).peak_bytes <= limit
-    assert ac.self_attention_cost(most_tokens + 1, num_heads, units).peak_bytes > limit
+        assert costs.self_attention_cost(most_tokens, num_heads, units).peak_bytes <= limit
+    assert costs.self_attention_cost(most_tokens + 1, num_heads, units).peak_bytes > limit
     if "heads at" in advice:
         most_heads = int(advice.split("at most ", 1)[1].split(" heads")[0])
         assert units % most_heads == 0
-        assert ac.self_attention_cost(tokens, most_heads, units).peak_bytes <= limit
-    compare_advice = ac.comparison_cost(tokens, units, num_heads).advice(limit)
+        assert costs.self_attention_cost(tokens, most_heads, units).peak_bytes <= limit
+    compare_advice = costs.comparison_cost(tokens, units, num_heads).advice(limit)
     most_tokens = int(compare_advice.rsplit("at most ", 1)[1].split(" tokens")[0].replace(",", ""))
-    assert ac.comparison_cost(most_tokens, units, num_heads).peak_bytes <= limit
-    assert ac.comparison_cost(most_tokens + 1, units, num_heads).peak_bytes > limit
+    assert costs.comparison_cost(most_tokens, units, num_heads).peak_bytes <= limit
+    assert costs.comparison_cost(most_tokens + 1, units, num_heads).peak_bytes > limit
 
 
 def test_a_traces_kept_bytes_are_below_its_estimated_peak():
     """The estimate is a peak: it must exceed what the finished trace keeps (3 float32 maps a head-cell)."""
     tokens, x = ac.encode_text(" ".join(f"w{i}" for i in range(64)), 16)
     trace = ac.trace_self_attention(ac.SelfAttention(8, num_heads=4, seed=0), x)
-    assert 3 * 4 * 4 * 64**2 < nbytes_of(trace) < ac.self_attention_cost(64, 4, 8).peak_bytes
+    assert 3 * 4 * 4 * 64**2 < nbytes_of(trace) < costs.self_attention_cost(64, 4, 8).peak_bytes
 
 
 LONG_TEXT = " ".join(f"w{i}" for i in range(1024))

@@ -1,11 +1,11 @@
-"""attention_core.checks: results outside float32's range are refused with a message."""
+"""attention_core.mechanisms.checks: results outside float32's range are refused with a message."""
 
 import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core.checks import check_float32_range
-from attention_core.inputs import FLOAT32_MAX
+from attention_core.mechanisms.checks import check_float32_range
+from attention_core.text.numbers import FLOAT32_MAX
 
 
 def refusal(trace, **kwargs):

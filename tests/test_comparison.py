@@ -4,8 +4,18 @@ import keras
 import numpy as np
 import pytest
 
-from attention_core import (MECHANISMS, BahdanauAttention, InputError, SelfAttention, comparison, compare_mechanism,
-                            compare_mechanisms, encode_text, reference, trained_mask_text, weights_difference)
+from attention_core import (
+    MECHANISMS,
+    BahdanauAttention,
+    InputError,
+    SelfAttention,
+    compare_mechanism,
+    compare_mechanisms,
+    encode_text,
+    trained_mask_text,
+    weights_difference,
+)
+from attention_core.mechanisms import comparison, reference
 
 TOKENS, X = encode_text("the cat sat on the mat", 16, seed=0)
 

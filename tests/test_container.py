@@ -20,7 +20,14 @@ import time
 
 import pytest
 
-from tests.test_browser import EXCEPTION, FIRST_RUN_TIMEOUT, PLOT, ROOT, _free_port, browser  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    EXCEPTION,
+    FIRST_RUN_TIMEOUT,
+    PLOT,
+    ROOT,
+    _free_port,
+    browser,
+)
 
 DOCKER_ENGINE = ROOT / "scripts" / "docker_engine.sh"
 IMAGE = "attention-visualizer:container-test"

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from attention_core import SelfAttention, explain, positional_encoding, reference, trace_self_attention
+from attention_core import SelfAttention, positional_encoding, trace_self_attention
+from attention_core.mechanisms import reference
+from attention_core.text import explain
 
 
 def test_products_text_writes_the_seeds_example_and_cuts_long_sums():

@@ -15,8 +15,15 @@ from attention_core import (
     trace_rnn_with_attention,
     trace_self_attention,
 )
-from attention_core.traces import trace_text
-from attention_core.export import INDEXING, number_count, trace_tensors, trace_to_csv, trace_to_json, trace_to_npz
+from attention_core.mechanisms.export import (
+    INDEXING,
+    number_count,
+    trace_tensors,
+    trace_to_csv,
+    trace_to_json,
+    trace_to_npz,
+)
+from attention_core.mechanisms.traces import trace_text
 
 
 def test_json_holds_every_tensor_with_its_shape():

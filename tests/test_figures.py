@@ -10,16 +10,21 @@ import plotly.graph_objects as go
 import plotly.io
 import pytest
 
-from attention_core import explain, figures
+from attention_core import figures
 from attention_core.figures import (
     attention_heatmap,
     bar_chart,
     dense_network_figure,
+    diagrams,
     dot_product_figure,
     encoder_attention_loop_figure,
     heatmap,
+    heatmaps,
+    learning,
     qkv_pipeline_figure,
+    style,
 )
+from attention_core.text import explain
 from tests.map_images import assert_image_shows
 
 SCRIPT = "<script>alert(1)</script>"
@@ -61,18 +66,20 @@ def pipeline_inputs(tokens=TOKENS, d=4, seed=0):
 
 
 def imported_modules(module):
-    """The modules a source file imports, as written: "numpy", "attention_core.explain", …"""
+    """The modules a source file imports, as written: "numpy", "attention_core.text.explain", …"""
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     return imported | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
 
 
-def test_module_imports_only_numpy_plotly_pillow_the_standard_library_and_explain():
+def test_figure_modules_import_only_numpy_plotly_pillow_the_standard_library_and_explain():
     # explain formats the numbers; it imports numpy and the standard library only.
-    assert imported_modules(figures) <= {
-        "base64", "functools", "html", "io", "math", "numpy", "plotly.colors", "plotly.graph_objects", "plotly.io", "PIL",
-        "attention_core.explain",
-    }
+    allowed = {"base64", "functools", "html", "io", "math", "numpy", "plotly.colors", "plotly.graph_objects",
+               "plotly.io", "PIL", "attention_core.text.explain", "attention_core.figures",
+               "attention_core.figures.style", "attention_core.figures.heatmaps",
+               "attention_core.figures.diagrams", "attention_core.figures.learning"}
+    for module in (figures, style, heatmaps, diagrams, learning):
+        assert imported_modules(module) <= allowed, module.__name__
     assert imported_modules(explain) <= {"dataclasses", "numpy"}
 
 
@@ -115,11 +122,11 @@ def test_heatmap_thins_many_tick_labels_but_hover_stays_complete():
     labels = [f"tok{i}" for i in range(100)]
     fig = heatmap(np.zeros((100, 100)), labels, labels)
     for axis, categories in ((fig.layout.xaxis, fig.data[0].x), (fig.layout.yaxis, fig.data[0].y)):
-        assert 20 <= len(axis.ticktext) <= figures._MAX_TICK_LABELS
+        assert 20 <= len(axis.ticktext) <= style.MAX_TICK_LABELS
         assert len(axis.tickvals) == len(axis.ticktext)
         positions = [list(categories).index(value) for value in axis.tickvals]
         assert [labels[p] for p in positions] == list(axis.ticktext)
-    ref = figures._token_ref
+    ref = style.token_ref
     assert list(fig.data[0].y) == [ref(f"tok{r}", r + 1) for r in range(100)]
     assert list(fig.data[0].x) == [ref(f"tok{c}", c + 1) for c in range(100)]
     assert fig.data[0].customdata is None  # hover reads the categories: O(T), not O(T²)
@@ -131,7 +138,7 @@ def test_margins_make_room_for_the_longest_label_without_plotly_measuring():
     long = heatmap(np.eye(2), ["a", token], [token, "d"])
     bars = bar_chart(np.ones(2), ["a", token])
     assert short.layout.margin.l == 70 and short.layout.margin.b == 60  # the least margins
-    room = 7 * figures._MAX_LABEL_CHARS + 45
+    room = 7 * style.MAX_LABEL_CHARS + 45
     assert long.layout.margin.l == long.layout.margin.b == bars.layout.margin.b == room
     # automargin would make plotly draw each chart twice to measure its labels.
     for fig in (short, long, bars):
@@ -156,16 +163,16 @@ def test_a_5000_character_token_keeps_the_plot_area_and_shows_cut_on_the_ticks(b
     long_tokens = ["the", LONG_TOKEN, "sat"]
     short, long = build(short_tokens), build(long_tokens)
     assert plot_area_height(long) >= plot_area_height(short) > 150
-    assert long.layout.margin.l <= 7 * figures._MAX_LABEL_CHARS + 45
-    cut = figures._escape(LONG_TOKEN[: figures._MAX_LABEL_CHARS - 1] + "…")
+    assert long.layout.margin.l <= 7 * style.MAX_LABEL_CHARS + 45
+    cut = style.escape(LONG_TOKEN[: style.MAX_LABEL_CHARS - 1] + "…")
     assert list(long.layout.xaxis.ticktext) == ["the", cut, "sat"]
     # Hover names the token in full: its axis category holds the whole (escaped) text.
-    assert figures._escape(LONG_TOKEN) in long.data[0].x[1]
+    assert style.escape(LONG_TOKEN) in long.data[0].x[1]
     go.Figure(long.to_dict())
 
 
 def test_labels_up_to_the_limit_are_shown_whole():
-    exact = "x" * figures._MAX_LABEL_CHARS
+    exact = "x" * style.MAX_LABEL_CHARS
     assert list(heatmap(np.eye(1), [exact], [exact + "y"]).layout.yaxis.ticktext) == [exact]
     assert list(heatmap(np.eye(1), [exact], [exact + "y"]).layout.xaxis.ticktext) == ["x" * (len(exact) - 1) + "…"]
 
@@ -210,7 +217,7 @@ def test_bar_chart_has_one_bar_per_label_with_duplicates_and_exact_hover():
 def test_bar_chart_thins_many_tick_labels_and_rejects_mismatched_labels():
     labels = [f"t{i}" for i in range(95)]
     fig = bar_chart(np.arange(95.0), labels)
-    assert len(fig.layout.xaxis.ticktext) <= figures._MAX_TICK_LABELS
+    assert len(fig.layout.xaxis.ticktext) <= style.MAX_TICK_LABELS
     assert len(fig.data[0].x) == 95
     with pytest.raises(ValueError, match=r"`labels` has 2 labels but needs 3"):
         bar_chart([1, 2, 3], ["a", "b"])
@@ -305,7 +312,7 @@ def test_pipeline_draws_the_data_flow_not_a_chain():
     assert not any("Values → Raw" in flow or "Query → Keys" in flow or "Keys → Values" in flow for flow in flows)
     # Every arrow ends on the box it names: its tip lies inside that box's rectangle.
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    boxes = dict(zip(figures._PIPELINE_BOXES, rects))
+    boxes = dict(zip(diagrams._PIPELINE_BOXES, rects))
     for arrow in arrows:
         source, target = arrow.name.removeprefix("flow: ").split(" → ")
         box = boxes[target]
@@ -313,8 +320,8 @@ def test_pipeline_draws_the_data_flow_not_a_chain():
     # Lines that pass other boxes run beside them, never through them.
     for lane in [s for s in fig.layout.shapes if s.type == "path"]:
         xs = [float(point.split(",")[0]) for point in lane.path[2:].split(" L ")]
-        assert min(xs) < figures._BOX_LEFT + 1e-9 or max(xs) > figures._BOX_RIGHT - 1e-9
-        assert all(x <= figures._BOX_LEFT or x >= figures._BOX_RIGHT for x in xs[1:])
+        assert min(xs) < diagrams._BOX_LEFT + 1e-9 or max(xs) > diagrams._BOX_RIGHT - 1e-9
+        assert all(x <= diagrams._BOX_LEFT or x >= diagrams._BOX_RIGHT for x in xs[1:])
 
 
 def test_pipeline_truncates_long_vectors_and_token_lists():
@@ -374,12 +381,12 @@ def test_dense_network_colours_sign_and_widens_with_magnitude():
     kernel = np.array([[0.1, -0.1], [1.0, -1.0]])
     segments = edge_segments(dense_network_figure([kernel]))
     by_style = {(t.line.color, t.line.width): count for t, count in segments}
-    positive, negative = figures._POSITIVE_COLOR, figures._NEGATIVE_COLOR
+    positive, negative = style.POSITIVE_COLOR, style.NEGATIVE_COLOR
     assert sum(c for (color, _), c in by_style.items() if color == positive) == 2
     assert sum(c for (color, _), c in by_style.items() if color == negative) == 2
     widths = sorted(w for (color, w) in by_style if color == positive)
     assert len(widths) == 2 and widths[0] < widths[1]
-    assert len(segments) <= 2 * figures._WIDTH_LEVELS
+    assert len(segments) <= 2 * diagrams._WIDTH_LEVELS
 
 
 def test_dense_network_3_4_2_and_custom_names():

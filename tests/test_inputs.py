@@ -1,4 +1,4 @@
-"""Tests for attention_core.inputs: tokens, vectors and the numbers a learner types."""
+"""Tests for attention_core.text: tokens, vectors and the numbers a learner types."""
 
 import ast
 import math
@@ -14,22 +14,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attention_core.inputs import (
+from attention_core.text.numbers import (
     FLOAT32_MAX,
-    MAX_TEXT_CHARS,
     NUMBER_RULE,
-    MAX_TOKENS,
-    InputError,
     check_same_length,
-    embed_tokens,
     parse_matrix,
     parse_vector,
+)
+from attention_core.text.tokens import (
+    embed_tokens,
     positional_encoding,
     random_sequence,
     tokenize,
 )
+from attention_core.text.validation import MAX_TEXT_CHARS, MAX_TOKENS, InputError
 
-MODULE_PATH = Path(__file__).resolve().parent.parent / "attention_core" / "inputs.py"
+TEXT_PACKAGE = Path(__file__).resolve().parent.parent / "attention_core" / "text"
+MODULE_PATHS = [TEXT_PACKAGE / f"{name}.py" for name in ("validation", "tokens", "numbers")]
 
 # Besides Unicode whitespace, tokenize treats these invisible characters as separators.
 INVISIBLE_SEPARATORS = "\u200b\u2060\ufeff"
@@ -48,15 +49,16 @@ def without_separators(text):
     return "".join(c for c in text if not (c.isspace() or c in INVISIBLE_SEPARATORS))
 
 
-def test_module_imports_only_standard_library_and_numpy():
-    tree = ast.parse(MODULE_PATH.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("path", MODULE_PATHS, ids=lambda path: path.stem)
+def test_module_imports_only_standard_library_numpy_and_its_own_package(path):
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported - set(sys.stdlib_module_names) == {"numpy"}
+            imported.add(node.module)
+    outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names}
+    assert outside <= {"numpy", "attention_core.text.validation"}
 
 
 def test_input_error_is_a_value_error():
@@ -191,12 +193,13 @@ def test_embed_tokens_repeatable_and_seed_dependent():
 
 def test_embed_tokens_same_in_another_process():
     # A different PYTHONHASHSEED would change anything built on Python's hash().
-    # The module is loaded from its file so the child does not import TensorFlow.
+    # attention_core stands in as a bare package, so the child does not run its __init__ and
+    # import TensorFlow.
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('inputs', {str(MODULE_PATH)!r})\n"
-        "module = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(module)\n"
+        "import sys, types\n"
+        "package = sys.modules['attention_core'] = types.ModuleType('attention_core')\n"
+        f"package.__path__ = [{str(TEXT_PACKAGE.parent)!r}]\n"
+        "import attention_core.text.tokens as module\n"
         "sys.stdout.write(module.embed_tokens(['cat', 'émoji👋'], 6, seed=7).tobytes().hex())\n"
     )
     environment = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -375,7 +378,7 @@ def test_what_is_not_a_number(piece):
 
 def test_the_rule_is_stated_where_the_user_types():
     assert "−" in NUMBER_RULE and "±3.4e38" in NUMBER_RULE and "١٢" in NUMBER_RULE
-    docstring = ast.get_docstring(ast.parse(MODULE_PATH.read_text(encoding="utf-8")))
+    docstring = ast.get_docstring(ast.parse((TEXT_PACKAGE / "numbers.py").read_text(encoding="utf-8")))
     for character in ("U+2212", "U+2013", "U+066B", "Unicode decimal digit", "±3.4e38"):
         assert character in docstring
 

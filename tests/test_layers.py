@@ -7,9 +7,15 @@ import keras
 import numpy as np
 import pytest
 
-from attention_core import BahdanauAttention, RNNWithAttention, SelfAttention, dense_network, seeded
-from attention_core import reference
-from attention_core.comparison import multi_head_attention_like
+from attention_core import (
+    BahdanauAttention,
+    RNNWithAttention,
+    SelfAttention,
+    dense_network,
+    seeded,
+)
+from attention_core.mechanisms import reference
+from attention_core.mechanisms.comparison import multi_head_attention_like
 
 ATOL = 1e-5
 
@@ -498,7 +504,7 @@ def test_huge_scores_do_not_overflow():
 
 
 def test_seeded_initial_values_are_kept_and_unseeded_ones_drawn_anew():
-    from attention_core.layers import _initial_values
+    from attention_core.mechanisms.layers import _initial_values
 
     dense = keras.layers.Dense(3)
     dense.build((None, 4))

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core import reference
-from attention_core.model_attention import _reader
+from attention_core.mechanisms import reference
+from attention_core.your_model.attention import reader_of
+from webapp import costs
 
 ATOL = 1e-6
 VOCAB, FEATURES = 12, 8
@@ -233,7 +234,7 @@ def test_trace_refuses_other_calls():
 
 def test_the_reader_is_built_once_and_reads_the_current_weights(encoder_decoder):
     model, _ = encoder_decoder
-    assert _reader(model) is _reader(model)
+    assert reader_of(model) is reader_of(model)
     layer = model.get_layer("decoder_self_attention")
     before = ac.model_attention(model, [IDS, TARGET_IDS])[2].weights
     kernel = layer._query_dense.kernel
@@ -250,7 +251,7 @@ def test_train_and_watchs_transformer_passes_the_gate_and_reads_as_its_own_weigh
     """A Transformer as Train and watch builds it (functional, MultiHeadAttention, attention_core's
     PositionalEncoding and PaddingMask) saves, loads through the gate, and reads the maps its own
     graph returns with return_attention_scores=True (`transformer.attention_model`)."""
-    from attention_core import transformer
+    from attention_core.learning import transformer
 
     model = transformer.transformer(vocab_size=7, num_layers=1, num_heads=2, units=8, seed=0)
     loaded = ac.load_keras_model(ac.model_bytes(model))
@@ -380,11 +381,11 @@ def test_input_labels_and_the_views_cost(encoder_decoder):
     model, _ = encoder_decoder
     inputs = ac.model_inputs_from_text(model, "3 4 5 0 0 | 6 7 8 9")
     assert ac.input_labels(model, inputs) == [("3", "4", "5", "0", "0"), ("6", "7", "8", "9")]
-    cost = ac.attention_cost(model, inputs)
+    cost = costs.attention_cost(model, inputs)
     heads = 2 + 2 + 2 + 4  # two calls of the encoder's layer, the decoder's, the cross-attention's
     assert cost.description == f"{heads} heads × 5² token pairs"
-    assert cost.peak_bytes == ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 25
-    assert cost.advice(ac.budget.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 16) == "To fit, give the model at most 4 tokens."
+    assert cost.peak_bytes == costs.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 25
+    assert cost.advice(costs.SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads * 16) == "To fit, give the model at most 4 tokens."
 
 
 def test_masks_of_the_single_map_layers_and_grouped_queries_as_the_models_own_graph_returns_them():

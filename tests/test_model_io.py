@@ -9,10 +9,10 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from keras.src.backend.common import global_state
 
 import attention_core as ac
-from attention_core import model_io
-from keras.src.backend.common import global_state
+from attention_core.your_model import gate
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +57,11 @@ def saved_keras_model(model, tmp_path, name="model.keras"):
 
 
 def test_save_then_load_predicts_the_same(run, saved, task, tmp_path):
-    loaded = ac.load_model(saved, vocab_size=len(task.vocabulary))
+    loaded = ac.load_encoder_decoder(saved, vocab_size=len(task.vocabulary))
     assert isinstance(loaded, ac.Seq2SeqAttention) and loaded.get_config()["units"] == 8
     path = tmp_path / "model.keras"
     path.write_bytes(saved)
-    for model in (loaded, ac.load_model(str(path))):
+    for model in (loaded, ac.load_encoder_decoder(str(path))):
         again = ac.Run(task, units=8, model=model)
         for source in task.heldout_sources[:10]:
             outputs, alignment = run.predict(source)
@@ -71,26 +71,26 @@ def test_save_then_load_predicts_the_same(run, saved, task, tmp_path):
 
 
 def test_a_file_over_the_size_limit(tmp_path, monkeypatch):
-    too_big = b"PK" + b"\0" * model_io.MAX_MODEL_BYTES
+    too_big = b"PK" + b"\0" * gate.MAX_MODEL_BYTES
     with pytest.raises(ac.InputError, match=r"The model file is 10.0 MB; the limit is 10 MB"):
-        ac.load_model(too_big)
+        ac.load_encoder_decoder(too_big)
     path = tmp_path / "big.keras"
     path.write_bytes(too_big)
     with pytest.raises(ac.InputError, match="the limit is 10 MB"):
-        ac.load_model(path)
+        ac.load_encoder_decoder(path)
 
 
 def test_a_zip_that_unpacks_past_the_limit(saved, monkeypatch):
-    monkeypatch.setattr(model_io, "MAX_MODEL_BYTES", len(saved) + 10)  # compressed fits, unpacked does not
+    monkeypatch.setattr(gate, "MAX_MODEL_BYTES", len(saved) + 10)  # compressed fits, unpacked does not
     files = members(saved)
     files["metadata.json"] = b" " * (len(saved) * 4)
     with pytest.raises(ac.InputError, match="unpacks to more than"):
-        ac.load_model(archive(files))
+        ac.load_encoder_decoder(archive(files))
 
 
 def test_a_file_that_is_not_a_zip():
     with pytest.raises(ac.InputError, match="This is not a .keras file: a .keras file is a zip archive"):
-        ac.load_model(b"print('hello')\n")
+        ac.load_encoder_decoder(b"print('hello')\n")
 
 
 def test_an_h5_file(tmp_path):
@@ -99,7 +99,7 @@ def test_an_h5_file(tmp_path):
         file.attrs["keras_version"] = "3.15.1"
         file.create_dataset("model_weights/dense/kernel", data=np.ones((2, 2)))
     with pytest.raises(ac.InputError, match=r"This is an HDF5 \(.h5\) model, the older Keras format"):
-        ac.load_model(path.read_bytes())
+        ac.load_encoder_decoder(path.read_bytes())
 
 
 def test_a_model_with_a_lambda_layer_is_refused_and_its_code_never_runs(tmp_path):
@@ -111,7 +111,7 @@ def test_a_model_with_a_lambda_layer_is_refused_and_its_code_never_runs(tmp_path
     data = saved_keras_model(keras.Model(inputs, outputs), tmp_path)
     marker.unlink()  # building the model above called the function once
     with pytest.raises(ac.InputError, match="contains a Lambda layer: Python code stored in the file"):
-        ac.load_model(data)
+        ac.load_encoder_decoder(data)
     assert not marker.exists()
 
 
@@ -124,9 +124,9 @@ def test_a_config_that_turns_unsafe_deserialization_back_on(saved):
         return config
 
     with pytest.raises(ac.InputError, match="tries to turn unsafe deserialization back on"):
-        ac.load_model(with_config(saved, switch_on))
+        ac.load_encoder_decoder(with_config(saved, switch_on))
     with pytest.raises(ac.InputError, match="tries to turn unsafe deserialization back on"):
-        ac.load_model(with_config(saved, lambda config: {**config, "safe_mode": False}))
+        ac.load_encoder_decoder(with_config(saved, lambda config: {**config, "safe_mode": False}))
 
 
 def test_a_tfsm_layer_pointing_outside_the_archive(saved):
@@ -138,33 +138,33 @@ def test_a_tfsm_layer_pointing_outside_the_archive(saved):
         }
 
     with pytest.raises(ac.InputError, match="TFSMLayer, which would load a TensorFlow SavedModel from '/etc/evil_saved_model'"):
-        ac.load_model(with_config(saved, outside))
+        ac.load_encoder_decoder(with_config(saved, outside))
 
 
 def test_unknown_classes(tmp_path, saved):
     plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ac.InputError, match="uses the class 'Sequential', which is not on this app's allow-list"):
-        ac.load_model(saved_keras_model(plain, tmp_path))
+        ac.load_encoder_decoder(saved_keras_model(plain, tmp_path))
     renamed = with_config(saved, lambda config: {**config, "class_name": "EvilLayer", "registered_name": "evil>EvilLayer"})
     with pytest.raises(ac.InputError, match="'EvilLayer', which is not on this app's allow-list"):
-        ac.load_model(renamed)
+        ac.load_encoder_decoder(renamed)
 
 
 def test_a_model_of_the_wrong_shape(saved, task):
     with pytest.raises(ac.InputError, match="trained on 7 symbols; the chosen task has 38"):
-        ac.load_model(saved, vocab_size=38)
+        ac.load_encoder_decoder(saved, vocab_size=38)
     wider = with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 16}})
     with pytest.raises(ac.InputError, match="weights do not fit a 16-unit model over 7 symbols"):
-        ac.load_model(wider)
+        ac.load_encoder_decoder(wider)
     with pytest.raises(ac.InputError, match="units is 0; it must be a whole number from 1 to 256"):
-        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 0}}))
+        ac.load_encoder_decoder(with_config(saved, lambda config: {**config, "config": {**config["config"], "units": 0}}))
     with pytest.raises(ac.InputError, match="read_backwards is yes; it must be true or false"):
-        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "read_backwards": "yes"}}))
+        ac.load_encoder_decoder(with_config(saved, lambda config: {**config, "config": {**config["config"], "read_backwards": "yes"}}))
     with pytest.raises(ac.InputError, match="coverage is 1; it must be true or false"):
-        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": 1}}))
+        ac.load_encoder_decoder(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": 1}}))
     # Coverage needs a weight this model does not have.
     with pytest.raises(ac.InputError, match="weights do not fit"):
-        ac.load_model(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": True}}))
+        ac.load_encoder_decoder(with_config(saved, lambda config: {**config, "config": {**config["config"], "coverage": True}}))
 
 
 def test_a_model_with_coverage_round_trips():
@@ -173,7 +173,7 @@ def test_a_model_with_coverage_round_trips():
     assert run.model.coverage
     # Weights no fresh model of this seed has, so only the file can carry them.
     run.model.coverage_layer.kernel.assign(np.random.default_rng(0).normal(0, 3, (1, 8)).astype("float32"))
-    loaded = ac.Run(sort, units=8, frame_examples=8, model=ac.load_model(ac.model_bytes(run.model)))
+    loaded = ac.Run(sort, units=8, frame_examples=8, model=ac.load_encoder_decoder(ac.model_bytes(run.model)))
     for source in sort.heldout_sources:
         outputs, alignment = run.predict(source)
         loaded_outputs, loaded_alignment = loaded.predict(source)
@@ -183,16 +183,16 @@ def test_a_model_with_coverage_round_trips():
 
 def test_other_members_and_damaged_files(saved):
     with pytest.raises(ac.InputError, match="holds '../evil.py', which a model file never does"):
-        ac.load_model(archive({**members(saved), "../evil.py": "import os"}))
+        ac.load_encoder_decoder(archive({**members(saved), "../evil.py": "import os"}))
     with pytest.raises(ac.InputError, match="config.json is not valid JSON"):
-        ac.load_model(archive({**members(saved), "config.json": "{"}))
+        ac.load_encoder_decoder(archive({**members(saved), "config.json": "{"}))
     files = members(saved)
     files["model.weights.h5"] = b"not hdf5"
     with pytest.raises(ac.InputError, match="weights do not fit"):
-        ac.load_model(archive(files))
+        ac.load_encoder_decoder(archive(files))
 
 
-# The gate for users' own models: load_keras_model (and model_io.load_functional_model).
+# The gate for users' own models: load_keras_model (and gate.load_functional_model).
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +247,7 @@ def test_a_text_model_with_its_vocabulary_in_assets(tmp_path):
 def test_zip_bombs_are_refused_before_they_unpack(attention_file, monkeypatch):
     files = members(attention_file)
     # Declared: the members say they unpack past the limit.
-    monkeypatch.setattr(model_io, "MAX_MODEL_BYTES", len(attention_file) + 10)
+    monkeypatch.setattr(gate, "MAX_MODEL_BYTES", len(attention_file) + 10)
     with pytest.raises(ac.InputError, match="unpacks to more than 10 MB"):
         ac.load_keras_model(archive({**files, "metadata.json": b" " * len(attention_file)}))
     monkeypatch.undo()
@@ -255,7 +255,7 @@ def test_zip_bombs_are_refused_before_they_unpack(attention_file, monkeypatch):
     with pytest.raises(ac.InputError, match=r"'assets/zeros' is packed \d+ times smaller than it unpacks \(a zip bomb's trick\)"):
         ac.load_keras_model(archive({**files, "assets/zeros": b"\0" * 2**21}))
     # Many members.
-    many = {**files, **{f"assets/{index}.txt": "x" for index in range(model_io.MAX_MEMBERS)}}
+    many = {**files, **{f"assets/{index}.txt": "x" for index in range(gate.MAX_MEMBERS)}}
     with pytest.raises(ac.InputError, match=r"holds 103 files; a model has at most 100"):
         ac.load_keras_model(archive(many))
     # Headers that understate the size: zipfile stops at the declared size and the file is refused.
@@ -273,7 +273,7 @@ def test_not_keras_files_and_sizes(attention_file):
     with pytest.raises(ac.InputError, match=r"HDF5 \(.h5\) model"):
         ac.load_keras_model(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
     with pytest.raises(ac.InputError, match="the limit is 10 MB"):
-        ac.load_keras_model(b"PK" + b"\0" * model_io.MAX_MODEL_BYTES)
+        ac.load_keras_model(b"PK" + b"\0" * gate.MAX_MODEL_BYTES)
     with pytest.raises(ac.InputError, match="config.json is not valid JSON"):
         ac.load_keras_model(archive({**members(attention_file), "config.json": "{"}))
 

@@ -12,9 +12,22 @@ import pytest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 import page_support as ps
-from attention_core import explain, padding
-from tests.test_pages import (assert_healthy, charts, heatmap_z, hover_lines, open_view, page_defaults, reset_button,
-                              run_page, set_widgets, unescape_markdown, widget)
+from attention_core.mechanisms import export, padding
+from attention_core.text import explain
+from tests.test_pages import (
+    assert_healthy,
+    charts,
+    heatmap_z,
+    hover_lines,
+    open_view,
+    page_defaults,
+    reset_button,
+    run_page,
+    set_widgets,
+    unescape_markdown,
+    widget,
+)
+from webapp import costs
 
 DIM = 6
 LONG, SHORT = "The cat sat on the mat.", "A dog slept."
@@ -111,8 +124,8 @@ def test_a_models_mask_says_why_each_cell_is_masked():
 
 
 def test_a_batch_costs_its_sentences_times_one_sequence():
-    one = ac.self_attention_cost(100, 2, 8)
-    two = ac.self_attention_cost(100, 2, 8, batch=2)
+    one = costs.self_attention_cost(100, 2, 8)
+    two = costs.self_attention_cost(100, 2, 8, batch=2)
     assert two.peak_bytes == 2 * one.peak_bytes
     assert two.description.startswith("2 sentences × 2 heads")
 
@@ -162,7 +175,7 @@ def test_the_padding_views_download_holds_the_mask():
     assert "padded_batch_npz" in buttons
     assert [e.label for e in at.expander if "Download" in e.label] == ["Download the batch's every tensor, masks included",
                                                                        "Download every tensor"]
-    files = np.load(io.BytesIO(ac.export.trace_to_npz(batch)))
+    files = np.load(io.BytesIO(export.trace_to_npz(batch)))
     np.testing.assert_array_equal(files["padding_mask"], batch.padding_mask)
     np.testing.assert_array_equal(files["attention_mask"], batch.attention_mask)
 

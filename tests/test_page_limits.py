@@ -12,8 +12,9 @@ import warnings
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import attention_core as ac  # first: it quiets TensorFlow before keras loads it
-from attention_core import inputs, model_io, training
+from attention_core.learning import training
+from attention_core.text import numbers, tokens, validation
+from attention_core.your_model import gate
 from tests import test_pages
 
 ROOT = test_pages.ROOT
@@ -76,19 +77,19 @@ def stated(number, text):
 
 # (page, query params that show the control, {what the limit is: its value}) - each from the code.
 LIMITS = [
-    ("dot", {}, {"entries per vector": inputs.MAX_VECTOR_LENGTH, "characters": inputs.MAX_TEXT_CHARS,
-                 "float32 range": inputs.FLOAT32_RANGE}),
-    ("dense", {}, {"input features": page_constant("dense", "MAX_FEATURES"), "characters": inputs.MAX_TEXT_CHARS,
-                   "float32 range": inputs.FLOAT32_RANGE}),
-    ("sa", {}, {"tokens": inputs.MAX_TOKENS, "characters": inputs.MAX_TEXT_CHARS}),
-    ("cmp", {}, {"tokens": inputs.MAX_TOKENS, "characters": inputs.MAX_TEXT_CHARS}),
+    ("dot", {}, {"entries per vector": numbers.MAX_VECTOR_LENGTH, "characters": validation.MAX_TEXT_CHARS,
+                 "float32 range": numbers.FLOAT32_RANGE}),
+    ("dense", {}, {"input features": page_constant("dense", "MAX_FEATURES"), "characters": validation.MAX_TEXT_CHARS,
+                   "float32 range": numbers.FLOAT32_RANGE}),
+    ("sa", {}, {"tokens": validation.MAX_TOKENS, "characters": validation.MAX_TEXT_CHARS}),
+    ("cmp", {}, {"tokens": validation.MAX_TOKENS, "characters": validation.MAX_TEXT_CHARS}),
     ("rnn", {"rnn_source": "Typed matrix"}, {"time steps": page_constant("rnn", "MAX_STEPS"),
                                              "features": page_constant("rnn", "MAX_FEATURES"),
-                                             "characters": inputs.MAX_TEXT_CHARS,
-                                             "float32 range": inputs.FLOAT32_RANGE}),
-    ("ym", {}, {"model file (MB)": f"{model_io.MAX_MODEL_MB} MB", "tokens": inputs.MAX_TOKENS,
-                "characters": inputs.MAX_TEXT_CHARS}),
-    ("tw", {}, {"model file (MB)": f"{model_io.MAX_MODEL_MB} MB",
+                                             "characters": validation.MAX_TEXT_CHARS,
+                                             "float32 range": numbers.FLOAT32_RANGE}),
+    ("ym", {}, {"model file (MB)": f"{gate.MAX_MODEL_MB} MB", "tokens": validation.MAX_TOKENS,
+                "characters": validation.MAX_TEXT_CHARS}),
+    ("tw", {}, {"model file (MB)": f"{gate.MAX_MODEL_MB} MB",
                 "runs trained at once": f"{training.MAX_CONCURRENT_RUNS} run"}),
 ]
 
@@ -104,8 +105,8 @@ def test_every_limit_is_stated_on_its_page(page, query, limits):
 
 
 def test_the_rules_state_the_limits_they_apply():
-    assert stated(inputs.MAX_TOKENS, inputs.TEXT_RULE) and stated(inputs.MAX_TEXT_CHARS, inputs.TEXT_RULE)
-    assert inputs.FLOAT32_RANGE in inputs.NUMBER_RULE and stated(inputs.MAX_TEXT_CHARS, inputs.NUMBER_RULE)
+    assert stated(validation.MAX_TOKENS, tokens.TEXT_RULE) and stated(validation.MAX_TEXT_CHARS, tokens.TEXT_RULE)
+    assert numbers.FLOAT32_RANGE in numbers.NUMBER_RULE and stated(validation.MAX_TEXT_CHARS, numbers.NUMBER_RULE)
 
 
 # --------------------------------------------------------------------------- numbers beyond float32

@@ -13,15 +13,18 @@ import json
 import re
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import attention_core as ac  # first: it quiets TensorFlow before keras loads it
 import app
-import keras
+import attention_core as ac
 import page_support as ps
+from attention_core.mechanisms import export, starter_code
+from attention_core.text import explain
 from tests.map_images import assert_image_shows
+from webapp import budget
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -769,7 +772,7 @@ def test_downloads_are_built_only_when_their_expander_opens(page):
     labels = [button.proto.label for button in at.get("download_button")]
     assert labels == ["Tensors as JSON", "Tensors as CSV", "Tensors as NumPy .npz"]
     # The page counts from 1, the files from 0: one line says so beside the buttons.
-    assert ac.export.INDEXING in [caption.value for caption in at.caption]
+    assert export.INDEXING in [caption.value for caption in at.caption]
 
 
 # --------------------------------------------------------------------------- every number explained
@@ -817,8 +820,8 @@ def test_scores_hover_and_cell_picker_write_out_the_dot_product():
     assert hover.shape == trace.raw_scores[head].shape
     for i, j in [(0, 0), (2, 4), (10, 3)]:
         text = hover[i, j]
-        assert text.startswith(f"q{i + 1} · k{j + 1} = {ac.explain.products_text(q[i], k[j], 3)} = ")
-        assert text.endswith(f"= {ac.explain.number(trace.scaled_scores[head, i, j])}")
+        assert text.startswith(f"q{i + 1} · k{j + 1} = {explain.products_text(q[i], k[j], 3)} = ")
+        assert text.endswith(f"= {explain.number(trace.scaled_scores[head, i, j])}")
     assert "%{customdata}" in heat["hovertemplate"]
     # The picked cell: every product, and the sum is the layer's raw score.
     (table,) = [frame.value for frame in at.dataframe if "product" in frame.value.columns]
@@ -898,17 +901,17 @@ def test_rnn_page_shows_the_seeds_classes_and_each_call_line_beside_its_shape():
     at = run_page("rnn", rnn_units=6, rnn_steps=3, rnn_features=2)
     assert_healthy(at)
     codes = [c.value for c in at.code]
-    assert ac.seed_code.ATTENTION_CLASS.rstrip() in codes and ac.seed_code.RNN_WITH_ATTENTION_CLASS.rstrip() in codes
+    assert starter_code.ATTENTION_CLASS.rstrip() in codes and starter_code.RNN_WITH_ATTENTION_CLASS.rstrip() in codes
     # The seed's SimpleRNN model, for the page's sizes, with its summary: 2·6 + 6·6 + 6 = 54 parameters.
     (summary,) = summaries(at)
-    assert summary == ac.model_summary_text(ac.seed_code.simple_rnn_model(2, 6))
+    assert summary == ac.model_summary_text(starter_code.simple_rnn_model(2, 6))
     assert summary.startswith('Model: "sequential"') and "Total params: 54" in summary
-    assert ac.seed_code.simple_rnn_model_code(2, 6).rstrip() in codes
+    assert starter_code.simple_rnn_model_code(2, 6).rstrip() in codes
     trace = rnn_trace(ac.random_sequence(3, 2, 0), units=6)
-    tensors = ac.export.trace_tensors(trace)
+    tensors = export.trace_tensors(trace)
     _, views, _ = rnn_views(at)
-    for step in ac.seed_code.CALL_STEPS:
-        assert step.line in ac.seed_code.ATTENTION_CLASS + ac.seed_code.RNN_WITH_ATTENTION_CLASS
+    for step in starter_code.CALL_STEPS:
+        assert step.line in starter_code.ATTENTION_CLASS + starter_code.RNN_WITH_ATTENTION_CLASS
         shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
         # The line in its own block, on the view of its step, and right under it the caption of the shapes it made.
         (elements,) = [elements for elements in views.values() if ("code", step.line) in elements]
@@ -936,7 +939,7 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
     w1, b1 = (keras.ops.convert_to_numpy(v) for v in (model.attention.W1.kernel, model.attention.W1.bias))
     w2, b2 = (keras.ops.convert_to_numpy(v) for v in (model.attention.W2.kernel, model.attention.W2.bias))
     v, bv = (keras.ops.convert_to_numpy(x) for x in (model.attention.V.kernel, model.attention.V.bias))
-    number, factor = ac.explain.number, ac.explain.factor
+    number, factor = explain.number, explain.factor
     (table,) = [frame.value for frame in at.dataframe if "W1(features)" in frame.value.columns]
     written = " + ".join(f"{factor(x)}×{factor(w)}" for x, w in zip(h[2], w1[:, 1])) + f" + {factor(b1[1])}"
     assert table["h3 · W1[:, u] + b1[u]"][1] == written
@@ -947,7 +950,7 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
     score = np.tanh(h[2] @ w1 + b1 + hidden @ w2 + b2)
     (v_line,) = [c.value for c in at.code if c.value.startswith("V(score3)")]
     assert v_line.endswith(f" + {factor(bv[0])} = {number(score @ v[:, 0] + bv[0])}")
-    assert hover_lines(shown["rnn_w1"])[2, 1] == f"h3 · W1[:, u2] + b1[u2] = {ac.explain.products_text(h[2], w1[:, 1], 3)} + {factor(b1[1])} = {number(h[2] @ w1[:, 1] + b1[1])}"
+    assert hover_lines(shown["rnn_w1"])[2, 1] == f"h3 · W1[:, u2] + b1[u2] = {explain.products_text(h[2], w1[:, 1], 3)} + {factor(b1[1])} = {number(h[2] @ w1[:, 1] + b1[1])}"
     assert hover_lines(shown["rnn_w2"])[0, 0].startswith("hidden · W2[:, u1] + b2[u1] = ")
     assert hover_lines(shown["rnn_score"])[2, 1] == (
         f"tanh(W1 + W2) = tanh({number(a.features_projection[2, 1])} + {factor(a.hidden_projection[0, 1])}) = "
@@ -964,8 +967,8 @@ def test_rnn_page_writes_out_w1_w2_tanh_and_v_for_a_step_and_on_hover():
     x = ac.random_sequence(5, 4, 2).astype(np.float64)
     state = np.tanh(x[1] @ w + np.tanh(x[0] @ w + b) @ r + b)
     assert hover_lines(shown["rnn_states"])[1, 2] == (
-        f"h2[u3] = tanh(x2 · W[:, u3] + h1 · R[:, u3] + b[u3]) = tanh({ac.explain.products_text(x[1], w[:, 2], 3)} + "
-        f"{ac.explain.products_text(h[0], r[:, 2], 3)} + {factor(b[2])}) = {number(state[2])}")
+        f"h2[u3] = tanh(x2 · W[:, u3] + h1 · R[:, u3] + b[u3]) = tanh({explain.products_text(x[1], w[:, 2], 3)} + "
+        f"{explain.products_text(h[0], r[:, 2], 3)} + {factor(b[2])}) = {number(state[2])}")
 
 
 def test_rnn_shape_table_lines_up_and_counts_in_words():
@@ -1028,7 +1031,7 @@ def test_compare_puts_each_map_first_in_its_column():
 def compare_with_a_fresh_budget(monkeypatch, wrap):
     """Compare's mechanisms computed through `wrap(compare_mechanism)`, cached in a budget of this
     test's own, so what they return is never shared with another test."""
-    monkeypatch.setattr(ps, "MEMORY", ac.MemoryBudget.from_environment())
+    monkeypatch.setattr(ps, "MEMORY", budget.MemoryBudget.from_environment())
     monkeypatch.setattr(ac, "compare_mechanism", wrap(ac.compare_mechanism))
 
 
@@ -1081,7 +1084,7 @@ def hover_lines(spec):
 def test_every_self_attention_map_explains_its_cells_on_hover():
     """Each map's hover writes out how a cell arose, with numbers NumPy gets from the layer's inputs and weights."""
     _, trace, layer = default_sa_trace(sa_head=2)
-    number = ac.explain.number
+    number = explain.number
     x = trace.inputs.astype(np.float64)
     # The weights: exp(s − max) / Σ of the row, from the scaled scores.
     at = run_page("sa", {"sa_view": "Attention weights"}, sa_head=2)
@@ -1100,7 +1103,7 @@ def test_every_self_attention_map_explains_its_cells_on_hover():
         w, b = keras.ops.convert_to_numpy(dense.kernel), keras.ops.convert_to_numpy(dense.bias)
         assert lines.shape == (len(x), 8)
         assert lines[2, 6].startswith(f"x3 · {kernel}[:, u7] + {bias}[u7] = {number(x[2, 0])}×")
-        assert lines[2, 6].endswith(f" + {ac.explain.factor(b[6])} = {number(x[2] @ w[:, 6] + b[6])}")
+        assert lines[2, 6].endswith(f" + {explain.factor(b[6])} = {number(x[2] @ w[:, 6] + b[6])}")
     # The output: head 2's weights times the values' column.
     at = run_page("sa", {"sa_view": "Output"})
     lines = hover_lines(charts(at)["sa_output"])
@@ -1114,7 +1117,7 @@ def test_every_self_attention_map_explains_its_cells_on_hover():
     token_vectors = ac.embed_tokens(ac.tokenize(s["sa_text"]), ps.EMBEDDING_DIM, s["sa_seed"])
     positions = ac.positional_encoding(len(x), ps.EMBEDDING_DIM)
     assert hover_lines(shown["sa_inputs"])[1, 0] == (
-        f"{number(token_vectors[1, 0])} + {ac.explain.factor(positions[1, 0])} = {number(x[1, 0])}")
+        f"{number(token_vectors[1, 0])} + {explain.factor(positions[1, 0])} = {number(x[1, 0])}")
     # One token's bar chart and every head's map carry the same softmax lines.
     at = run_page("sa", {"sa_view": "One token"}, sa_token=3, sa_head=2)
     bars = charts(at)["sa_token_weights"]["data"][0]
@@ -1138,7 +1141,7 @@ def test_compare_hover_writes_out_the_mean_over_heads_each_softmax_and_the_diffe
     _, x = ac.encode_text(s["cmp_text"], ps.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
     results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], 2, s["cmp_seed"], False)}
     heads = results["multi-head"].head_weights
-    number = ac.explain.number
+    number = explain.number
     shown = charts(at)
     assert hover_lines(shown["cmp_multi-head"])[1, 2] == (
         f"mean of 2 heads = ({number(heads[0, 1, 2])} + {number(heads[1, 1, 2])}) / 2 = "
@@ -1147,13 +1150,13 @@ def test_compare_hover_writes_out_the_mean_over_heads_each_softmax_and_the_diffe
     scores = results["additive"].head_scores[0, 2]
     exponentials = np.exp(scores.astype(np.float64) - scores.max())
     assert hover_lines(shown["cmp_additive"])[2, 0] == (
-        f"weight = exp(s − max) / Σ = exp({number(scores[0])} − {ac.explain.factor(scores.max())}) / "
+        f"weight = exp(s − max) / Σ = exp({number(scores[0])} − {explain.factor(scores.max())}) / "
         f"{number(exponentials.sum())} = {number(exponentials[0])} / {number(exponentials.sum())} = "
         f"{number(results['additive'].weights[2, 0])}")
     assert hover_lines(shown["cmp_dot-product"]).shape == (len(results["dot-product"].weights),) * 2
     first, second = results["multi-head"].weights, results["dot-product"].weights
     assert hover_lines(shown["cmp_difference"])[3, 4] == (
-        f"{number(first[3, 4])} − {ac.explain.factor(second[3, 4])} = {number(first[3, 4] - second[3, 4])}")
+        f"{number(first[3, 4])} − {explain.factor(second[3, 4])} = {number(first[3, 4] - second[3, 4])}")
 
 
 # --------------------------------------------------------------------------- Your model
@@ -1188,7 +1191,7 @@ def test_your_model_shows_the_example_as_the_library_reads_it():
 
 
 def test_your_model_with_a_transformer_of_two_inputs():
-    from attention_core import transformer
+    from attention_core.learning import transformer
 
     model = transformer.transformer(vocab_size=9, num_layers=1, num_heads=2, units=8, seed=1)
     at = AppTest.from_file(ROOT / PAGES["ym"], default_timeout=90)

@@ -16,7 +16,7 @@ import pytest
 
 import attention_core as ac  # first: it quiets TensorFlow before anything loads it
 import page_support as ps
-from attention_core.export import trace_to_csv, trace_to_json, trace_to_npz
+from attention_core.mechanisms.export import trace_to_csv, trace_to_json, trace_to_npz
 
 # float32 layers against float64 NumPy.
 ATOL = 2e-5

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core import reference
-from attention_core.seq2seq import decoder_inputs
+from attention_core.learning import encoder_decoder
+from attention_core.learning.encoder_decoder import decoder_inputs
+from attention_core.mechanisms import reference
 
 VOCAB, UNITS = 7, 8
 ATOL = 1e-5
@@ -27,8 +28,8 @@ def batch(seed, rows=3, source_steps=5, target_steps=4):
 
 
 @pytest.fixture(scope="module",
-                params=[(mechanism, backwards, False) for mechanism in ac.seq2seq.MECHANISMS for backwards in (False, True)]
-                + [(mechanism, False, True) for mechanism in ac.seq2seq.MECHANISMS],
+                params=[(mechanism, backwards, False) for mechanism in encoder_decoder.MECHANISMS for backwards in (False, True)]
+                + [(mechanism, False, True) for mechanism in encoder_decoder.MECHANISMS],
                 ids=lambda param: f"{param[0]}-{'backwards' if param[1] else 'forwards'}{'-coverage' if param[2] else ''}")
 def model(request):
     mechanism, read_backwards, coverage = request.param

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core.tasks import _DATE_PATTERNS, DATE_FORMATS, PAD_ID, START_ID
+from attention_core.learning.tasks import _DATE_PATTERNS, DATE_FORMATS, PAD_ID, START_ID
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_copy_ideal_is_the_diagonal():
 def test_reverse_ideal_is_the_anti_diagonal():
     task = ac.make_task("reverse", length=3, num_examples=50)
     assert task.read_backwards and not ac.make_task("copy", num_examples=5).read_backwards
-    # Coverage and word dropout for sort, whose order comes from content (attention_core/seq2seq.py).
+    # Coverage and word dropout for sort, whose order comes from content (attention_core/learning/encoder_decoder.py).
     tasks = [ac.make_task(name, num_examples=5) for name in ac.TASK_NAMES]
     assert [(task.coverage, task.feed_dropout) for task in tasks] == [(False, 0), (False, 0), (True, 0.3), (False, 0)]
     assert task.ideal_alignment(ids(task, "907")).tolist() == [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
@@ -140,7 +140,7 @@ def test_every_format_reads_as_the_same_iso_date(dates, text):
 
 def test_two_digit_years_pivot_at_fifty(dates):
     assert dates.decode(dates.solve(dates.encode("sat 20 sep 58"))) == "1958-09-20"
-    # Digits in any script, as everywhere in the app (attention_core.inputs).
+    # Digits in any script, as everywhere in the app (attention_core.text).
     assert dates.decode(dates.solve(dates.encode("٣ March ２０２６"))) == "2026-03-03"
     assert dates.decode(dates.solve(dates.encode("mon 1 jan 49"))) == "2049-01-01"
 

@@ -11,15 +11,15 @@ from attention_core import (
     RNNWithAttention,
     SelfAttention,
     dense_network,
-    reference,
     trace_bahdanau,
     trace_dense_network,
     trace_dot_product,
     trace_rnn_with_attention,
     trace_self_attention,
 )
-from attention_core.export import trace_tensors
-from attention_core.layers import seeded
+from attention_core.mechanisms import reference
+from attention_core.mechanisms.export import trace_tensors
+from attention_core.mechanisms.layers import seeded
 
 ATOL = 1e-5
 
@@ -192,7 +192,7 @@ def test_traces_take_one_unbatched_sequence(call):
 @pytest.mark.parametrize("add_positions", [True, False])
 def test_text_trace_holds_the_parts_of_what_encode_text_gives_the_layer(add_positions):
     from attention_core import embed_tokens, encode_text, positional_encoding
-    from attention_core.traces import trace_text
+    from attention_core.mechanisms.traces import trace_text
 
     text = trace_text("the cat saw the cat", 6, seed=3, add_positions=add_positions)
     tokens, x = encode_text("the cat saw the cat", 6, seed=3, add_positions=add_positions)

@@ -13,8 +13,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
-from attention_core import training
-from attention_core.training_figures import model_view_maps
+from attention_core.figures.learning import model_view_maps
+from attention_core.learning import training
 from tests.test_pages import decode
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "6_Train_and_watch.py"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core import training
+from attention_core.learning import encoder_decoder, tasks, training
 
 # 640 examples in batches of 32: 20 steps an epoch, a frame every 2 of them.
 TINY = {"units": 16, "learning_rate": 0.02, "batch_size": 32, "record_every": 2, "frame_examples": 50}
@@ -105,16 +105,16 @@ def test_word_dropout_blanks_a_fraction_of_the_fed_symbols_for_sort_only(task):
     sort = ac.make_task("sort", length=8, num_examples=2000, num_heldout=8)
     run = ac.Run(sort, units=8, frame_examples=8)
     targets = sort.train_sources[:1000]  # any (N, T) ids above the markers
-    fed, teacher = run._fed(targets), np.asarray(ac.seq2seq.decoder_inputs(targets))
+    fed, teacher = run._fed(targets), np.asarray(encoder_decoder.decoder_inputs(targets))
     assert np.array_equal(fed, run._fed(targets))  # the seed and epoch decide which
-    assert np.all(fed[:, 0] == ac.tasks.START_ID)
-    blanked = fed[:, 1:] == ac.tasks.PAD_ID
+    assert np.all(fed[:, 0] == tasks.START_ID)
+    blanked = fed[:, 1:] == tasks.PAD_ID
     assert np.array_equal(fed[:, 1:][~blanked], teacher[:, 1:][~blanked])
     assert 0.28 < blanked.mean() < 0.32
     run.epochs_done = 1
     assert not np.array_equal(run._fed(targets), fed)  # other symbols in the next epoch
     reverse = ac.Run(task, units=8, frame_examples=8)
-    assert np.array_equal(reverse._fed(task.train_targets), ac.seq2seq.decoder_inputs(task.train_targets))
+    assert np.array_equal(reverse._fed(task.train_targets), encoder_decoder.decoder_inputs(task.train_targets))
 
 
 def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():

@@ -7,7 +7,12 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from attention_core.training_figures import alignment_heatmap, learning_curves, model_view, model_view_maps
+from attention_core.figures.learning import (
+    alignment_heatmap,
+    learning_curves,
+    model_view,
+    model_view_maps,
+)
 from tests.test_pages import decode
 
 

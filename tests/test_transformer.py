@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import attention_core as ac
-from attention_core import transformer
+from attention_core.learning import tasks, transformer
 
 VOCAB = 7
 NAMES = ["encoder_1_self_attention", "encoder_2_self_attention", "decoder_1_self_attention",
@@ -130,7 +130,7 @@ def test_run_attention_is_each_layer_called_directly(dates_run):
 def test_greedy_decoding_feeds_the_model_its_own_outputs(dates_run):
     run, source = dates_run, dates_run.task.heldout_sources[1]
     outputs, alignment = run.predict(source)
-    fed = [ac.tasks.START_ID]
+    fed = [tasks.START_ID]
     for step in range(run.task.target_length):  # one step at a time, the model called as it is
         logits = run.model([run.task.pad(source)[None], np.array([fed], np.int32)])
         fed.append(int(np.argmax(logits[0, step])))

@@ -14,10 +14,25 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import attention_core as ac  # first: it quiets TensorFlow before keras loads it
+import attention_core as ac
 import page_support as ps
-from tests.test_pages import (ROOT, PAGES, assert_close, charts, heatmap_z, hover_lines, markdown_texts, open_view,
-                              passed_checks, set_widgets, unescape_markdown, widget, widgets)
+from attention_core.learning import training
+from attention_core.mechanisms import export
+from tests.test_pages import (
+    PAGES,
+    ROOT,
+    assert_close,
+    charts,
+    heatmap_z,
+    hover_lines,
+    markdown_texts,
+    open_view,
+    passed_checks,
+    set_widgets,
+    unescape_markdown,
+    widget,
+    widgets,
+)
 
 # The Self-attention views that hold maps.
 MAP_VIEWS = ["Attention weights", "Scores", "Every head", "Q, K, V", "Output", "Projection weights", "Token vectors"]
@@ -161,8 +176,8 @@ def test_a_runs_inputs_and_their_labels_come_from_one_decoding(run, monkeypatch)
     monkeypatch.setattr(run, "_decode", lambda sources: decodings.append(sources) or decode(sources))
     (padded, fed), (source_labels, decoder_labels) = run.inputs_and_labels(source)
     assert len(decodings) == 1
-    assert source_labels == ac.training.symbol_labels(run.task, padded[0])
-    assert decoder_labels == ac.training.symbol_labels(run.task, fed[0])
+    assert source_labels == training.symbol_labels(run.task, padded[0])
+    assert decoder_labels == training.symbol_labels(run.task, fed[0])
     for got, expected in zip((padded, fed), run.model_inputs(source)):
         np.testing.assert_array_equal(got, expected)
 
@@ -336,7 +351,7 @@ def test_a_trained_layers_downloads_are_offered_and_hold_its_whole_trace(run):
     assert_clean(at)
     assert [b.proto.label for b in at.get("download_button")] == ["Tensors as JSON", "Tensors as CSV",
                                                                     "Tensors as NumPy .npz"]
-    files = np.load(io.BytesIO(ac.export.trace_to_npz(trace, {"weights_from": "a run"})))
+    files = np.load(io.BytesIO(export.trace_to_npz(trace, {"weights_from": "a run"})))
     assert {"key_inputs", "output_dense.kernel", "projected_output", "attention_mask", "metadata.weights_from"} <= set(files.files)
     np.testing.assert_array_equal(files["key_inputs"], trace.key_inputs)
 

@@ -1,9 +1,9 @@
 """Training runs that record how attention learns: `train()`, the `Recorder`, `Run`, and a
 background runner for the app.
 
-A run trains one of two models: the GRU encoder-decoder of attention_core.seq2seq, read by
+A run trains one of two models: the GRU encoder-decoder of attention_core.learning.encoder_decoder, read by
 "additive" or "dot" attention, or the encoder-decoder Transformer of
-attention_core.transformer ("transformer"). A transformer run also records, in every frame, the
+attention_core.learning.transformer ("transformer"). A transformer run also records, in every frame, the
 probe's every attention map (each layer's heads), and draws as "the alignment" the
 cross-attention head with the best alignment score on the frame examples
 (`Run.alignment_choice`).
@@ -31,13 +31,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from attention_core import seq2seq, transformer
-from attention_core.inputs import InputError, _whole_number
-from attention_core.model_attention import load_keras_model
-from attention_core.model_io import load_model
-from attention_core.seq2seq import Seq2SeqAttention, decoder_inputs
-from attention_core.tasks import PAD_ID, START_ID
-from attention_core.traces import trace_bahdanau
+from attention_core.learning import encoder_decoder as seq2seq
+from attention_core.learning import transformer
+from attention_core.learning.encoder_decoder import Seq2SeqAttention, decoder_inputs
+from attention_core.learning.saved_runs import load_encoder_decoder
+from attention_core.learning.tasks import PAD_ID, START_ID
+from attention_core.mechanisms.traces import trace_bahdanau
+from attention_core.text.validation import InputError, whole_number
+from attention_core.your_model.attention import load_keras_model
 
 MECHANISMS = (*seq2seq.MECHANISMS, "transformer")
 
@@ -157,7 +158,7 @@ def symbol_labels(task, ids):
 
 
 def _check_setting(value, description, minimum, maximum):
-    value = _whole_number(value, description, minimum)
+    value = whole_number(value, description, minimum)
     if value > maximum:
         raise InputError(f"{description} is {value}; the limit is {maximum}.")
     return value
@@ -204,7 +205,7 @@ class Run:
 
     Made by `train()` (trained at once) or for `start()` (trained in the background).
     Attributes: task, settings (dict), model (Seq2SeqAttention, or the functional Transformer
-    of attention_core.transformer), history (list of Frame),
+    of attention_core.learning.transformer), history (list of Frame),
     epoch_results (list of dicts: the whole held-out set after each epoch, and the seconds
     since training started when that was known), epochs_done,
     steps_done, status (one of STATUSES), error (message of a failed run), probe_source
@@ -228,7 +229,7 @@ class Run:
         if record_every is None:
             record_every = (math.ceil(TRANSFORMER_RECORD_EVERY * task.target_length / 8) if self.is_transformer
                             else RECORD_EVERY)
-        self.record_every = _whole_number(record_every, "record_every", 1)
+        self.record_every = whole_number(record_every, "record_every", 1)
         self.batch_size = min(self.settings["batch_size"], task.num_examples)
         self.steps_per_epoch = task.num_examples // self.batch_size
         self.model = model or self._new_model(task, self.settings)
@@ -280,8 +281,8 @@ class Run:
             "units": _check_setting(units, "The number of units", 1, MAX_UNITS),
             "epochs": _check_setting(epochs, "The number of epochs", 1, MAX_EPOCHS),
             "learning_rate": float(learning_rate),
-            "seed": _whole_number(seed, "The seed", 0),
-            "batch_size": _whole_number(batch_size, "The batch size", 1),
+            "seed": whole_number(seed, "The seed", 0),
+            "batch_size": whole_number(batch_size, "The batch size", 1),
         }
         if mechanism != "transformer":
             return settings
@@ -320,10 +321,10 @@ class Run:
     @classmethod
     def load(cls, task, path_or_bytes, **options):
         """`for_model` of a `.keras` file (a path, or its bytes) this page saved: a GRU model
-        through `load_model`'s gate, a Transformer through `load_keras_model`'s. InputError, from
+        through `load_encoder_decoder`'s checks, a Transformer through `load_keras_model`'s. InputError, from
         the general gate, for a file neither accepts; nothing in it runs."""
         try:
-            model = load_model(path_or_bytes)
+            model = load_encoder_decoder(path_or_bytes)
         except InputError:
             model = load_keras_model(path_or_bytes)
         return cls.for_model(task, model, **options)
@@ -358,7 +359,7 @@ class Run:
         """Teacher forcing's decoder inputs (N, T) for `targets` (N, T) in this epoch. With the
         task's `feed_dropout`, that fraction of the fed symbols (never the start) is blanked to
         the pad id (word dropout, Bowman et al. 2016), so the model cannot decode a blurred
-        attention by knowing the previous symbol (see attention_core.seq2seq)."""
+        attention by knowing the previous symbol (see attention_core.learning.encoder_decoder)."""
         fed = np.asarray(decoder_inputs(targets, START_ID))
         if self.task.feed_dropout:
             blank = np.random.default_rng([self.settings["seed"], self.epochs_done, 1]).random(fed.shape) < self.task.feed_dropout
@@ -716,7 +717,7 @@ def train(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_
     """Train a seq2seq model with attention on `task` in this thread; returns the `Run`.
 
     `mechanism` is "additive" (the seed's BahdanauAttention) or "dot" (scaled dot-product), read
-    by a GRU encoder-decoder, or "transformer" (attention_core.transformer); `options` are
+    by a GRU encoder-decoder, or "transformer" (attention_core.learning.transformer); `options` are
     `Run`'s batch_size, record_every, frame_examples, and the transformer's num_layers and
     num_heads. Keras `callbacks` are passed to `fit`. The same arguments give the same run.
     """

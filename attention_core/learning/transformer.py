@@ -35,13 +35,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from attention_core.inputs import InputError
-from attention_core.layers import _check_positive_int
+from attention_core.mechanisms.layers import check_positive_int
+from attention_core.text.validation import InputError
 
 _SERIALIZATION_PACKAGE = "attention_core"
 # Sub-layers take seeds seed * _SEED_STRIDE + k, so two models' seeds never overlap.
 _SEED_STRIDE = 1000
-PAD_ID = 0  # attention_core.tasks.PAD_ID, which this module does not import (it needs no task)
+PAD_ID = 0  # attention_core.learning.tasks.PAD_ID, which this module does not import (it needs no task)
 
 
 @keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
@@ -116,7 +116,7 @@ def transformer(vocab_size, num_layers=2, num_heads=4, units=64, seed=0, name="t
     """
     for argument, value in (("vocab_size", vocab_size), ("num_layers", num_layers), ("num_heads", num_heads),
                             ("units", units)):
-        _check_positive_int(argument, value)
+        check_positive_int(argument, value)
     if units % num_heads:
         raise ValueError(f"Expected `units` to be a multiple of `num_heads`. Received: units={units}, num_heads={num_heads}")
     seeds = iter(range(seed * _SEED_STRIDE, (seed + 1) * _SEED_STRIDE))
@@ -186,7 +186,7 @@ def _reseed(model, seeds):
     """
     for name in attention_layer_names(model):
         layer = model.get_layer(name)
-        for projection in (layer._query_dense, layer._key_dense, layer._value_dense, layer._output_dense):
+        for projection in (layer.query_dense, layer.key_dense, layer.value_dense, layer.output_dense):
             kernel = projection.kernel
             kernel.assign(keras.initializers.GlorotUniform(seed=next(seeds))(kernel.shape, dtype=kernel.dtype))
 

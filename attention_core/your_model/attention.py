@@ -10,20 +10,18 @@ training is read with its current weights.
 Shape letters: B batch, Tq queries, Tk keys, F features, N heads, D head size, U = N*D.
 """
 
-import inspect
 import threading
 import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras.src.backend import get_keras_mask, set_keras_mask
-from keras.src.models.functional import Functional
 
-from attention_core.inputs import InputError
-from attention_core.layers import BahdanauAttention, SelfAttention
-from attention_core.model_io import load_functional_model
-from attention_core.traces import DenseWeights, SelfAttentionTrace, _frozen
+from attention_core.mechanisms.layers import BahdanauAttention, SelfAttention
+from attention_core.mechanisms.traces import DenseWeights, SelfAttentionTrace, frozen
+from attention_core.text.validation import InputError
+from attention_core.your_model import keras_graph
+from attention_core.your_model.gate import load_functional_model
 
 # Checked in this order: AdditiveAttention is a subclass of Attention.
 _ATTENTION_CLASSES = (
@@ -80,36 +78,6 @@ def _kind(layer):
     return next((cls.__name__ for cls in _ATTENTION_CLASSES if isinstance(layer, cls)), None)
 
 
-def _functional(model):
-    """The functional graph of a functional or Sequential model; InputError for any other."""
-    if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
-        if graph is None:
-            raise InputError(
-                "This Sequential model has no input shape, so it has no graph to read. "
-                "Start it with keras.Input(shape=...) and save it again."
-            )
-        return graph
-    if isinstance(model, Functional):
-        return model
-    raise InputError(
-        f"The model is a subclassed {type(model).__name__}, whose call() is Python code with no graph "
-        "to read. Attention can be read from functional models (keras.Model(inputs, outputs)) and "
-        "Sequential models."
-    )
-
-
-def _ordered_nodes(graph):
-    """The graph's nodes from its inputs to its outputs (deepest first); calls of one depth in
-    the graph's operation order."""
-    position = {id(operation): index for index, operation in enumerate(graph.operations)}
-    return [
-        node
-        for depth in sorted(graph._nodes_by_depth, reverse=True)
-        for node in sorted(graph._nodes_by_depth[depth], key=lambda node: position[id(node.operation)])
-    ]
-
-
 def _is_self_attention(layer, node):
     if isinstance(layer, SelfAttention):
         return True
@@ -120,16 +88,12 @@ def _is_self_attention(layer, node):
 
 def _is_mask_argument(layer, node, tensor):
     """Whether `tensor` is passed as a mask (explicit masks do not make a call cross-attention)."""
-    bound = _bound_arguments(layer, node.arguments.args, node.arguments.kwargs)
+    bound = keras_graph.bound_arguments(layer, node.arguments.args, node.arguments.kwargs)
     return any(
         name.endswith("mask") and any(value is tensor for value in keras.tree.flatten(given))
         for name, given in bound.items()
         if given is not None
     )
-
-
-def _bound_arguments(layer, args, kwargs):
-    return inspect.signature(layer.call).bind(*args, **kwargs).arguments
 
 
 def _num_heads(layer):
@@ -138,7 +102,7 @@ def _num_heads(layer):
     return layer.num_heads if isinstance(layer, (keras.layers.MultiHeadAttention, SelfAttention)) else 1
 
 
-def _reader(model):
+def reader_of(model):
     """The model's attention calls and their reader sub-model, built once per model."""
     with _READERS_LOCK:
         reader = _READERS.get(model)
@@ -148,9 +112,9 @@ def _reader(model):
 
 
 def _build_reader(model):
-    graph = _functional(model)
+    graph = keras_graph.functional_graph(model)
     calls = []
-    for node in _ordered_nodes(graph):
+    for node in keras_graph.ordered_nodes(graph):
         layer = node.operation
         kind = _kind(layer)
         if kind is None:
@@ -161,10 +125,10 @@ def _build_reader(model):
     for call in calls:
         for tensor in call.node.arguments.keras_tensors:
             tensors.setdefault(id(tensor), tensor)
-            mask = getattr(tensor, "_keras_mask", None)
+            mask = keras_graph.symbolic_mask(tensor)
             if mask is not None:
                 tensors.setdefault(id(mask), mask)
-    reader_model = keras.Model(graph._inputs_struct, list(tensors.values())) if calls else None
+    reader_model = keras.Model(keras_graph.inputs_struct(graph), list(tensors.values())) if calls else None
     return _Reader(tuple(calls), reader_model, tuple(tensors))
 
 
@@ -175,7 +139,7 @@ def attention_calls(model):
     and attention_core's SelfAttention and BahdanauAttention (ATTENTION_KINDS), called by the
     model itself: attention inside a nested model is not read. InputError for a subclassed model.
     """
-    return [call.info for call in _reader(model).calls]
+    return [call.info for call in reader_of(model).calls]
 
 
 def load_keras_model(path_or_bytes):
@@ -184,7 +148,7 @@ def load_keras_model(path_or_bytes):
     model = load_functional_model(path_or_bytes)
     if not attention_calls(model):
         nested = [layer.name for layer in model.layers if isinstance(layer, keras.Model)
-                  and any(_kind(inner) for inner in layer._flatten_layers(include_self=False))]
+                  and any(_kind(inner) for inner in keras_graph.nested_layers(layer))]
         where = (f" Its attention is inside the nested model {nested[0]!r}, whose calls this page does not read: "
                  "build the model with its layers at the top level.") if nested else ""
         raise InputError(
@@ -211,8 +175,8 @@ def _call_arguments(call, values):
     """The call's (args, kwargs) with the values that reached it, each carrying the Keras mask it
     carried in the model, so the layer's __call__ applies the masks as the model does."""
     for tensor in call.node.arguments.keras_tensors:
-        mask = getattr(tensor, "_keras_mask", None)
-        set_keras_mask(values[id(tensor)], None if mask is None else values[id(mask)])
+        mask = keras_graph.symbolic_mask(tensor)
+        keras_graph.attach_mask(values[id(tensor)], None if mask is None else values[id(mask)])
     return call.node.arguments.fill_in(values)
 
 
@@ -233,12 +197,12 @@ def model_attention(model, inputs):
     `inputs` is what `model` takes (an array, a list or a dict of them); the weights are the first
     example's. InputError for a subclassed model or inputs the model cannot run.
     """
-    reader = _reader(model)
+    reader = reader_of(model)
     if not reader.calls:
         return []
     values = _tensor_values(reader, inputs)
     return [
-        LayerAttention(call.info.layer, call.info.kind, call.info.call_index, _frozen(_weights_of(call, values)[0], "float32"))
+        LayerAttention(call.info.layer, call.info.kind, call.info.call_index, frozen(_weights_of(call, values)[0], "float32"))
         for call in reader.calls
     ]
 
@@ -249,7 +213,7 @@ def _kernel_weights(dense, columns):
     without a bias adds zeros."""
     kernel = keras.ops.convert_to_numpy(dense.kernel)
     bias = np.zeros(columns, "float32") if dense.bias is None else keras.ops.convert_to_numpy(dense.bias).reshape(columns)
-    return DenseWeights(kernel=_frozen(kernel.reshape(-1, columns)), bias=_frozen(bias))
+    return DenseWeights(kernel=frozen(kernel.reshape(-1, columns)), bias=frozen(bias))
 
 
 def _first(tensor):
@@ -264,10 +228,10 @@ def _check_traceable(call):
             f"Layer {call.info.layer!r} is a {call.info.kind}; only multi-head layers "
             "(keras.layers.MultiHeadAttention) show the Q/K/V pipeline. Its map is on the Your model page."
         )
-    if tuple(layer._attention_axes) != (1,) or getattr(layer, "_use_gate", False):
+    if tuple(layer.attention_axes) != (1,) or keras_graph.uses_gate(layer):
         raise InputError(
-            f"Layer {call.info.layer!r} attends over axes {tuple(layer._attention_axes)}"
-            f"{' with a gate' if getattr(layer, '_use_gate', False) else ''}; the pipeline is shown for "
+            f"Layer {call.info.layer!r} attends over axes {tuple(layer.attention_axes)}"
+            f"{' with a gate' if keras_graph.uses_gate(layer) else ''}; the pipeline is shown for "
             "MultiHeadAttention over one sequence axis (inputs (batch, tokens, features)), without a gate."
         )
 
@@ -276,60 +240,60 @@ def trace_attention_call(model, inputs, call_index):
     """The SelfAttentionTrace of the model's MultiHeadAttention call `call_index` on `inputs`.
 
     Every step is computed by the layer's own sub-layers on the tensors that reached it (first
-    example of the batch): Q, K, V = x @ W + b by `_query_dense`, `_key_dense`, `_value_dense`
+    example of the batch): Q, K, V = x @ W + b by `query_dense`, `key_dense`, `value_dense`
     (kernels (F, N, D) shown as (F, N*D), head n in columns [n*D, (n+1)*D)); raw scores Q_n·K_n
     with the layer's einsum; scaled scores with the query multiplied by 1/sqrt(D), as the layer
     scales; the weights the layer itself returns with return_attention_scores=True; context and
-    the output projection by `_output_dense`. InputError for any other call.
+    the output projection by `output_dense`. InputError for any other call.
     """
-    reader = _reader(model)
+    reader = reader_of(model)
     if not 0 <= call_index < len(reader.calls):
         raise InputError(f"The model has {len(reader.calls)} attention calls (0 to {len(reader.calls) - 1}); {call_index} is none of them.")
     call = reader.calls[call_index]
     _check_traceable(call)
     layer = call.layer
     args, kwargs = _call_arguments(call, _tensor_values(reader, inputs))
-    bound = _bound_arguments(layer, args, kwargs)
+    bound = keras_graph.bound_arguments(layer, args, kwargs)
     query, value, key = bound["query"], bound["value"], bound.get("key")
     if key is not None and key is not value:
         raise InputError(f"Layer {call.info.layer!r} takes its keys and values from two different tensors; the pipeline shows keys and values from one sequence.")
     # Read before the call: MultiHeadAttention clears its inputs' Keras masks.
     masks = {
-        "query_mask": get_keras_mask(query),
-        "value_mask": bound.get("value_mask") if bound.get("value_mask") is not None else get_keras_mask(value),
-        "key_mask": bound.get("key_mask") if bound.get("key_mask") is not None or key is None else get_keras_mask(key),
+        "query_mask": keras_graph.mask_of(query),
+        "value_mask": bound.get("value_mask") if bound.get("value_mask") is not None else keras_graph.mask_of(value),
+        "key_mask": bound.get("key_mask") if bound.get("key_mask") is not None or key is None else keras_graph.mask_of(key),
     }
     projected, weights = layer(*args, **{**kwargs, "return_attention_scores": True})
-    allowed = layer._compute_attention_mask(
-        query, value, **masks, attention_mask=bound.get("attention_mask"), use_causal_mask=bool(bound.get("use_causal_mask"))
+    allowed = keras_graph.attention_mask(
+        layer, query, value, **masks, attention_mask=bound.get("attention_mask"), use_causal_mask=bool(bound.get("use_causal_mask"))
     )
-    query_heads = layer._query_dense(query)  # (B, Tq, N, D)
-    key_heads = layer._key_dense(value)  # (B, Tk, N, D)
-    value_heads = layer._value_dense(value)  # (B, Tk, N, Dv)
-    raw_scores = keras.ops.einsum(layer._dot_product_equation, key_heads, query_heads)  # (B, N, Tq, Tk)
-    scaled_query = keras.ops.multiply(query_heads, keras.ops.cast(layer._inverse_sqrt_key_dim, query_heads.dtype))
-    scaled_scores = keras.ops.einsum(layer._dot_product_equation, key_heads, scaled_query)  # (B, N, Tq, Tk)
-    context = keras.ops.einsum(layer._combine_equation, weights, value_heads)  # (B, Tq, N, Dv)
+    query_heads = layer.query_dense(query)  # (B, Tq, N, D)
+    key_heads = layer.key_dense(value)  # (B, Tk, N, D)
+    value_heads = layer.value_dense(value)  # (B, Tk, N, Dv)
+    raw_scores = keras.ops.einsum(keras_graph.score_equation(layer), key_heads, query_heads)  # (B, N, Tq, Tk)
+    scaled_query = keras.ops.multiply(query_heads, keras.ops.cast(keras_graph.query_scale(layer), query_heads.dtype))
+    scaled_scores = keras.ops.einsum(keras_graph.score_equation(layer), key_heads, scaled_query)  # (B, N, Tq, Tk)
+    context = keras.ops.einsum(keras_graph.combine_equation(layer), weights, value_heads)  # (B, Tq, N, Dv)
     num_heads, key_dim, value_dim = layer.num_heads, layer.key_dim, layer.value_dim or layer.key_dim
     tokens, keys = query.shape[1], value.shape[1]
     mask = np.ones((tokens, keys), bool) if allowed is None else np.broadcast_to(_first(keras.ops.cast(allowed, "bool")), (tokens, keys))
     self_attention = value is query
     return SelfAttentionTrace(
-        inputs=_frozen(_first(query)),
-        query=_frozen(_first(query_heads).reshape(tokens, num_heads * key_dim)),
-        key=_frozen(_first(key_heads).reshape(keys, num_heads * key_dim)),
-        value=_frozen(_first(value_heads).reshape(keys, num_heads * value_dim)),
-        raw_scores=_frozen(_first(raw_scores)),
-        scaled_scores=_frozen(_first(scaled_scores)),
-        attention_mask=_frozen(mask),
-        weights=_frozen(_first(weights)),
-        context=_frozen(np.moveaxis(_first(context), 1, 0)),  # (Tq, N, Dv) -> (N, Tq, Dv)
-        output=_frozen(_first(context).reshape(tokens, num_heads * value_dim)),
-        scale=float(layer._inverse_sqrt_key_dim),
-        query_dense=_kernel_weights(layer._query_dense, num_heads * key_dim),
-        key_dense=_kernel_weights(layer._key_dense, num_heads * key_dim),
-        value_dense=_kernel_weights(layer._value_dense, num_heads * value_dim),
-        key_inputs=None if self_attention else _frozen(_first(value)),
-        output_dense=_kernel_weights(layer._output_dense, layer._output_dense.kernel.shape[-1]),
-        projected_output=_frozen(_first(projected)),
+        inputs=frozen(_first(query)),
+        query=frozen(_first(query_heads).reshape(tokens, num_heads * key_dim)),
+        key=frozen(_first(key_heads).reshape(keys, num_heads * key_dim)),
+        value=frozen(_first(value_heads).reshape(keys, num_heads * value_dim)),
+        raw_scores=frozen(_first(raw_scores)),
+        scaled_scores=frozen(_first(scaled_scores)),
+        attention_mask=frozen(mask),
+        weights=frozen(_first(weights)),
+        context=frozen(np.moveaxis(_first(context), 1, 0)),  # (Tq, N, Dv) -> (N, Tq, Dv)
+        output=frozen(_first(context).reshape(tokens, num_heads * value_dim)),
+        scale=keras_graph.query_scale(layer),
+        query_dense=_kernel_weights(layer.query_dense, num_heads * key_dim),
+        key_dense=_kernel_weights(layer.key_dense, num_heads * key_dim),
+        value_dense=_kernel_weights(layer.value_dense, num_heads * value_dim),
+        key_inputs=None if self_attention else frozen(_first(value)),
+        output_dense=_kernel_weights(layer.output_dense, layer.output_dense.kernel.shape[-1]),
+        projected_output=frozen(_first(projected)),
     )

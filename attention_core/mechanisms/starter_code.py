@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import keras
 
-from attention_core.explain import plural
+from attention_core.text.explain import plural
 
 ATTENTION_CLASS = '''\
 import tensorflow as tf

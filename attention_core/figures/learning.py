@@ -8,20 +8,8 @@ Q queries, K keys.
 
 import numpy as np
 
-from attention_core.figures import (
-    _COLORBAR_STYLE,
-    _MUTED_COLOR,
-    _NEGATIVE_COLOR,
-    _POSITIVE_COLOR,
-    _TEXT_COLOR,
-    _axis,
-    _categories,
-    _colorscale,
-    _escape,
-    _figure,
-    _short_token,
-    heatmap,
-)
+from attention_core.figures import style
+from attention_core.figures.heatmaps import heatmap
 
 _ALIGNMENT_COLOR = "#c98a2e"  # the alignment score's curve, apart from accuracy's blue
 
@@ -44,21 +32,21 @@ def learning_curves(steps, loss, accuracy, alignment_score):
     steps, loss = np.asarray(steps, dtype=np.float64), np.asarray(loss, dtype=np.float64)
     line = dict(type="scatter", mode="lines", x=steps, xaxis="x")
     traces = [
-        dict(line, y=loss, yaxis="y", name="training loss", line=dict(color=_NEGATIVE_COLOR, width=2),
+        dict(line, y=loss, yaxis="y", name="training loss", line=dict(color=style.NEGATIVE_COLOR, width=2),
              hovertemplate="step %{x}: loss %{y:.4f}<extra></extra>"),
         dict(line, y=np.asarray(accuracy, dtype=np.float64), yaxis="y2", name="held-out accuracy",
-             line=dict(color=_POSITIVE_COLOR, width=2), hovertemplate="step %{x}: accuracy %{y:.1%}<extra></extra>"),
+             line=dict(color=style.POSITIVE_COLOR, width=2), hovertemplate="step %{x}: accuracy %{y:.1%}<extra></extra>"),
         dict(line, y=np.asarray(alignment_score, dtype=np.float64), yaxis="y2", name="alignment score",
              line=dict(color=_ALIGNMENT_COLOR, width=2), hovertemplate="step %{x}: alignment %{y:.1%}<extra></extra>"),
     ]
     layout = dict(
-        xaxis=_axis("training step (batches)", anchor="y2", zeroline=False),
-        yaxis=_axis("loss", domain=[0.58, 1.0], rangemode="tozero", zeroline=False),
-        yaxis2=_axis("held-out", domain=[0.0, 0.42], range=[0.0, 1.05], tickformat=".0%", zeroline=False),
-        legend=dict(orientation="h", x=0.0, y=1.12, font=dict(color=_TEXT_COLOR)),
+        xaxis=style.axis("training step (batches)", anchor="y2", zeroline=False),
+        yaxis=style.axis("loss", domain=[0.58, 1.0], rangemode="tozero", zeroline=False),
+        yaxis2=style.axis("held-out", domain=[0.0, 0.42], range=[0.0, 1.05], tickformat=".0%", zeroline=False),
+        legend=dict(orientation="h", x=0.0, y=1.12, font=dict(color=style.TEXT_COLOR)),
         hovermode="x unified",
     )
-    return _figure(traces, layout, "", height=420, bottom=60)
+    return style.figure(traces, layout, "", height=420, bottom=60)
 
 
 _MODEL_VIEW_ROW_PX = 150  # each layer's row of small maps
@@ -115,22 +103,22 @@ def model_view(maps, labels, *, title):
     columns = [f"blank {col}" for col in range(grid_cols)]
     key_symbols = [[""] * grid_cols for _ in range(grid_rows)]
     annotations = [dict(text=f"head {head + 1}", x=col + (cell_cols - 1) / 2, y=1.0, xref="x", yref="paper",
-                        yanchor="bottom", showarrow=False, font=dict(color=_MUTED_COLOR))
+                        yanchor="bottom", showarrow=False, font=dict(color=style.MUTED_COLOR))
                    for head, (_, col) in enumerate(origins[names[0]])]
     for head, (_, col) in enumerate(origins[names[0]]):
         columns[col:col + cell_cols] = [f"head {head + 1}, key #{j + 1}" for j in range(cell_cols)]
     for name in names:
-        layer = _escape(name)
+        layer = style.escape(name)
         query_labels, key_labels = labels[name]
-        symbols = [_short_token(key) for key in key_labels]
+        symbols = [style.short_token(key) for key in key_labels]
         for head, (row, col) in enumerate(origins[name]):
             z[row:row + len(query_labels), col:col + len(key_labels)] = maps[name][head]
-            rows[row:row + len(query_labels)] = [f"{layer}, query {query}" for query in _categories(query_labels)]
+            rows[row:row + len(query_labels)] = [f"{layer}, query {query}" for query in style.categories(query_labels)]
             for i in range(len(query_labels)):
                 key_symbols[row + i][col:col + len(key_labels)] = symbols
         annotations.append(dict(text=layer, x=0.0, y=origins[name][0][0] + (cell_rows - 1) / 2, xref="paper",
                                 yref="y", xanchor="right", xshift=-6, showarrow=False,
-                                font=dict(size=12, color=_TEXT_COLOR)))
+                                font=dict(size=12, color=style.TEXT_COLOR)))
     trace = dict(
         type="heatmap", z=z, x=columns, y=rows, text=key_symbols, hoverongaps=False, coloraxis="coloraxis",
         hovertemplate="%{y}<br>%{x}: %{text}, weight %{z:.4f}<extra></extra>",
@@ -139,8 +127,8 @@ def model_view(maps, labels, *, title):
     layout = dict(
         xaxis=dict(hidden, range=[-0.5, grid_cols - 0.5]),
         yaxis=dict(hidden, range=[grid_rows - 0.5, -0.5]),  # the first layer on top
-        coloraxis=dict(colorscale=_colorscale("Blues"), cmin=0.0, cmax=1.0,
-                       colorbar=dict(_COLORBAR_STYLE, title=dict(text="weight"))),
+        coloraxis=dict(colorscale=style.colorscale("Blues"), cmin=0.0, cmax=1.0,
+                       colorbar=dict(style.COLORBAR_STYLE, title=dict(text="weight"))),
         annotations=annotations,
     )
-    return _figure([trace], layout, title, height=_MODEL_VIEW_ROW_PX * len(names) + 100, side=190, bottom=20)
+    return style.figure([trace], layout, title, height=_MODEL_VIEW_ROW_PX * len(names) + 100, side=190, bottom=20)

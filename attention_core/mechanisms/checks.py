@@ -8,8 +8,9 @@ turns that into an InputError that names the step and says what to do instead.
 
 import numpy as np
 
-from attention_core.export import trace_tensors
-from attention_core.inputs import FLOAT32_MAX, FLOAT32_RANGE, InputError
+from attention_core.mechanisms.export import trace_tensors
+from attention_core.text.numbers import FLOAT32_MAX, FLOAT32_RANGE
+from attention_core.text.validation import InputError
 
 
 def check_float32_range(trace, advice="Type smaller numbers."):

@@ -28,7 +28,7 @@ _MASKED_LOGIT = -1e9
 _SERIALIZATION_PACKAGE = "attention_core"
 
 
-def _check_positive_int(name, value):
+def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value!r}")
     return value
@@ -153,7 +153,7 @@ class BahdanauAttention(keras.layers.Layer):
 
     def __init__(self, units, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _check_positive_int("units", units)
+        self.units = check_positive_int("units", units)
         self.seed = seed
         w1_init, w2_init, v_init = _seeded_initializers(seed, 3)
         # Sublayers are created here so the seed's names exist at once; their weights in build().
@@ -262,8 +262,8 @@ class SelfAttention(keras.layers.Layer):
 
     def __init__(self, units, num_heads=1, use_scale=True, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _check_positive_int("units", units)
-        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.units = check_positive_int("units", units)
+        self.num_heads = check_positive_int("num_heads", num_heads)
         if units % num_heads:
             raise ValueError(
                 "Expected `units` to be divisible by `num_heads`, so every head gets "
@@ -399,7 +399,7 @@ class RNNWithAttention(keras.Model):
 
     def __init__(self, units, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _check_positive_int("units", units)
+        self.units = check_positive_int("units", units)
         self.seed = seed
         kernel_init, recurrent_init = _rnn_initializers(seed)
         self.rnn = keras.layers.SimpleRNN(
@@ -447,9 +447,9 @@ def dense_network(input_dim, layer_units, activation="relu", seed=None):
     Each layer computes y = activation(x @ W + b), W of shape (inputs, units); the seed's
     4 -> 3 -> 2 example is `dense_network(4, [3, 2])`, with 4*3+3 + 3*2+2 = 23 parameters.
     """
-    _check_positive_int("input_dim", input_dim)
+    check_positive_int("input_dim", input_dim)
     for units in layer_units:
-        _check_positive_int("units", units)
+        check_positive_int("units", units)
     initializers = _seeded_initializers(seed, len(layer_units))
     return keras.Sequential(
         [keras.Input(shape=(input_dim,))]

@@ -7,18 +7,18 @@ StringLookup, and its maps are labelled with the words that layer made; any othe
 token ids, checked against what its inputs and Embeddings take.
 """
 
-import dataclasses
 import math
 import re
 
 import keras
 import numpy as np
 
-from attention_core.budget import SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL, self_attention_cost
-from attention_core.inputs import MAX_TEXT_CHARS, MAX_TOKENS, InputError, _check_text, _quote, _split_entries
-from attention_core.layers import BahdanauAttention, SelfAttention
-from attention_core.model_attention import _bound_arguments, _functional, _ordered_nodes, _reader, attention_calls
-from attention_core.padding import PAD_LABEL
+from attention_core.mechanisms.layers import BahdanauAttention, SelfAttention
+from attention_core.mechanisms.padding import PAD_LABEL
+from attention_core.text.numbers import check_text, split_entries
+from attention_core.text.validation import MAX_TEXT_CHARS, MAX_TOKENS, InputError, quote
+from attention_core.your_model import keras_graph
+from attention_core.your_model.attention import reader_of
 
 _STRING_LAYERS = (keras.layers.TextVectorization, keras.layers.StringLookup)
 _WHOLE_NUMBER = re.compile(r"\d+")
@@ -29,7 +29,7 @@ INPUT_SEPARATOR = "|"
 
 def _consumers(graph, tensor):
     """The layers the graph calls on `tensor` itself, in graph order."""
-    return [node.operation for node in _ordered_nodes(graph) if any(t is tensor for t in node.arguments.keras_tensors)]
+    return [node.operation for node in keras_graph.ordered_nodes(graph) if any(t is tensor for t in node.arguments.keras_tensors)]
 
 
 def _string_layer(graph, tensor):
@@ -81,15 +81,15 @@ def _ids_input(graph, tensor, text):
             "StringLookup layer)."
         )
     subject = f"the ids for {_input_name(tensor)!r}"
-    pieces = _split_entries(_check_text(text, subject))
+    pieces = split_entries(check_text(text, subject))
     wrong = next((piece for piece in pieces if not _WHOLE_NUMBER.fullmatch(piece)), None)
     if wrong is not None:
-        raise InputError(f"{_quote(wrong)} in {subject} is not a token id. Type whole numbers such as 3 14 15.")
+        raise InputError(f"{quote(wrong)} in {subject} is not a token id. Type whole numbers such as 3 14 15.")
     _sized(np.array([pieces]), shape, tensor, "ids")
     # The largest id, compared by its digits so that no id of thousands of digits becomes a number.
     digits = max((piece.lstrip("0") or "0" for piece in pieces), key=lambda digits: (len(digits), digits))
     largest = int(digits) if len(digits) <= _MAX_ID_DIGITS else math.inf
-    shown = digits if largest != math.inf else f"{_quote(digits)} ({len(digits)} digits)"
+    shown = digits if largest != math.inf else f"{quote(digits)} ({len(digits)} digits)"
     for layer in _consumers(graph, tensor):
         if isinstance(layer, keras.layers.Embedding) and largest >= layer.input_dim:
             raise InputError(
@@ -110,10 +110,10 @@ def model_inputs_from_text(model, text):
     input is read by a TextVectorization or StringLookup layer, else token ids typed as '3 14 15'
     (commas or spaces), one group per model input separated by '|'. InputError for anything the
     model cannot take, saying what it takes."""
-    graph = _functional(model)
+    graph = keras_graph.functional_graph(model)
     tensors = graph.inputs
     if len(tensors) == 1 and tensors[0].dtype == "string":
-        return keras.tree.pack_sequence_as(graph._inputs_struct, [_text_input(graph, tensors[0], text)])
+        return keras.tree.pack_sequence_as(keras_graph.inputs_struct(graph), [_text_input(graph, tensors[0], text)])
     if not isinstance(text, str):
         raise InputError(f"The ids must be typed as text, not {type(text).__name__}.")
     groups = text.split(INPUT_SEPARATOR)
@@ -124,7 +124,7 @@ def model_inputs_from_text(model, text):
             f"{INPUT_SEPARATOR!r}, e.g. {' | '.join(['3 4 5'] * len(tensors))}."
         )
     return keras.tree.pack_sequence_as(
-        graph._inputs_struct, [_ids_input(graph, tensor, group) for tensor, group in zip(tensors, groups)]
+        keras_graph.inputs_struct(graph), [_ids_input(graph, tensor, group) for tensor, group in zip(tensors, groups)]
     )
 
 
@@ -142,24 +142,15 @@ def _input_labels(graph, tensor, value):
 
 def input_labels(model, inputs):
     """Per model input, the labels of its first example (see `_input_labels`), or None."""
-    graph = _functional(model)
-    return [_input_labels(graph, tensor, value) for tensor, value in zip(graph.inputs, graph._standardize_inputs(inputs))]
+    graph = keras_graph.functional_graph(model)
+    return [_input_labels(graph, tensor, value) for tensor, value in zip(graph.inputs, keras_graph.standardize_inputs(graph, inputs))]
 
 
-def attention_cost(model, inputs):
-    """The ViewCost of `model_attention(model, inputs)`'s maps: every call's heads over the
-    longest input's tokens squared, at self-attention's measured bytes and seconds per cell."""
+def input_lengths(model, inputs):
+    """Per model input, its length in tokens: its labels' count, else its second dimension."""
     labels = input_labels(model, inputs)
-    tokens = max(len(item) if item is not None else np.shape(value)[1]
-                 for item, value in zip(labels, _functional(model)._standardize_inputs(inputs)))
-    heads = sum(call.num_heads for call in attention_calls(model))
-    # Self-attention's cost of these heads and tokens; a user's model has no heads to lower here,
-    # so the advice is about tokens only.
-    return dataclasses.replace(
-        self_attention_cost(tokens, heads, units=heads),
-        advice=lambda limit: f"To fit, give the model at most "
-                             f"{math.isqrt(limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads)):,} tokens.",
-    )
+    return [len(item) if item is not None else np.shape(value)[1]
+            for item, value in zip(labels, keras_graph.standardize_inputs(keras_graph.functional_graph(model), inputs))]
 
 
 def _sources(tensor, inputs, memo):
@@ -167,15 +158,14 @@ def _sources(tensor, inputs, memo):
     if id(tensor) in inputs:
         return {id(tensor)}
     if id(tensor) not in memo:
-        history = getattr(tensor, "_keras_history", None)
-        node = None if history is None else history.operation._inbound_nodes[history.node_index]
+        node = keras_graph.producing_node(tensor)
         memo[id(tensor)] = set().union(*(_sources(t, inputs, memo) for t in node.arguments.keras_tensors)) if node else set()
     return memo[id(tensor)]
 
 
 def _queries_and_keys(call):
     """The symbolic tensors a call's queries and keys are read from."""
-    bound = _bound_arguments(call.layer, call.node.arguments.args, call.node.arguments.kwargs)
+    bound = keras_graph.bound_arguments(call.layer, call.node.arguments.args, call.node.arguments.kwargs)
     if isinstance(call.layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)):
         return bound["query"], bound["value"]
     if isinstance(call.layer, SelfAttention):
@@ -192,8 +182,8 @@ def attention_labels(model, inputs, attention):
     as (text through its TextVectorization, with PAD_LABEL for padding, or ids); otherwise with
     positions 0, 1, ... (e.g. a decoder layer reading both inputs of one length, or features).
     """
-    graph = _functional(model)
-    reader = _reader(model)
+    graph = keras_graph.functional_graph(model)
+    reader = reader_of(model)
     labels_by_input = {id(tensor): labels for tensor, labels in zip(graph.inputs, input_labels(model, inputs))}
     memo = {}
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attention_core.layers import SelfAttention
-from attention_core.traces import DenseWeights, _dense_weights, _frozen
+from attention_core.mechanisms.layers import SelfAttention
+from attention_core.mechanisms.traces import DenseWeights, dense_weights, frozen
 
 # A padded position's label on the maps. The tokenizer splits a typed "<pad>" into "<", "pad", ">",
 # so no real token looks like it; the padding mask, not the label, is what the layer reads.
@@ -73,14 +73,14 @@ def trace_padded_batch(layer: SelfAttention, texts, use_causal_mask=False):
     steps = layer.compute_steps(inputs, mask=padding_mask, use_causal_mask=use_causal_mask)
     return PaddedBatchTrace(
         tokens=tokens,
-        inputs=_frozen(inputs),
-        padding_mask=_frozen(padding_mask),
-        attention_mask=_frozen(steps["attention_mask"])[:, 0],  # (B, 1, T, T) -> (B, T, T)
-        **{name: _frozen(steps[name]) for name in ("query", "key", "value", "raw_scores", "scaled_scores", "output")},
-        weights=_frozen(steps["attention_weights"]),
-        query_dense=_dense_weights(layer.query_dense),
-        key_dense=_dense_weights(layer.key_dense),
-        value_dense=_dense_weights(layer.value_dense),
+        inputs=frozen(inputs),
+        padding_mask=frozen(padding_mask),
+        attention_mask=frozen(steps["attention_mask"])[:, 0],  # (B, 1, T, T) -> (B, T, T)
+        **{name: frozen(steps[name]) for name in ("query", "key", "value", "raw_scores", "scaled_scores", "output")},
+        weights=frozen(steps["attention_weights"]),
+        query_dense=dense_weights(layer.query_dense),
+        key_dense=dense_weights(layer.key_dense),
+        value_dense=dense_weights(layer.value_dense),
     )
 
 

@@ -10,11 +10,11 @@ than the limit is unpacked), then the config read as JSON: no switch of safe mod
 or `TFSMLayer`, and a class allow-list. Keras then loads a config rebuilt from the checked one
 (without the file's training configuration) with `safe_mode=True`.
 
-- `load_model`: Train and watch's `Seq2SeqAttention`, from its settings only.
 - `load_functional_model`: a functional or Sequential model of Keras's built-in layers and
   attention_core's own; its weight count is read from the config, before anything is allocated.
 
-Every refusal is an `InputError` saying what was wrong and what is accepted.
+Every refusal is an `InputError` saying what was wrong and what is accepted. Train and watch's
+encoder-decoder comes in through the same checks (`learning.saved_runs.load_encoder_decoder`).
 """
 
 import copy
@@ -27,13 +27,9 @@ import tempfile
 import zipfile
 
 import keras
-import numpy as np
-from keras.src import ops as keras_ops
-from keras.src.backend.common import global_state
-from keras.src.ops.operation import Operation
 
-from attention_core.inputs import InputError
-from attention_core.seq2seq import MECHANISMS, Seq2SeqAttention
+from attention_core.text.validation import InputError
+from attention_core.your_model import keras_graph
 
 # A 256-unit model over 40 symbols saves to ~3 MB. Megabytes of 2**20 bytes, as Streamlit's
 # upload limit (`max_upload_size`) counts them, so the uploader and this check agree.
@@ -47,14 +43,8 @@ MAX_MEMBERS = 100
 MAX_COMPRESSION_RATIO = 100
 _RATIO_FROM_BYTES = 2**16
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_MODEL_CLASS = "Seq2SeqAttention"
-_REGISTERED_NAME = "attention_core>Seq2SeqAttention"
-# Classes a saved training configuration names. It is never deserialized (compile=False), but a
-# class outside these is no file this app wrote.
-_TRAINING_CLASSES = {"Adam", "CosineDecay", "SparseCategoricalCrossentropy"}
-# Settings of Seq2SeqAttention.get_config(): name -> (type, lowest, highest).
-_SETTINGS = {"vocab_size": (int, 1, 1000), "units": (int, 1, 256), "start_id": (int, 0, 999), "seed": (int, 0, 2**31 - 1)}
-_ACCEPTED = "Upload a .keras file saved from this page (Download the trained model)."
+# Train and watch's encoder-decoder: a subclassed model, opened on its own page, never here.
+ENCODER_DECODER_CLASS = "Seq2SeqAttention"
 
 
 def model_bytes(model):
@@ -66,7 +56,7 @@ def model_bytes(model):
             return file.read()
 
 
-def _read(path_or_bytes, accepted):
+def read_upload(path_or_bytes, accepted):
     if isinstance(path_or_bytes, (bytes, bytearray)):
         data = bytes(path_or_bytes)
     else:
@@ -101,7 +91,7 @@ def _unpacked(archive, info, budget, accepted):
     return b"".join(chunks)
 
 
-def _archive_members(data, accepted, assets=False):
+def archive_members(data, accepted, assets=False):
     """{name: bytes} of the zip's members (config.json, metadata.json, model.weights.h5, and
     with `assets` files under assets/); InputError for anything else, and for a zip bomb."""
     if data.startswith(_HDF5_SIGNATURE):
@@ -140,7 +130,7 @@ def _archive_members(data, accepted, assets=False):
         raise InputError(f"The .keras file is damaged ({error}). {accepted}") from None
 
 
-def _config(members, accepted):
+def config_of(members, accepted):
     """The parsed config.json of a .keras file's members, which must hold the weights too."""
     if "config.json" not in members or "model.weights.h5" not in members:
         raise InputError(f"The .keras file has no config.json or no model.weights.h5. {accepted}")
@@ -158,7 +148,7 @@ def _walk(value):
         yield from _walk(child)
 
 
-def _check_classes(config, known, accepted):
+def check_classes(config, known, accepted):
     """Refuse a switch of safe mode, Lambda, TFSMLayer and stored lambdas (anywhere, so their own
     message wins), then every class dict for which known(item) is False."""
     items = list(_walk(config))
@@ -182,73 +172,7 @@ def _check_classes(config, known, accepted):
             raise InputError(f"The model uses the class {str(item['class_name'])[:40]!r}, which is not on this app's allow-list. {accepted}")
 
 
-def _written_here(item):
-    return item["class_name"] == _MODEL_CLASS or item["class_name"] in _TRAINING_CLASSES
-
-
-def _checked_settings(config):
-    """The Seq2SeqAttention settings of a parsed config.json, each checked; InputError otherwise."""
-    if not isinstance(config, dict) or config.get("class_name") != _MODEL_CLASS or config.get("registered_name") != _REGISTERED_NAME:
-        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-        raise InputError(f"The file holds a {str(found)[:40]!r} model, not this app's sequence-to-sequence model. {_ACCEPTED}")
-    settings = config.get("config")
-    expected = set(_SETTINGS) | {"mechanism", "read_backwards", "coverage", "name"}
-    if not isinstance(settings, dict) or set(settings) != expected:
-        raise InputError(f"The model's settings are not the ones this app saves ({', '.join(sorted(expected))}). {_ACCEPTED}")
-    for key, (kind, lowest, highest) in _SETTINGS.items():
-        value = settings[key]
-        if type(value) is not kind or not lowest <= value <= highest:
-            raise InputError(f"The model's {key} is {str(value)[:20]}; it must be a whole number from {lowest} to {highest}.")
-    for key in ("read_backwards", "coverage"):
-        if type(settings[key]) is not bool:
-            raise InputError(f"The model's {key} is {str(settings[key])[:20]}; it must be true or false.")
-    if settings["mechanism"] not in MECHANISMS:
-        raise InputError(f"The model's mechanism is {str(settings['mechanism'])[:20]!r}; it must be one of {', '.join(MECHANISMS)}.")
-    return {key: settings[key] for key in (*_SETTINGS, "mechanism", "read_backwards", "coverage")}
-
-
-def load_model(path_or_bytes, vocab_size=None):
-    """A `Seq2SeqAttention` from a `.keras` file (a path, or its bytes), loaded safely.
-
-    `vocab_size`, when given, is the vocabulary the model must have been trained on. Raises
-    InputError, with what was wrong, for a file over MAX_MODEL_BYTES, one that is not a zip, an
-    `.h5` file, a `Lambda` or `TFSMLayer`, a config that switches unsafe deserialization on, a
-    class this app does not write, and a model of the wrong shape. Nothing in the file runs.
-    """
-    members = _archive_members(_read(path_or_bytes, _ACCEPTED), _ACCEPTED)
-    config = _config(members, _ACCEPTED)
-    _check_classes(config, _written_here, _ACCEPTED)
-    settings = _checked_settings(config)
-    if vocab_size is not None and settings["vocab_size"] != vocab_size:
-        raise InputError(
-            f"This model was trained on {settings['vocab_size']} symbols; the chosen task has {vocab_size}. "
-            "Choose the task it was trained on, or train one here."
-        )
-    clean_config = {
-        "module": "attention_core.seq2seq", "class_name": _MODEL_CLASS, "registered_name": _REGISTERED_NAME,
-        "config": {**settings, "name": "seq2seq_attention"},
-        # Built for any batch and length before the weights are read into it.
-        "build_config": {"input_shape": [[None, None], [None, None]]},
-    }
-    try:
-        model = _load_checked(clean_config, members)
-        _build(model)
-    except Exception as error:  # whatever Keras or h5py make of bad weights
-        raise InputError(
-            f"The model's weights do not fit a {settings['units']}-unit model over {settings['vocab_size']} symbols "
-            f"({type(error).__name__}). {_ACCEPTED}"
-        ) from None
-    if not isinstance(model, Seq2SeqAttention) or not model.built:
-        raise InputError(f"The file did not give a built sequence-to-sequence model. {_ACCEPTED}")
-    return model
-
-
-def _build(model):
-    """Run the loaded model once on a source and a target of one step each."""
-    model((np.zeros((1, 1), np.int32), np.zeros((1, 1), np.int32)))
-
-
-def _load_checked(config, members):
+def load_checked(config, members):
     """Keras's own load of a .keras file rebuilt from a checked config and the file's other
     members, with safe_mode=True and without any training configuration."""
     with tempfile.TemporaryDirectory() as directory:
@@ -316,12 +240,7 @@ def _builtin_classes():
         for name, value in vars(namespace).items()
         if isinstance(value, type)
     }
-    operations = {
-        name
-        for module in (keras_ops.numpy, keras_ops.nn, keras_ops.math, keras_ops.core, keras_ops.linalg, keras_ops.image)
-        for name, value in vars(module).items()
-        if isinstance(value, type) and issubclass(value, Operation)
-    }
+    operations = set(keras_graph.recorded_operation_classes())
     return frozenset(layers | names | (operations - _CALLBACK_OPS) | _GRAPH_ENTRIES)
 
 
@@ -353,7 +272,7 @@ def _check_functional(config):
                     f"{key} inside the .keras file. {_KERAS_ACCEPTED}"
                 )
     name = config.get("class_name") if isinstance(config, dict) else type(config).__name__
-    if name == _MODEL_CLASS:
+    if name == ENCODER_DECODER_CLASS:
         raise InputError(
             "This is a sequence-to-sequence model from Train and watch (a subclassed model, with no graph to read "
             "here): open it on Train and watch, under Load a trained model. Its Transformer models open here."
@@ -365,17 +284,10 @@ def _check_functional(config):
 def _weight_count(config):
     """How many weights the config's model has, read by building it with its variables left
     unallocated (a Keras StatelessScope that does not initialize them)."""
-    # Keras appends a deferred variable to this thread's list in place: keep a copy to restore.
-    pending = global_state.get_global_attribute("uninitialized_variables")
-    pending = None if pending is None else list(pending)
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            # A copy: Keras's deserialization takes entries out of the dict it is given.
-            model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
-            return sum(math.prod(variable.shape) for variable in model.weights)
-    finally:
-        # The unallocated variables are dropped, so no later scope allocates them.
-        global_state.set_global_attribute("uninitialized_variables", pending)
+    with keras_graph.unallocated_variables():
+        # A copy: Keras's deserialization takes entries out of the dict it is given.
+        model = keras.saving.deserialize_keras_object(copy.deepcopy(config), safe_mode=True)
+        return sum(math.prod(variable.shape) for variable in model.weights)
 
 
 # The loaded model's shapes are followed from an input of this many tokens (nothing is computed),
@@ -388,17 +300,16 @@ MAX_PROBE_VALUES = 2**24
 def _check_tensor_sizes(model):
     """Refuse a model one of whose layers makes a tensor over MAX_PROBE_VALUES from a
     PROBE_TOKENS-token input, read from Keras's output specs alone."""
-    graph = model._functional if isinstance(model, keras.Sequential) else model
+    graph = keras_graph.graph_or_none(model)
     if graph is None:
         return  # a Sequential model without an input shape: no graph to follow (nor to read)
-    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)  # from the inputs on
-             for node in graph._nodes_by_depth[depth] if not node.is_input]
+    nodes = [node for node in keras_graph.ordered_nodes(graph) if not node.is_input]
     tensors = [(node.operation.name, tensor) for node in nodes for tensor in node.outputs]
-    probe = keras.Model(graph._inputs_struct, [tensor for _, tensor in tensors])
+    probe = keras.Model(keras_graph.inputs_struct(graph), [tensor for _, tensor in tensors])
     inputs = keras.tree.map_structure(
         lambda tensor: keras.KerasTensor((1, *(PROBE_TOKENS if size is None else size for size in tensor.shape[1:])),
                                          dtype=tensor.dtype),
-        graph._inputs_struct,
+        keras_graph.inputs_struct(graph),
     )
     for (layer, _), spec in zip(tensors, keras.tree.flatten(probe.compute_output_spec(inputs))):
         values = math.prod(PROBE_TOKENS if size is None else size for size in spec.shape)
@@ -421,13 +332,13 @@ def load_functional_model(path_or_bytes):
     hold, models Keras cannot build from their config and weights, and models whose tensors grow
     past MAX_PROBE_VALUES from a short input. InputError for each.
     """
-    members = _archive_members(_read(path_or_bytes, _KERAS_ACCEPTED), _KERAS_ACCEPTED, assets=True)
-    config = _config(members, _KERAS_ACCEPTED)
+    members = archive_members(read_upload(path_or_bytes, _KERAS_ACCEPTED), _KERAS_ACCEPTED, assets=True)
+    config = config_of(members, _KERAS_ACCEPTED)
     if not isinstance(config, dict):
         raise InputError(f"The model's config.json holds a {type(config).__name__}, not a model. {_KERAS_ACCEPTED}")
     # Never deserialized (compile=False), so never checked: dropped from what Keras reads.
     config = {key: value for key, value in config.items() if key != "compile_config"}
-    _check_classes(config, _known_builtin, _KERAS_ACCEPTED)
+    check_classes(config, _known_builtin, _KERAS_ACCEPTED)
     _check_functional(config)
     try:
         count = _weight_count(config)
@@ -436,7 +347,7 @@ def load_functional_model(path_or_bytes):
                 f"The model declares {count:,} weights, more than a file of {MAX_MODEL_MB} MB can hold "
                 f"({MAX_MODEL_BYTES:,} at one byte each). {_KERAS_ACCEPTED}"
             )
-        model = _load_checked(config, members)
+        model = load_checked(config, members)
         _check_tensor_sizes(model)
     except InputError:
         raise

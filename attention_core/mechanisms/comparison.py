@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from attention_core import reference
-from attention_core.inputs import InputError
-from attention_core.layers import BahdanauAttention, SelfAttention, seeded
+from attention_core.mechanisms import reference
+from attention_core.mechanisms.layers import BahdanauAttention, SelfAttention, seeded
+from attention_core.text.validation import InputError
 
 MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
 
@@ -75,15 +75,15 @@ def _weights_like(mha, layer):
     heads, size, units = layer.num_heads, layer.head_size, layer.units
     pairs = []
     for ours, theirs in (
-        (layer.query_dense, mha._query_dense),
-        (layer.key_dense, mha._key_dense),
-        (layer.value_dense, mha._value_dense),
+        (layer.query_dense, mha.query_dense),
+        (layer.key_dense, mha.key_dense),
+        (layer.value_dense, mha.value_dense),
     ):
         kernel = keras.ops.convert_to_numpy(ours.kernel)
         pairs += [(theirs.kernel, kernel.reshape(kernel.shape[0], heads, size)),
                   (theirs.bias, keras.ops.convert_to_numpy(ours.bias).reshape(heads, size))]
-    return pairs + [(mha._output_dense.kernel, np.eye(units, dtype="float32").reshape(heads, size, units)),
-                    (mha._output_dense.bias, np.zeros(units, dtype="float32"))]
+    return pairs + [(mha.output_dense.kernel, np.eye(units, dtype="float32").reshape(heads, size, units)),
+                    (mha.output_dense.bias, np.zeros(units, dtype="float32"))]
 
 
 # Built layers shared by every seed and every session: building one (its variables) cost more than

@@ -42,7 +42,7 @@ from the blend. Two things make its alignment sharp, both asked for by the task:
   through one more dense layer (`BahdanauAttention` itself is unchanged), so a 3 already
   output differs from a 3 still to come;
 - word dropout in training (Bowman et al. 2016, `Task.feed_dropout`, in
-  attention_core.training): 30% of the fed previous symbols are blanked, so the blend no
+  attention_core.learning.training): 30% of the fed previous symbols are blanked, so the blend no
   longer decodes.
 Coverage alone left sort at 0.88-0.92, word dropout alone at 0.62; both gave 0.95-0.98 (seeds 0-2,
 4 epochs). Dates, whose
@@ -56,7 +56,11 @@ Shape letters: B batch, S source steps, T target steps, U units, V vocabulary si
 import keras
 from keras import ops
 
-from attention_core.layers import BahdanauAttention, _check_positive_int, masked_softmax
+from attention_core.mechanisms.layers import (
+    BahdanauAttention,
+    check_positive_int,
+    masked_softmax,
+)
 
 MECHANISMS = ("additive", "dot")
 _SERIALIZATION_PACKAGE = "attention_core"
@@ -136,8 +140,8 @@ class Seq2SeqAttention(keras.Model):
     def __init__(self, vocab_size, units=64, mechanism="additive", start_id=1, seed=0, read_backwards=False,
                  coverage=False, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size = _check_positive_int("vocab_size", vocab_size)
-        self.units = _check_positive_int("units", units)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.units = check_positive_int("units", units)
         if mechanism not in MECHANISMS:
             raise ValueError(f"Expected `mechanism` to be one of {MECHANISMS}. Received: mechanism={mechanism!r}")
         self.mechanism, self.start_id, self.seed = mechanism, start_id, seed

@@ -15,11 +15,15 @@ import keras
 import numpy as np
 from keras import ops
 
-from attention_core.inputs import encode_text, positional_encoding
-from attention_core.layers import BahdanauAttention, RNNWithAttention, SelfAttention
+from attention_core.mechanisms.layers import (
+    BahdanauAttention,
+    RNNWithAttention,
+    SelfAttention,
+)
+from attention_core.text.tokens import encode_text, positional_encoding
 
 
-def _frozen(tensor, dtype=None):
+def frozen(tensor, dtype=None):
     """A read-only NumPy copy of a tensor, so a cached trace cannot be altered by its viewers."""
     array = np.array(keras.ops.convert_to_numpy(tensor), dtype=dtype)
     array.setflags(write=False)
@@ -32,7 +36,7 @@ def _only_item(tensor):
     Converted first, then indexed: indexing a TensorFlow tensor runs a slice op eagerly (~1 ms
     each here, measured), indexing the NumPy array is a view.
     """
-    return _frozen(keras.ops.convert_to_numpy(tensor)[0])
+    return frozen(keras.ops.convert_to_numpy(tensor)[0])
 
 
 def _unbatched(steps, names):
@@ -62,9 +66,9 @@ class DenseWeights:
     bias: np.ndarray  # (units,)
 
 
-def _dense_weights(layer):
+def dense_weights(layer):
     """The weights `layer` computes with now: inside a `seeded` scope, the seed's."""
-    return DenseWeights(kernel=_frozen(layer.kernel.value), bias=_frozen(layer.bias.value))
+    return DenseWeights(kernel=frozen(layer.kernel.value), bias=frozen(layer.bias.value))
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,8 @@ def trace_text(text, dim, seed=0, add_positions=True):
     tokens, token_vectors = encode_text(text, dim, seed=seed, add_positions=False)
     return TextTrace(
         tokens=tuple(tokens),
-        token_vectors=_frozen(token_vectors),
-        positional_encoding=_frozen(positional_encoding(len(tokens), dim)),
+        token_vectors=frozen(token_vectors),
+        positional_encoding=frozen(positional_encoding(len(tokens), dim)),
         add_positions=bool(add_positions),
     )
 
@@ -147,22 +151,22 @@ def trace_self_attention(layer: SelfAttention, x, mask=None, use_causal_mask=Fal
     batch_mask = None if mask is None else np.asarray(mask, dtype=bool)[None]
     steps = layer.compute_steps(x, mask=batch_mask, use_causal_mask=use_causal_mask)
     if steps["attention_mask"] is None:
-        allowed = _frozen(np.ones((x.shape[1], x.shape[1]), dtype=bool))
+        allowed = frozen(np.ones((x.shape[1], x.shape[1]), dtype=bool))
     else:
         allowed = _only_item(steps["attention_mask"])[0]
     return SelfAttentionTrace(
-        inputs=_frozen(x[0]),
+        inputs=frozen(x[0]),
         **_unbatched(
             steps,
             ["query", "key", "value", "raw_scores", "scaled_scores", "output"],
         ),
-        context=_frozen(np.moveaxis(_only_item(steps["context"]), 1, 0)),  # (T, N, D) -> (N, T, D)
+        context=frozen(np.moveaxis(_only_item(steps["context"]), 1, 0)),  # (T, N, D) -> (N, T, D)
         attention_mask=allowed,
         weights=_only_item(steps["attention_weights"]),
         scale=1.0 / np.sqrt(layer.head_size) if layer.use_scale else 1.0,
-        query_dense=_dense_weights(layer.query_dense),
-        key_dense=_dense_weights(layer.key_dense),
-        value_dense=_dense_weights(layer.value_dense),
+        query_dense=dense_weights(layer.query_dense),
+        key_dense=dense_weights(layer.key_dense),
+        value_dense=dense_weights(layer.value_dense),
         text=text,
     )
 
@@ -203,9 +207,9 @@ def _bahdanau_trace(steps, layer):
         ),
         weights=_only_item(steps["attention_weights"]),
         context=_only_item(steps["context_vector"]),
-        W1=_dense_weights(layer.W1),
-        W2=_dense_weights(layer.W2),
-        V=_dense_weights(layer.V),
+        W1=dense_weights(layer.W1),
+        W2=dense_weights(layer.W2),
+        V=dense_weights(layer.V),
     )
 
 
@@ -248,9 +252,9 @@ def trace_rnn_with_attention(model: RNNWithAttention, inputs):
         **_unbatched(steps, ["inputs", "rnn_output", "hidden_state"]),
         attention=_bahdanau_trace(steps, model.attention),
         rnn=SimpleRNNWeights(
-            kernel=_frozen(cell.kernel.value),
-            recurrent_kernel=_frozen(cell.recurrent_kernel.value),
-            bias=_frozen(cell.bias.value),
+            kernel=frozen(cell.kernel.value),
+            recurrent_kernel=frozen(cell.recurrent_kernel.value),
+            bias=frozen(cell.bias.value),
         ),
     )
 
@@ -296,13 +300,13 @@ def trace_dense_network(model: keras.Sequential, x):
             DenseLayerTrace(
                 name=layer.name,
                 activation=keras.activations.serialize(layer.activation),
-                kernel=_frozen(layer.kernel),
-                bias=_frozen(layer.bias),
+                kernel=frozen(layer.kernel),
+                bias=frozen(layer.bias),
                 pre_activation=_only_item(pre_activation),
                 output=_only_item(activations),
             )
         )
-    return DenseNetworkTrace(inputs=_frozen(x, dtype="float32"), layers=tuple(layer_traces))
+    return DenseNetworkTrace(inputs=frozen(x, dtype="float32"), layers=tuple(layer_traces))
 
 
 @dataclass(frozen=True)
@@ -323,5 +327,5 @@ def trace_dot_product(a, b):
         raise ValueError(f"Expected two vectors of equal length. Received: {a.shape} and {b.shape}")
     products = ops.multiply(a, b)
     return DotProductTrace(
-        a=_frozen(a), b=_frozen(b), products=_frozen(products), total=float(ops.sum(products))
+        a=frozen(a), b=frozen(b), products=frozen(products), total=float(ops.sum(products))
     )

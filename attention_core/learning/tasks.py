@@ -25,7 +25,8 @@ import re
 
 import numpy as np
 
-from attention_core.inputs import InputError, _count, _quote, _whole_number, ascii_digits
+from attention_core.text.numbers import ascii_digits
+from attention_core.text.validation import InputError, count, quote, whole_number
 
 PAD, START = "<pad>", "<start>"
 PAD_ID, START_ID = 0, 1
@@ -89,7 +90,7 @@ def _parse_date(text):
         if match:
             break
     else:
-        raise InputError(f"{_quote(text)} is not a date in a supported format. Write it like {_DATE_EXAMPLES}.")
+        raise InputError(f"{quote(text)} is not a date in a supported format. Write it like {_DATE_EXAMPLES}.")
     month_text = match["month"]
     month = (int(month_text) if month_text.isdigit()
              else (_MONTHS.index(month_text) if month_text in _MONTHS else _MONTH_ABBREVIATIONS.index(month_text)) + 1)
@@ -101,7 +102,7 @@ def _parse_date(text):
     try:
         date = datetime.date(year, month, int(match["day"]))
     except ValueError:
-        raise InputError(f"{_quote(text)} is not a real date: {calendar.month_name[month]} has no day {match['day']}.") from None
+        raise InputError(f"{quote(text)} is not a real date: {calendar.month_name[month]} has no day {match['day']}.") from None
     return date, {field: match.span(field) for field in ("year", "month", "day")}
 
 
@@ -114,10 +115,10 @@ class Task:
         symbols: the symbols an input may hold (the vocabulary less the markers).
         source_length S, target_length T: the widths of the arrays below.
         read_backwards: whether the outputs visit the input right to left (reverse), so an
-            encoder should read it that way (see attention_core.seq2seq on why).
+            encoder should read it that way (see attention_core.learning.encoder_decoder on why).
         coverage, feed_dropout: for sort, whose order comes from content, the attention sees
             how much each position has been read, and in training this fraction of the
-            previous symbols fed to the decoder is blanked (see attention_core.seq2seq).
+            previous symbols fed to the decoder is blanked (see attention_core.learning.encoder_decoder).
         train_sources (N, S), train_targets (N, T): training examples, int32, read-only.
         heldout_sources (H, S), heldout_targets (H, T): examples that never appear in training.
     """
@@ -218,10 +219,10 @@ class SequenceTask(Task):
         allowed = f"{self.symbols[0]} to {self.symbols[-1]}"
         unknown = [s for s in symbols if s not in self.symbols]
         if unknown:
-            raise InputError(f"{_quote(unknown[0])} is not a symbol of this task; the symbols are {allowed}.")
+            raise InputError(f"{quote(unknown[0])} is not a symbol of this task; the symbols are {allowed}.")
         if len(symbols) != self.length:
             raise InputError(
-                f"The sequence has {_count(len(symbols), 'symbol')}; this task's sequences have exactly {self.length} (symbols {allowed})."
+                f"The sequence has {count(len(symbols), 'symbol')}; this task's sequences have exactly {self.length} (symbols {allowed})."
             )
         return self._symbol_ids(symbols)
 
@@ -279,10 +280,10 @@ class DateTask(Task):
         if not text:
             raise InputError(f"The date is empty. Write it like {_DATE_EXAMPLES}.")
         if len(text) > self.source_length:
-            raise InputError(f"{_quote(text)} is {len(text)} characters long; dates here have at most {self.source_length}.")
+            raise InputError(f"{quote(text)} is {len(text)} characters long; dates here have at most {self.source_length}.")
         unknown = [c for c in text if c not in self._ids or c in _MARKERS]
         if unknown:
-            raise InputError(f"{_quote(unknown[0])} cannot appear in a date here. Write it like {_DATE_EXAMPLES}.")
+            raise InputError(f"{quote(unknown[0])} cannot appear in a date here. Write it like {_DATE_EXAMPLES}.")
         _parse_date(text)
         return self._symbol_ids(text)
 
@@ -307,14 +308,14 @@ def make_task(name, length=8, num_examples=10_000, seed=0, vocab_size=10, num_he
     them. The same arguments give the same arrays. Raises InputError for bad settings.
     """
     if name not in TASK_NAMES:
-        raise InputError(f"{_quote(str(name))} is not a task; choose one of {', '.join(TASK_NAMES)}.")
-    num_examples = _whole_number(num_examples, "The number of examples", 1)
-    num_heldout = _whole_number(num_heldout, "The number of held-out examples", 1)
-    seed = _whole_number(seed, "The seed", 0)
+        raise InputError(f"{quote(str(name))} is not a task; choose one of {', '.join(TASK_NAMES)}.")
+    num_examples = whole_number(num_examples, "The number of examples", 1)
+    num_heldout = whole_number(num_heldout, "The number of held-out examples", 1)
+    seed = whole_number(seed, "The seed", 0)
     if name == "dates":
         return DateTask(num_examples, seed, num_heldout)
-    length = _whole_number(length, "The sequence length", 1)
-    vocab_size = _whole_number(vocab_size, "The vocabulary size", 2)
+    length = whole_number(length, "The sequence length", 1)
+    vocab_size = whole_number(vocab_size, "The vocabulary size", 2)
     if length > MAX_LENGTH:
         raise InputError(f"The sequence length is {length}; the limit is {MAX_LENGTH}.")
     if vocab_size > len(_TOY_ALPHABET):

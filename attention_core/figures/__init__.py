@@ -1,0 +1,28 @@
+"""Plotly figures: pure functions from NumPy arrays and labels to a `plotly.graph_objects.Figure`.
+
+They never show a figure (the pages call `st.plotly_chart`) and import neither Keras nor
+Streamlit. `style` is the shared look; `heatmaps` the matrices and bars; `diagrams` the Q/K/V
+pipeline, the dense network and the encoder loop; `learning` Train and watch's alignment,
+learning curves and model view.
+"""
+
+from attention_core.figures.diagrams import (
+    PIPELINE_FLOWS,
+    dense_network_figure,
+    encoder_attention_loop_figure,
+    qkv_pipeline_figure,
+)
+from attention_core.figures.heatmaps import (
+    EXACT_CELL_LIMIT,
+    attention_heatmap,
+    bar_chart,
+    dot_product_figure,
+    heatmap,
+    mask_heatmap,
+)
+from attention_core.figures.learning import (
+    alignment_heatmap,
+    learning_curves,
+    model_view,
+    model_view_maps,
+)
