@@ -43,6 +43,7 @@ WORKDIR /app
 COPY .streamlit/ .streamlit/
 COPY app.py page_support.py serve.py ./
 COPY attention_core/ attention_core/
+COPY webapp/ webapp/
 COPY pages/ pages/
 # The app's own bytecode, made now: the running server cannot write it (read-only root).
 RUN python -m compileall -q .
