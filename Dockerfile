@@ -41,7 +41,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY .streamlit/ .streamlit/
-COPY app.py page_support.py serve.py ./
+COPY app.py serve.py ./
 COPY attention_core/ attention_core/
 COPY webapp/ webapp/
 COPY pages/ pages/

@@ -7,9 +7,9 @@ the URL paths of its pages (`known_paths`).
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import figures
 from attention_core.text.validation import shortened
+from webapp import widgets
 
 # (file, URL path, title, what it teaches), in the order a learner needs them.
 PAGES = [
@@ -47,7 +47,7 @@ def page_links():
 
 
 def home():
-    ps.configure_page("Home")
+    widgets.configure_page("Home")
     st.title("Attention, computed")
     st.markdown(
         "Type a sentence, move a slider, and watch attention compute with real numbers. Every "
@@ -63,12 +63,12 @@ def home():
         "The encoder turns the input into hidden states; attention weighs them into a context "
         "vector; that context feeds the next step, which reads the input again."
     )
-    ps.plot(figures.encoder_attention_loop_figure(), key="home_loop")
+    widgets.plot(figures.encoder_attention_loop_figure(), key="home_loop")
 
 
 def not_found():
     """What an address that is no page shows (serve.py redirects every such address here)."""
-    ps.configure_page("Page not found")
+    widgets.configure_page("Page not found")
     st.title("Page not found")
     asked = shortened(st.query_params.get("path", ""), _SHOWN_PATH_CHARS)
     st.markdown("There is no page at this address" + (":" if asked else "."))

@@ -121,7 +121,7 @@ def session_plan(index, page, phase=0):
     """Session `index`'s plan on `page` in load phase `phase`: its own input, first value and URL query.
 
     The input (a text of 5-12 tokens, or numbers) is the session's own and this phase's own: the
-    app caches results by input (page_support's MEMORY.cached), so a session replaying an input an
+    app caches results by input (webapp.shared_results' MEMORY.cached), so a session replaying an input an
     earlier phase sent would measure a cache hit, not a press.
     """
     press_key, input_key, settings = PAGES[page]
@@ -626,7 +626,7 @@ async def visit(browser, server, label, path, query):
     """Open one URL, wait for its run to end; what it showed and the server's RSS after."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
-    # A view estimated to take a second or more says so while it computes (page_support.within_budget).
+    # A view estimated to take a second or more says so while it computes (webapp.shared_results.within_budget).
     said_so = asyncio.get_running_loop().create_task(
         page.locator(SPINNER).filter(has_text="Computing").first.wait_for(timeout=PRESS_TIMEOUT_MS))
     await page.goto(f"{server.base}/{path}?{query}")

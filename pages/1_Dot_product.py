@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import (
     InputError,
     check_same_length,
@@ -12,9 +11,10 @@ from attention_core import (
 )
 from attention_core.mechanisms.checks import check_float32_range
 from attention_core.text.numbers import FLOAT32_RANGE, MAX_VECTOR_LENGTH, NUMBER_RULE
+from webapp import url_notes, widgets
 
-ps.configure_page("Dot product")
-DEFAULTS = ps.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")
+widgets.configure_page("Dot product")
+DEFAULTS = widgets.Defaults(dot_a="1, 2, 3", dot_b="4, 5, 6")
 
 st.title("The dot product")
 st.markdown(
@@ -26,7 +26,7 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def calculator():
     """The two vectors, their dot product step by step, and the downloads."""
     left, right = st.columns(2)
@@ -43,7 +43,7 @@ def calculator():
         trace = trace_dot_product(a, b)
         check_float32_range(trace, "Type smaller numbers: each product a × b and their sum must stay within it too.")
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
 
     st.metric("a · b", f"{trace.total:.15g}")  # every digit float64 carries
@@ -51,7 +51,7 @@ def calculator():
         {"entry": range(1, len(a) + 1), "a": trace.a, "b": trace.b, "a × b": trace.products},
         hide_index=True,
     )
-    ps.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
+    widgets.plot(figures.dot_product_figure(trace.a, trace.b, trace.products, trace.total), key="dot_figure")
 
     st.subheader("The same in Python")
     st.caption("Python counts positions from 0, so its a[0] is entry 1 above.")
@@ -67,7 +67,7 @@ def calculator():
         "token. The Self-attention page does exactly this for a whole sentence at once (Q·Kᵀ)."
     )
 
-    ps.download_trace(trace, "dot_product", {"a": a_text, "b": b_text})
+    widgets.download_trace(trace, "dot_product", {"a": a_text, "b": b_text})
 
 
 calculator()

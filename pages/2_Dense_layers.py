@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import InputError, figures, parse_vector
 from attention_core.mechanisms.checks import check_float32_range
 from attention_core.text import explain
 from attention_core.text.numbers import NUMBER_RULE
+from webapp import cached_traces, url_notes, widgets
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
 # How the weight matrix is laid out: as Keras stores it, or as the seed's formula writes it.
@@ -15,8 +15,8 @@ LAYOUTS = {
     "seed": "The seed: y = f(Wx + b), W is units × inputs",
 }
 MAX_FEATURES = 8
-ps.configure_page("Dense layers")
-DEFAULTS = ps.Defaults(
+widgets.configure_page("Dense layers")
+DEFAULTS = widgets.Defaults(
     dense_x="1, 2, 3, 4",
     dense_units_1=3,
     dense_units_2=2,
@@ -26,7 +26,7 @@ DEFAULTS = ps.Defaults(
 )
 
 st.title("Dense layers")
-ps.untrained_note()
+widgets.untrained_note()
 st.markdown(
     "A dense (fully connected) layer connects every input to every neuron. Each neuron takes a "
     "weighted sum of the inputs, adds its bias, and applies an activation function f. The seed "
@@ -46,7 +46,7 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def explorer():
     """The network's settings, its input, every layer's numbers and the downloads."""
     with st.sidebar:
@@ -69,14 +69,14 @@ def explorer():
     st.caption("Two classic shapes: x of 4 numbers with 3 and 2 units (4 → 3 → 2), or x of 3 numbers with 4 and 2 units (3 → 4 → 2).")
     try:
         x = parse_vector(x_text, name="x", max_length=MAX_FEATURES)
-        trace, summary = ps.dense_trace(tuple(x), (units_1, units_2), activation, seed)
+        trace, summary = cached_traces.dense_trace(tuple(x), (units_1, units_2), activation, seed)
         check_float32_range(trace, "Type smaller numbers in x: each weighted sum multiplies them by the weights and adds them up.")
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
 
     st.subheader(f"{len(x)} → {units_1} → {units_2}: {trace.param_count} parameters")
-    ps.plot(figures.dense_network_figure([layer.kernel for layer in trace.layers]), key="dense_network")
+    widgets.plot(figures.dense_network_figure([layer.kernel for layer in trace.layers]), key="dense_network")
 
     input_names = [f"x{i + 1}" for i in range(len(x))]
     for number, layer in enumerate(trace.layers, start=1):
@@ -94,7 +94,7 @@ def explorer():
             formula = rf"y_{number} = \mathrm{{{layer.activation}}}(W_{number}\,x + b_{number}):\quad ({n_out} \times {n_in})\,({n_in} \times 1) + ({n_out} \times 1) \to ({n_out} \times 1)"
         left, right = st.columns(2)
         with left:
-            ps.plot(
+            widgets.plot(
                 figures.heatmap(matrix, rows[0], columns[0], title=title, row_title=rows[1], col_title=columns[1],
                                 value_name="weight"),
                 key=f"dense_kernel_{number}",
@@ -103,7 +103,7 @@ def explorer():
             st.latex(formula)
             st.caption(f"Input to this layer: {', '.join(f'{name} = {v:.4g}' for name, v in zip(input_names, inputs))}")
         linear = "x·W + b" if layout == "keras" else "Wx + b"
-        ps.table({
+        widgets.table({
             "neuron": neuron_names,
             "b": layer.bias,
             "weighted sum, written out": explain.weighted_sums_text(inputs, layer.kernel, layer.bias),
@@ -118,8 +118,8 @@ def explorer():
 
     st.header("Keras's summary")
     st.markdown("`model.summary()`, as the seed prints it: each layer's output shape and its weights + biases.")
-    ps.show_model_summary(summary)
-    ps.download_trace(trace, "dense_network", {"x": x_text, "units": [units_1, units_2], "activation": activation, "seed": seed})
+    widgets.show_model_summary(summary)
+    widgets.download_trace(trace, "dense_network", {"x": x_text, "units": [units_1, units_2], "activation": activation, "seed": seed})
 
 
 explorer()

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import MAX_TOKENS, InputError, figures, trace_dot_product
 from attention_core.mechanisms import padding, reference
 from attention_core.text import explain
 from attention_core.text.tokens import TEXT_RULE
+from webapp import cached_traces, shared_results, url_notes, weight_sources, widgets
 
-ps.configure_page("Self-attention")
-DEFAULTS = ps.Defaults(
+widgets.configure_page("Self-attention")
+DEFAULTS = widgets.Defaults(
     sa_source="The seed",
     sa_layer=0,
     sa_example=1,
@@ -50,15 +50,15 @@ def choose_head(num_heads):
     if num_heads == 1:
         return 0
     options = list(range(1, num_heads + 1))
-    ps.keep_valid("sa_head", options)
-    return st.select_slider("Head to show", options=options, value=ps.nearest_option(DEFAULTS["sa_head"], options),
+    widgets.keep_valid("sa_head", options)
+    return st.select_slider("Head to show", options=options, value=widgets.nearest_option(DEFAULTS["sa_head"], options),
                             key="sa_head", bind="query-params") - 1
 
 
 def choose_token(tokens, key, label):
     """A token picked by its position (an index), shown as "#2 cat"."""
     token_ids = list(range(len(tokens)))
-    ps.keep_valid(key, token_ids)
+    widgets.keep_valid(key, token_ids)
     return st.selectbox(label, token_ids, index=min(DEFAULTS[key], len(tokens) - 1),
                         format_func=lambda i: f"#{i + 1} {tokens[i]}", key=key, bind="query-params")
 
@@ -103,10 +103,10 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
     second = st.text_area("Sentence 2 of the batch (sentence 1 is the sequence above)", DEFAULTS["sa_text2"],
                           key="sa_text2", bind="query-params", help=TEXT_RULE)
     try:
-        batch = ps.padded_batch_trace((text, second), units, num_heads, use_scale, seed, use_causal_mask,
+        batch = cached_traces.padded_batch_trace((text, second), units, num_heads, use_scale, seed, use_causal_mask,
                                       add_positions)
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
     T = batch.padding_mask.shape[1]
     positions = [f"{t + 1}" for t in range(T)]
@@ -115,7 +115,7 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
                + f"; both padded to {explain.plural(T, 'position')}.")
     mask_columns = st.columns(2) if use_causal_mask else [st.container()]
     with mask_columns[0]:
-        ps.plot(figures.mask_heatmap(
+        widgets.plot(figures.mask_heatmap(
             batch.padding_mask, sentences, positions, title="Padding mask: which keys are real tokens",
             row_title="sentence", col_title="position",
             hover_texts=explain.mask_texts(batch.padding_mask, lambda b, t: f"'{batch.tokens[b][t]}', a real token",
@@ -123,7 +123,7 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
     if use_causal_mask:
         causal = reference.causal_mask(T)
         with mask_columns[1]:
-            ps.plot(figures.mask_heatmap(
+            widgets.plot(figures.mask_heatmap(
                 causal, positions, positions, title="Causal mask: keys at or before the query",
                 row_title="query position", col_title="key position",
                 hover_texts=explain.mask_texts(causal, lambda i, j: "allowed", lambda i, j: "the key comes after the query")),
@@ -138,14 +138,14 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
     head = choose_head(num_heads)
     for b, column in enumerate(st.columns(len(batch.tokens))):
         with column:
-            ps.plot(figures.attention_heatmap(
+            widgets.plot(figures.attention_heatmap(
                 batch.weights[b, head], batch.tokens[b], batch.tokens[b],
                 title=f"Sentence {b + 1}'s weights (head {head + 1})",
                 hover_texts=explain.softmax_hover_texts(
                     batch.scaled_scores[b, head], batch.weights[b, head], batch.attention_mask[b],
                     lambda i, j, b=b: padding.why_masked(batch.padding_mask[b], i, j))),
                 key=f"sa_padded_weights_{b}")
-    ps.download_trace(batch, "padded_batch",
+    widgets.download_trace(batch, "padded_batch",
                       {"texts": [text, second], "units": units, "num_heads": num_heads, "use_scale": use_scale,
                        "seed": seed, "use_causal_mask": use_causal_mask, "add_positions": add_positions},
                       label="Download the batch's every tensor, masks included")
@@ -153,16 +153,16 @@ def padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_p
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def explorer():
     """The settings, the sequence, the open view and the downloads."""
     with st.sidebar:
         st.header("Settings")
-        source = ps.weight_source(DEFAULTS, "sa")
+        source = weight_sources.weight_source(DEFAULTS, "sa")
         trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == ps.SEED_SOURCE
+        seeded = source == weight_sources.SEED_SOURCE
         if seeded:
-            units, num_heads = ps.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
+            units, num_heads = widgets.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
             seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
             use_scale = st.toggle("Scale scores by 1/√d", DEFAULTS["sa_scale"], key="sa_scale", bind="query-params")
             use_causal_mask = st.toggle("Causal mask (no peeking ahead)", DEFAULTS["sa_causal"], key="sa_causal", bind="query-params")
@@ -182,23 +182,23 @@ def explorer():
             bind="query-params",
             help=TEXT_RULE,
         )
-    elif source == ps.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
-        text = ps.model_input_box(DEFAULTS, "sa")
+    elif source == weight_sources.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = weight_sources.model_input_box(DEFAULTS, "sa")
     try:
         if seeded:
             with note:
-                ps.untrained_note()
+                widgets.untrained_note()
             settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
-            tokens, trace = ps.self_attention_trace(*settings)
+            tokens, trace = cached_traces.self_attention_trace(*settings)
             query_labels = key_labels = tokens
         else:
-            trained = ps.trained_layer(DEFAULTS, "sa", source, text, trained_controls)
+            trained = weight_sources.trained_layer(DEFAULTS, "sa", source, text, trained_controls)
             with note:
-                ps.trained_note(trained)
+                weight_sources.trained_note(trained)
             trace, query_labels, key_labels, settings = trained.trace, trained.query_labels, trained.key_labels, trained.key
             units, num_heads = trace.query.shape[1], trace.num_heads
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
 
     masked = not trace.attention_mask.all()
@@ -225,25 +225,25 @@ def explorer():
 
     def hover(kind, compute, head=None):
         """A map's hover texts (explain's, None above its cell limit), shared by every session."""
-        return ps.shared(("self-attention hover", kind, head, *settings), compute)
+        return shared_results.shared(("self-attention hover", kind, head, *settings), compute)
 
     def weights_hover(head):
         """Head `head`'s weights map's hover: each weight's softmax with its row's numbers."""
         return hover("weights", lambda: explain.softmax_hover_texts(
             trace.scaled_scores[head], trace.weights[head], trace.attention_mask, why_masked), head)
 
-    view = ps.view_picker(VIEWS, "sa_view")
+    view = widgets.view_picker(VIEWS, "sa_view")
     if view == "Attention weights":
         head = choose_head(num_heads)
         weight_hover = weights_hover(head)
-        ps.plot(figures.attention_heatmap(trace.weights[head], query_labels, key_labels,
+        widgets.plot(figures.attention_heatmap(trace.weights[head], query_labels, key_labels,
                                           title=f"Softmax weights (head {head + 1})", hover_texts=weight_hover),
                 key="sa_weights")
         if seeded and use_causal_mask:
             st.caption("Masked scores (a token looking ahead) are set to −10⁹ before the softmax, so their weight is exactly 0.")
         elif masked:
             st.caption("The model masks some cells (a causal mask, or padding): their weight is exactly 0.")
-        if not ps.caption_if_image(max(T, Tk), "the One token view and the downloads"):
+        if not widgets.caption_if_image(max(T, Tk), "the One token view and the downloads"):
             st.caption("Each row is a query token; its weights over the key tokens sum to 1. Hover a cell for its "
                        "softmax, exp(score − the row's largest) ÷ the row's sum, with the numbers"
                        + ("" if weight_hover is not None else " (written out up to 32 tokens; the One token view "
@@ -255,13 +255,13 @@ def explorer():
         score_hover = hover("scores", lambda: explain.score_hover_texts(
             query, key, trace.raw_scores[head], trace.scale, trace.scaled_scores[head]), head)
         scores_title = "Scaled scores Q·Kᵀ/√d" if trace.scale != 1 else "Raw scores Q·Kᵀ"
-        ps.plot(
+        widgets.plot(
             figures.heatmap(trace.scaled_scores[head], query_labels, key_labels, title=f"{scores_title} (head {head + 1})",
                             row_title="query (attending)", col_title="key (attended to)", value_name="score",
                             hover_texts=score_hover),
             key="sa_scores",
         )
-        ps.caption_if_image(max(T, Tk), "the cell picker below and the downloads")
+        widgets.caption_if_image(max(T, Tk), "the cell picker below and the downloads")
         st.caption(
             "Entry (i, j) is the dot product of token i's query with token j's key"
             + (", divided by √d" if trace.scale != 1 else "")
@@ -283,11 +283,11 @@ def explorer():
                 "embeddings and positional encoding, and the layers before), for the first example of the batch. "
                 "These are the layer's X: every projection below starts from them."
             )
-            ps.plot(figures.heatmap(trace.inputs, query_labels, feature_labels,
+            widgets.plot(figures.heatmap(trace.inputs, query_labels, feature_labels,
                                     title=f"Query inputs X: {T} × {F}", row_title="token", col_title="feature"),
                     key="sa_inputs")
             if cross:
-                ps.plot(figures.heatmap(trace.key_inputs, key_labels,
+                widgets.plot(figures.heatmap(trace.key_inputs, key_labels,
                                         [f"f{i + 1}" for i in range(trace.key_inputs.shape[1])],
                                         title=f"Key and value inputs: {Tk} × {trace.key_inputs.shape[1]}",
                                         row_title="token", col_title="feature"),
@@ -310,7 +310,7 @@ def explorer():
             projection_hover = hover(field, lambda: explain.sum_of_products_texts(
                 x, dense.kernel, matrix, lambda t, u: f"x{t + 1} · {kernel}[:, u{u + 1}] + {bias}[u{u + 1}]",
                 bias=dense.bias))
-            ps.plot(
+            widgets.plot(
                 figures.heatmap(matrix, rows, unit_labels if field != "value" else value_labels,
                                 title=f"{name}: {matrix.shape[0]} × {matrix.shape[1]}",
                                 row_title="token", col_title="unit", hover_texts=projection_hover),
@@ -322,7 +322,7 @@ def explorer():
     if view == "One token":
         head = choose_head(num_heads)
         token = choose_token(query_labels, "sa_token", "Token to follow")
-        ps.plot(
+        widgets.plot(
             figures.qkv_pipeline_figure(
                 key_labels,
                 token,
@@ -339,7 +339,7 @@ def explorer():
             key="sa_pipeline",
         )
         row_hover = weights_hover(head)
-        ps.plot(
+        widgets.plot(
             figures.bar_chart(trace.weights[head, token], key_labels,
                               title=f"How much #{token + 1} attends to each token (head {head + 1})", value_name="weight",
                               hover_texts=None if row_hover is None else row_hover[token]),
@@ -377,7 +377,7 @@ def explorer():
             for start in range(0, num_heads, 2):
                 for column, h in zip(st.columns(2), range(start, min(start + 2, num_heads))):
                     with column:
-                        ps.plot(figures.attention_heatmap(trace.weights[h], query_labels, key_labels, title=f"Head {h + 1}",
+                        widgets.plot(figures.attention_heatmap(trace.weights[h], query_labels, key_labels, title=f"Head {h + 1}",
                                                           hover_texts=weights_hover(h)),
                                 key=f"sa_head_{h}")
 
@@ -386,7 +386,7 @@ def explorer():
                     "is Σ_j weight(token, j) × v_j[u] over every token j, with head h's weights. Hover a cell for "
                     "its sum written out (up to 32 × 32 cells).")
         output_hover = hover("output", lambda: explain.context_hover_texts(trace.weights, trace.value, trace.output))
-        ps.plot(figures.heatmap(trace.output, query_labels, value_labels, title=f"Output: {T} × {value_units}",
+        widgets.plot(figures.heatmap(trace.output, query_labels, value_labels, title=f"Output: {T} × {value_units}",
                                 row_title="token", col_title="unit", hover_texts=output_hover), key="sa_output")
         if trace.output_dense is not None:
             projected = trace.projected_output
@@ -397,7 +397,7 @@ def explorer():
             projected_hover = hover("projected", lambda: explain.sum_of_products_texts(
                 trace.output, trace.output_dense.kernel, projected,
                 lambda t, f: f"c{t + 1} · W_o[:, f{f + 1}] + b_o[f{f + 1}]", bias=trace.output_dense.bias))
-            ps.plot(figures.heatmap(projected, query_labels, [f"f{i + 1}" for i in range(projected.shape[1])],
+            widgets.plot(figures.heatmap(projected, query_labels, [f"f{i + 1}" for i in range(projected.shape[1])],
                                     title=f"Projected output: {T} × {projected.shape[1]}", row_title="token",
                                     col_title="feature", hover_texts=projected_hover), key="sa_projected_output")
 
@@ -418,13 +418,13 @@ def explorer():
         for name, field, kernel, _ in PROJECTIONS:
             weights = getattr(trace, f"{field}_dense")
             rows, cols = weights.kernel.shape
-            ps.plot(figures.heatmap(weights.kernel, [f"f{i + 1}" for i in range(rows)], [f"u{i + 1}" for i in range(cols)],
+            widgets.plot(figures.heatmap(weights.kernel, [f"f{i + 1}" for i in range(rows)], [f"u{i + 1}" for i in range(cols)],
                                     title=f"{kernel} ({name.split()[0].lower()} kernel): {rows} × {cols}",
                                     row_title="feature", col_title="unit", value_name="weight"),
                     key=f"sa_kernel_{field}")
         if trace.output_dense is not None:
             rows, cols = trace.output_dense.kernel.shape
-            ps.plot(figures.heatmap(trace.output_dense.kernel, value_labels, [f"f{i + 1}" for i in range(cols)],
+            widgets.plot(figures.heatmap(trace.output_dense.kernel, value_labels, [f"f{i + 1}" for i in range(cols)],
                                     title=f"W_o (output kernel): {rows} × {cols}", row_title="unit",
                                     col_title="feature", value_name="weight"), key="sa_kernel_output")
         st.dataframe({"unit": unit_labels, **{bias: getattr(trace, f"{field}_dense").bias
@@ -444,7 +444,7 @@ def explorer():
                     "seed). A trained layer's padding is its model's own: the cells its mask hides weigh "
                     "exactly 0 on the other views.")
 
-    ps.download_trace(
+    widgets.download_trace(
         trace,
         "self_attention",
         {"text": text, "units": units, "num_heads": num_heads, "use_scale": use_scale, "seed": seed,
@@ -465,7 +465,7 @@ def seed_vectors(trace, tokens, feature_labels, add_positions, hover):
         "in every session, for a given seed; another seed gives other vectors. A trained model would learn "
         "these vectors instead; here they stand in for a not-yet-trained embedding table."
     )
-    ps.plot(figures.heatmap(embedded, tokens, feature_labels, title=f"Token vectors (seeded hash): {T} × {F}",
+    widgets.plot(figures.heatmap(embedded, tokens, feature_labels, title=f"Token vectors (seeded hash): {T} × {F}",
                             row_title="token", col_title="feature"), key="sa_embedding")
     st.markdown(
         "**What positional encoding adds.** Attention itself ignores order: two equal tokens would get equal "
@@ -475,7 +475,7 @@ def seed_vectors(trace, tokens, feature_labels, add_positions, hover):
     )
     st.latex(r"PE_{(pos,\,2i)} = \sin\!\left(\frac{pos}{10000^{2i/d}}\right), \qquad "
              r"PE_{(pos,\,2i+1)} = \cos\!\left(\frac{pos}{10000^{2i/d}}\right)")
-    ps.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {F}",
+    widgets.plot(figures.heatmap(positions, tokens, feature_labels, title=f"Positional encoding: {T} × {F}",
                             row_title="token", col_title="feature",
                             hover_texts=hover("positions", lambda: explain.positional_encoding_texts(positions))),
             key="sa_positions_map")
@@ -488,7 +488,7 @@ def seed_vectors(trace, tokens, feature_labels, add_positions, hover):
         title = "Inputs = token vectors (positional encoding off)"
     input_hover = (hover("inputs", lambda: explain.elementwise_texts(embedded, positions, trace.inputs, "+"))
                    if add_positions else None)
-    ps.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {F}",
+    widgets.plot(figures.heatmap(trace.inputs, tokens, feature_labels, title=f"{title}: {T} × {F}",
                             row_title="token", col_title="feature", hover_texts=input_hover), key="sa_inputs")
 
 

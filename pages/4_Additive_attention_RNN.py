@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import InputError, figures, parse_matrix, random_sequence
 from attention_core.mechanisms import starter_code
 from attention_core.mechanisms.export import trace_tensors
 from attention_core.text import explain
 from attention_core.text.numbers import NUMBER_RULE
+from webapp import cached_traces, url_notes, widgets
 
 MAX_STEPS, MAX_FEATURES = 64, 16
-ps.configure_page("Additive attention")
-DEFAULTS = ps.Defaults(
+widgets.configure_page("Additive attention")
+DEFAULTS = widgets.Defaults(
     rnn_source="random",
     rnn_steps=5,
     rnn_features=4,
@@ -38,7 +38,7 @@ COMMENTS = {
 }
 
 st.title("Additive attention with an RNN")
-ps.untrained_note()
+widgets.untrained_note()
 st.markdown(
     "A `SimpleRNN` reads a sequence and leaves a **hidden state** after every step. The "
     "attention layer asks: given the final hidden state, how much does each step matter? "
@@ -55,7 +55,7 @@ st.code(starter_code.RNN_WITH_ATTENTION_CLASS, language="python")
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def explorer():
     """The sequence and model settings, every step of the computation and the downloads."""
     with st.sidebar:
@@ -78,12 +78,12 @@ def explorer():
         try:
             inputs = parse_matrix(matrix_text, name="inputs", max_rows=MAX_STEPS, max_cols=MAX_FEATURES)
         except InputError as error:
-            ps.show_input_error(error)
+            widgets.show_input_error(error)
             return
     else:
         inputs = random_sequence(steps, num_features, seed)
 
-    trace = ps.rnn_attention_trace(inputs.astype("float32"), units, seed)
+    trace = cached_traces.rnn_attention_trace(inputs.astype("float32"), units, seed)
     attention = trace.attention
     tensors = trace_tensors(trace)
     T, F = inputs.shape
@@ -100,23 +100,23 @@ def explorer():
         st.code(step.line, language="python")
         st.caption(f"→ {shapes}")
 
-    view = ps.view_picker(VIEWS, "rnn_view")
+    view = widgets.view_picker(VIEWS, "rnn_view")
     if view == "1 · Hidden states":
         st.header("The SimpleRNN, as the seed builds it")
         st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
                     "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
                     "recurrent kernel (units × units) and the bias (units).")
         st.code(starter_code.simple_rnn_model_code(F, units), language="python")
-        ps.show_model_summary(ps.simple_rnn_summary(F, units))
+        widgets.show_model_summary(cached_traces.simple_rnn_summary(F, units))
 
         st.header("1 · The RNN's hidden states")
         line(0)
         left, right = st.columns(2)
         with left:
-            ps.plot(figures.heatmap(trace.inputs, step_labels, feature_labels, title=f"Inputs: {steps_text} × {features_text}",
+            widgets.plot(figures.heatmap(trace.inputs, step_labels, feature_labels, title=f"Inputs: {steps_text} × {features_text}",
                                     row_title="time step", col_title="feature"), key="rnn_inputs")
         with right:
-            ps.plot(figures.heatmap(trace.rnn_output, step_labels, unit_labels, title=f"Hidden states h_t: {T} × {units}",
+            widgets.plot(figures.heatmap(trace.rnn_output, step_labels, unit_labels, title=f"Hidden states h_t: {T} × {units}",
                                     row_title="time step", col_title="unit",
                                     hover_texts=explain.simple_rnn_texts(trace.inputs, trace.rnn_output, trace.rnn.kernel,
                                                                          trace.rnn.recurrent_kernel, trace.rnn.bias)),
@@ -137,12 +137,12 @@ def explorer():
             attention.hidden_with_time_axis, attention.W2.kernel, attention.hidden_projection,
             lambda _, u: f"hidden · W2[:, u{u + 1}] + b2[u{u + 1}]", bias=attention.W2.bias)
         with left:
-            ps.plot(figures.heatmap(attention.features_projection, step_labels, unit_labels, title="W1(features)",
+            widgets.plot(figures.heatmap(attention.features_projection, step_labels, unit_labels, title="W1(features)",
                                     row_title="time step", col_title="unit", hover_texts=w1_hover), key="rnn_w1")
         with right:
-            ps.plot(figures.heatmap(attention.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
+            widgets.plot(figures.heatmap(attention.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
                                     col_title="unit", hover_texts=w2_hover), key="rnn_w2")
-        ps.plot(figures.heatmap(attention.score, step_labels, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
+        widgets.plot(figures.heatmap(attention.score, step_labels, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
                                 row_title="time step", col_title="unit",
                                 hover_texts=explain.tanh_of_sum_texts(attention.features_projection, attention.hidden_projection,
                                                                       attention.score, names=("W1", "W2"))),
@@ -157,11 +157,11 @@ def explorer():
         line(3)
         left, right = st.columns(2)
         with left:
-            ps.plot(figures.bar_chart(attention.logits[:, 0], step_labels, title="V(score): one number per step", value_name="logit",
+            widgets.plot(figures.bar_chart(attention.logits[:, 0], step_labels, title="V(score): one number per step", value_name="logit",
                                       hover_texts=None if logit_hover is None else logit_hover[:, 0]),
                     key="rnn_logits")
         with right:
-            ps.plot(figures.bar_chart(attention.weights[:, 0], step_labels, title="Attention weights (sum to 1)", value_name="weight",
+            widgets.plot(figures.bar_chart(attention.weights[:, 0], step_labels, title="Attention weights (sum to 1)", value_name="weight",
                                       hover_texts=None if weight_hover is None else weight_hover[0]),
                     key="rnn_weights")
         softmax = explain.softmax_steps(attention.logits[:, 0])
@@ -172,12 +172,12 @@ def explorer():
              "exp ÷ Σ": softmax.weights, "weight (the layer's)": attention.weights[:, 0]},
             hide_index=True, key="rnn_softmax_steps",
         )
-        ps.plot(figures.attention_heatmap(attention.weights.T, ["final state"], step_labels, title="Attention over time",
+        widgets.plot(figures.attention_heatmap(attention.weights.T, ["final state"], step_labels, title="Attention over time",
                                           hover_texts=weight_hover),
                 key="rnn_weights_heatmap")
 
         st.subheader("One time step, written out")
-        ps.keep_valid("rnn_step", list(range(1, T + 1)))
+        widgets.keep_valid("rnn_step", list(range(1, T + 1)))
         t = st.selectbox("Time step", range(1, T + 1), index=0, key="rnn_step", bind="query-params",
                          format_func=lambda step: f"t{step}") - 1
         st.markdown(f"Each unit's sums for step t{t + 1}, every term written out: W1 reads the step's hidden state "
@@ -203,7 +203,7 @@ def explorer():
         line(5)
         left, right = st.columns(2)
         with left:
-            ps.plot(figures.heatmap(attention.weighted_features, step_labels, unit_labels, title="attention_weights × features",
+            widgets.plot(figures.heatmap(attention.weighted_features, step_labels, unit_labels, title="attention_weights × features",
                                     row_title="time step", col_title="unit",
                                     hover_texts=explain.elementwise_texts(attention.weights, attention.features,
                                                                           attention.weighted_features, "×")),
@@ -211,7 +211,7 @@ def explorer():
         with right:
             context_hover = explain.sum_of_products_texts(attention.weights.T, attention.features, attention.context[None],
                                                           lambda _, u: f"Σ_t w_t × h_t[u{u + 1}]")
-            ps.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value",
+            widgets.plot(figures.bar_chart(attention.context, unit_labels, title=f"Context vector ({units})", value_name="value",
                                       hover_texts=None if context_hover is None else context_hover[0]),
                     key="rnn_context")
     if view == "Every shape":
@@ -234,14 +234,14 @@ def explorer():
         for start in range(0, len(kernels), 2):
             for column, (name, kernel, rows_labels, row_title, key) in zip(st.columns(2), kernels[start:start + 2]):
                 with column:
-                    ps.plot(figures.heatmap(kernel, rows_labels, unit_labels, title=f"{name}: {kernel.shape[0]} × {kernel.shape[1]}",
+                    widgets.plot(figures.heatmap(kernel, rows_labels, unit_labels, title=f"{name}: {kernel.shape[0]} × {kernel.shape[1]}",
                                             row_title=row_title, col_title="unit", value_name="weight"), key=key)
-        ps.plot(figures.bar_chart(attention.V.kernel[:, 0], unit_labels, title=f"V kernel: {units} × 1 (bias {attention.V.bias[0]:.4g})",
+        widgets.plot(figures.bar_chart(attention.V.kernel[:, 0], unit_labels, title=f"V kernel: {units} × 1 (bias {attention.V.bias[0]:.4g})",
                                   value_name="weight"), key="rnn_V_kernel")
         st.dataframe({"unit": unit_labels, "SimpleRNN bias b": trace.rnn.bias, "W1 bias": attention.W1.bias,
                       "W2 bias": attention.W2.bias}, hide_index=True, key="rnn_biases")
 
-    ps.download_trace(trace, "rnn_with_attention", {"units": units, "seed": seed, "source": source})
+    widgets.download_trace(trace, "rnn_with_attention", {"units": units, "seed": seed, "source": source})
 
 
 explorer()

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import (
     MAX_TOKENS,
     MECHANISMS,
@@ -14,9 +13,10 @@ from attention_core import (
 from attention_core.mechanisms import reference
 from attention_core.text import explain
 from attention_core.text.tokens import TEXT_RULE
+from webapp import cached_traces, url_notes, weight_sources, widgets
 
-ps.configure_page("Compare")
-DEFAULTS = ps.Defaults(
+widgets.configure_page("Compare")
+DEFAULTS = widgets.Defaults(
     cmp_source="The seed",
     cmp_layer=0,
     cmp_example=1,
@@ -48,16 +48,16 @@ st.markdown(
 
 # A fragment: a widget change reruns only this function, not the navigation and introduction.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def explorer():
     """The settings, the sentence, the four mechanisms and their difference."""
     with st.sidebar:
         st.header("Settings")
-        source = ps.weight_source(DEFAULTS, "cmp")
+        source = weight_sources.weight_source(DEFAULTS, "cmp")
         trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == ps.SEED_SOURCE
+        seeded = source == weight_sources.SEED_SOURCE
         if seeded:
-            units, num_heads = ps.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
+            units, num_heads = widgets.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
         else:
             units = st.slider("Units (the untrained mechanisms)", 1, 64, DEFAULTS["cmp_units"], key="cmp_units",
                               bind="query-params")
@@ -76,22 +76,22 @@ def explorer():
     if seeded:
         text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text",
                             bind="query-params", help=TEXT_RULE)
-    elif source == ps.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
-        text = ps.model_input_box(DEFAULTS, "cmp")
+    elif source == weight_sources.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = weight_sources.model_input_box(DEFAULTS, "cmp")
     try:
         if seeded:
             with note:
-                ps.untrained_note()
-            tokens, result_of = ps.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
+                widgets.untrained_note()
+            tokens, result_of = cached_traces.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
             allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
         else:
-            trained = ps.trained_layer(DEFAULTS, "cmp", source, text, trained_controls, self_attention_only=True)
+            trained = weight_sources.trained_layer(DEFAULTS, "cmp", source, text, trained_controls, self_attention_only=True)
             with note:
-                ps.trained_note(trained)
-            result_of = ps.trained_comparison(trained, units, seed)
+                weight_sources.trained_note(trained)
+            result_of = weight_sources.trained_comparison(trained, units, seed)
             tokens, allowed = trained.query_labels, trained.trace.attention_mask
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
 
     if not seeded:
@@ -101,8 +101,8 @@ def explorer():
                 f"({trained_mask_text(trained.trace.attention_mask)}): they show what attention does with these "
                 "inputs before any training, so the difference with multi-head is what training (and the mechanism) "
                 "changed.", icon=":material/school:")
-    ps.caption_if_image(len(tokens))
-    by_name = {}  # each mechanism's result, asked for as its map is drawn (see ps.mechanism_comparison)
+    widgets.caption_if_image(len(tokens))
+    by_name = {}  # each mechanism's result, asked for as its map is drawn (see cached_traces.mechanism_comparison)
     descriptions = {**DESCRIPTIONS, **({} if seeded else {"multi-head": TRAINED_DESCRIPTION})}
     st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in MECHANISMS))
     for row in (MECHANISMS[:2], MECHANISMS[2:]):
@@ -115,7 +115,7 @@ def explorer():
                     hover = explain.mean_texts(result.head_weights, result.weights)
                 else:
                     hover = explain.softmax_hover_texts(result.head_scores[0], result.weights, allowed)
-                ps.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
+                widgets.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
                         key=f"cmp_{name}")
                 check = (
                     f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
@@ -136,7 +136,7 @@ def explorer():
         return
     difference = weights_difference(by_name.values(), first, second)
     st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
-    ps.plot(
+    widgets.plot(
         figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
                         row_title="query (attending)", col_title="key (attended to)", value_name="difference",
                         hover_texts=explain.elementwise_texts(by_name[first].weights, by_name[second].weights,

@@ -4,7 +4,6 @@ Transformer) learns where to look, and the alignment forms live."""
 import streamlit as st
 
 import attention_core as ac
-import page_support as ps
 from attention_core import InputError, figures
 from attention_core.figures.learning import (
     alignment_heatmap,
@@ -14,9 +13,10 @@ from attention_core.figures.learning import (
 from attention_core.learning import training, transformer
 from attention_core.text import explain
 from attention_core.your_model import gate
+from webapp import url_notes, widgets
 
-ps.configure_page("Train and watch")
-DEFAULTS = ps.Defaults(
+widgets.configure_page("Train and watch")
+DEFAULTS = widgets.Defaults(
     tw_task="reverse",
     tw_length=8,
     tw_mechanism="additive",
@@ -77,7 +77,7 @@ def task_for(name, length):
     return ac.make_task(name, length=length)
 
 
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def settings_controls():
     with st.sidebar:
         st.header("Settings")
@@ -184,15 +184,15 @@ def alignment_pair(task, alignment, ideal, source, target, key, title):
     left, right = st.columns(2)
     inputs, outputs = symbols(task, source), symbols(task, target)
     with left:
-        ps.plot(alignment_heatmap(alignment, outputs, inputs, title=title), key=f"{key}_learned")
+        widgets.plot(alignment_heatmap(alignment, outputs, inputs, title=title), key=f"{key}_learned")
     with right:
-        ps.plot(alignment_heatmap(ideal, outputs, inputs, title="Ideal alignment"), key=f"{key}_ideal")
+        widgets.plot(alignment_heatmap(ideal, outputs, inputs, title="Ideal alignment"), key=f"{key}_ideal")
 
 
 def curves(run):
     """Loss, accuracy and alignment score over every recorded frame (step 0: untrained)."""
     frames = run.history
-    ps.plot(learning_curves([f.step for f in frames], [f.loss for f in frames], [f.accuracy for f in frames],
+    widgets.plot(learning_curves([f.step for f in frames], [f.loss for f in frames], [f.accuracy for f in frames],
                             [f.alignment_score for f in frames]), key="tw_curves")
 
 
@@ -248,11 +248,11 @@ def every_head(maps, token_labels, title, prefix):
                "read the input (queries and keys are its symbols); decoder rows read from the decoder's inputs "
                "(the start symbol, then what it wrote): self-attention over those same inputs, cross-attention "
                "over the input. Hover for the symbols and the weight.")
-    ps.plot(model_view(maps, labels, title=title), key=f"{prefix}_model_view")
+    widgets.plot(model_view(maps, labels, title=title), key=f"{prefix}_model_view")
     heads = [(name, head) for name in maps for head in range(len(maps[name]))]
     name, head = st.selectbox("Open a head", heads, key=f"{prefix}_head", format_func=lambda h: f"{h[0]}, head {h[1] + 1}")
     query_labels, key_labels = labels[name]
-    ps.plot(figures.attention_heatmap(maps[name][head].astype("float32"), query_labels, key_labels,
+    widgets.plot(figures.attention_heatmap(maps[name][head].astype("float32"), query_labels, key_labels,
                                       title=f"{name}, head {head + 1}"), key=f"{prefix}_open_head")
 
 
@@ -265,7 +265,7 @@ def replay(task, run):
                              format_func=lambda i: f"step {frames[i].step} (epoch {frames[i].epoch:.2f})")
     frame = frames[index]
     st.caption(f"Loss {frame.loss:.4f} · held-out accuracy {frame.accuracy:.1%} · alignment score {frame.alignment_score:.1%}")
-    ps.plot(alignment_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
+    widgets.plot(alignment_heatmap(frame.alignment, symbols(task, task.solve(run.probe_source)),
                               symbols(task, run.probe_source), title=f"Alignment at step {frame.step}"),
             key="tw_replay")
     if run.is_transformer:
@@ -281,7 +281,7 @@ def try_it(task, run, prefix):
     try:
         source = task.encode(text)
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
     outputs, alignment = run.predict(source)
     expected = task.decode(task.solve(source))
@@ -312,21 +312,21 @@ def additive_pipeline(task, run, source, outputs, prefix):
                 "at this step.")
     left, right = st.columns(2)
     with left:
-        ps.plot(figures.heatmap(trace.features_projection, inputs, unit_labels, title="W1(features)",
+        widgets.plot(figures.heatmap(trace.features_projection, inputs, unit_labels, title="W1(features)",
                                 row_title="input position", col_title="unit"), key=f"{prefix}_w1")
     with right:
-        ps.plot(figures.heatmap(trace.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
+        widgets.plot(figures.heatmap(trace.hidden_projection, ["hidden"], unit_labels, title="W2(hidden_with_time_axis)",
                                 col_title="unit"), key=f"{prefix}_w2")
-    ps.plot(figures.heatmap(trace.score, inputs, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
+    widgets.plot(figures.heatmap(trace.score, inputs, unit_labels, title="score = tanh(W1(features) + W2(hidden))",
                             row_title="input position", col_title="unit"), key=f"{prefix}_score")
     left, right = st.columns(2)
     with left:
-        ps.plot(figures.bar_chart(trace.logits[:, 0], inputs, title="V(score): one number per input position",
+        widgets.plot(figures.bar_chart(trace.logits[:, 0], inputs, title="V(score): one number per input position",
                                   value_name="logit"), key=f"{prefix}_logits")
     with right:
-        ps.plot(figures.bar_chart(trace.weights[:, 0], inputs, title="softmax: attention weights", value_name="weight"),
+        widgets.plot(figures.bar_chart(trace.weights[:, 0], inputs, title="softmax: attention weights", value_name="weight"),
                 key=f"{prefix}_weights")
-    ps.plot(figures.bar_chart(trace.context, unit_labels, title="Context vector: Σ weight × feature", value_name="value"),
+    widgets.plot(figures.bar_chart(trace.context, unit_labels, title="Context vector: Σ weight × feature", value_name="value"),
             key=f"{prefix}_context")
 
 
@@ -358,7 +358,7 @@ def save_and_load(task, run):
         return
     loaded = loaded_run(task, upload)
     if isinstance(loaded, InputError):
-        ps.show_input_error(loaded)
+        widgets.show_input_error(loaded)
         return
     settings = loaded.settings
     shape = (f", {explain.plural(settings['num_layers'], 'layer')} of {explain.plural(settings['num_heads'], 'head')}"

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import streamlit as st
 
-import page_support as ps
 from attention_core import (
     ATTENTION_KINDS,
     MAX_TEXT_CHARS,
@@ -19,11 +18,11 @@ from attention_core import (
     model_inputs_from_text,
 )
 from attention_core.your_model.gate import MAX_MODEL_MB
-from webapp import costs
+from webapp import costs, shared_results, url_notes, weight_sources, widgets
 
-ps.configure_page("Your model")
+widgets.configure_page("Your model")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sentiment.keras"
-DEFAULTS = ps.Defaults(
+DEFAULTS = widgets.Defaults(
     ym_text="the film was not good",
     ym_open=0,
 )
@@ -34,7 +33,7 @@ def choose(name, data):
     """Keep a model file for this page and the others (`ym_model`) when the gate takes it;
     otherwise keep why it was refused, and the model shown before stays."""
     try:
-        ps.uploaded_keras_model(name, data)
+        weight_sources.uploaded_keras_model(name, data)
     except InputError as error:
         st.session_state["ym_refused"] = (name, str(error))
         return
@@ -74,16 +73,16 @@ example_column.button(
 )
 if "ym_refused" in st.session_state:
     refused_name, reason = st.session_state["ym_refused"]
-    ps.show_input_error(InputError(f"{refused_name} was not opened. {reason}"))
+    widgets.show_input_error(InputError(f"{refused_name} was not opened. {reason}"))
 
 name, data = st.session_state.get("ym_model") or (EXAMPLE.name, EXAMPLE.read_bytes())
 try:
-    model = ps.uploaded_keras_model(name, data)
+    model = weight_sources.uploaded_keras_model(name, data)
 except InputError as error:
-    ps.show_input_error(error)
+    widgets.show_input_error(error)
     st.stop()
 if "ym_model" in st.session_state:
-    st.caption(f"Showing **{ps.as_text(name)}**, which the Self-attention and Compare pages offer too.")
+    st.caption(f"Showing **{widgets.as_text(name)}**, which the Self-attention and Compare pages offer too.")
 else:
     st.caption(f"Showing the example, **{name}**, until you upload a model: it classifies reviews such as "
                "'the film was not good', reading only the first word's vector, so the attention must bring it "
@@ -92,7 +91,7 @@ else:
 
 # A fragment: a widget change reruns only this function, not the upload above.
 @st.fragment
-@ps.notes_link_changes
+@url_notes.notes_link_changes
 def explorer():
     """The model's attention calls, the input, every call's maps per head, and one head opened."""
     calls = attention_calls(model)
@@ -120,9 +119,9 @@ def explorer():
             return found, attention_labels(model, inputs, found)
 
         key = ("model_attention", hashlib.sha256(data).hexdigest(), text)
-        attention, labels = ps.within_budget(key, costs.attention_cost(model, inputs), compute)
+        attention, labels = shared_results.within_budget(key, costs.attention_cost(model, inputs), compute)
     except InputError as error:
-        ps.show_input_error(error)
+        widgets.show_input_error(error)
         return
 
     st.subheader("Every layer and head")
@@ -130,25 +129,25 @@ def explorer():
                "columns keys (attended to). Hover for the exact weight.")
     for item, (query_labels, key_labels) in zip(attention, labels):
         heads = len(item.weights)
-        st.markdown(f"**#{item.call_index} {ps.as_text(item.layer)}** · {item.kind} · "
+        st.markdown(f"**#{item.call_index} {widgets.as_text(item.layer)}** · {item.kind} · "
                     f"{heads} {'head' if heads == 1 else 'heads'}")
         for first in range(0, heads, HEADS_PER_ROW):
             for column, head in zip(st.columns(min(heads, HEADS_PER_ROW)), range(first, min(first + HEADS_PER_ROW, heads))):
                 with column:
-                    ps.plot(figures.attention_heatmap(item.weights[head], query_labels, key_labels,
+                    widgets.plot(figures.attention_heatmap(item.weights[head], query_labels, key_labels,
                                                       title=f"#{item.call_index} {item.layer}, head {head + 1}"),
                             key=f"ym_map_{item.call_index}_{head}")
 
     st.subheader("One head, large")
     heads = [(index, head) for index, item in enumerate(attention) for head in range(len(item.weights))]
-    ps.keep_valid("ym_open", range(len(heads)))
+    widgets.keep_valid("ym_open", range(len(heads)))
     opened = st.selectbox(
         "Open a head", range(len(heads)), index=DEFAULTS["ym_open"], key="ym_open", bind="query-params",
         format_func=lambda k: f"#{attention[heads[k][0]].call_index} {attention[heads[k][0]].layer}, head {heads[k][1] + 1}",
     )
     index, head = heads[opened]
     query_labels, key_labels = labels[index]
-    ps.plot(figures.attention_heatmap(attention[index].weights[head], query_labels, key_labels,
+    widgets.plot(figures.attention_heatmap(attention[index].weights[head], query_labels, key_labels,
                                       title=f"Opened: #{attention[index].call_index} {attention[index].layer}, head {head + 1}"),
             key="ym_open_map")
     with st.sidebar:

@@ -238,9 +238,9 @@ LONG_TEXT = " ".join(f"w{i}" for i in range(1024))
 ])
 def test_a_view_over_the_budget_shows_the_limit_and_computes_nothing(page, params, advice):
     """Issue 11's URL (64 heads × 1024 tokens) gets a message, not 2 GB of arrays."""
-    import page_support as ps
+    from webapp import shared_results, turns
 
-    before = ps.MEMORY.cached_bytes, len(ps.MEMORY)
+    before = shared_results.MEMORY.cached_bytes, len(shared_results.MEMORY)
     app = AppTest.from_file(str(PAGES / page), default_timeout=60)
     app.query_params.update(params)
     app.run()
@@ -249,7 +249,7 @@ def test_a_view_over_the_budget_shows_the_limit_and_computes_nothing(page, param
     assert "too large for the server" in error.value and "ATTENTION\\_MEMORY\\_BUDGET\\_MB" in error.value
     assert "at most 512 MB" in error.value and advice in error.value
     assert len(app.get("plotly_chart")) == 0
-    assert ps.MEMORY.cached_bytes - before[0] < MB  # only the text's token vectors were kept
+    assert shared_results.MEMORY.cached_bytes - before[0] < MB  # only the text's token vectors were kept
 
 
 def test_a_mistyped_budget_stops_the_server_at_start_with_what_is_allowed():
@@ -271,8 +271,8 @@ def test_the_heads_control_states_one_views_memory_limit():
 
 def test_the_pages_keras_computations_take_turns():
     # Eager TensorFlow releases the GIL on every op, so sessions computing at once slowed each
-    # other op by op; page_support runs them one at a time (a nested turn is the same turn).
-    import page_support as ps
+    # other op by op; webapp.turns runs them one at a time (a nested turn is the same turn).
+    from webapp import shared_results, turns
 
     inside, overlaps = [], []
 
@@ -280,10 +280,10 @@ def test_the_pages_keras_computations_take_turns():
         overlaps.append(len(inside))
         inside.append(1)
         time.sleep(0.05)
-        ps.in_turn(lambda: None)  # nested: must not wait on itself
+        turns.in_turn(lambda: None)  # nested: must not wait on itself
         inside.pop()
 
-    threads = [threading.Thread(target=ps.in_turn, args=(compute,)) for _ in range(4)]
+    threads = [threading.Thread(target=turns.in_turn, args=(compute,)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import attention_core as ac  # first: it quiets TensorFlow before keras loads it
-import page_support as ps
+from webapp import cached_traces
 from attention_core.mechanisms import export, padding
 from attention_core.text import explain
 from tests.test_pages import (
@@ -138,7 +138,7 @@ PADDING_VIEW = {"sa_view": "Padding"}
 def library_batch(settings):
     s = {**page_defaults("sa"), **settings}
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
-    sentences = [ac.trace_text(text, ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    sentences = [ac.trace_text(text, cached_traces.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
                  for text in (s["sa_text"], s["sa_text2"])]
     return ac.trace_padded_batch(layer, sentences, use_causal_mask=s["sa_causal"]), s
 

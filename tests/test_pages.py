@@ -20,11 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 import app
 import attention_core as ac
-import page_support as ps
 from attention_core.mechanisms import export, starter_code
 from attention_core.text import explain
 from tests.map_images import assert_image_shows
-from webapp import budget
+from webapp import budget, cached_traces, shared_results
+from webapp import widgets as page_widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
@@ -44,7 +44,7 @@ MARKDOWN_TYPES = ("title", "header", "subheader", "markdown", "caption", "error"
 
 
 def page_defaults(page):
-    """The page's own `DEFAULTS = ps.Defaults(key=value, ...)`, read from its source."""
+    """The page's own `DEFAULTS = widgets.Defaults(key=value, ...)`, read from its source."""
     tree = ast.parse((ROOT / PAGES[page]).read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "DEFAULTS":
@@ -102,7 +102,7 @@ def chart_data(at):
 
 
 def markdown_tables(at):
-    """The Markdown tables on the page (see page_support.table), each as {header: its cells as shown}."""
+    """The Markdown tables on the page (see webapp.widgets.table), each as {header: its cells as shown}."""
     found = []
     for element in at.markdown:
         lines = element.value.split("\n")
@@ -339,7 +339,7 @@ def assert_self_attention_matches_library(at, settings):
     Opens the views that hold them in turn; returns {chart key: spec} of every chart seen.
     """
     s = {**page_defaults("sa"), **settings}
-    tokens, x = ac.encode_text(s["sa_text"], ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    tokens, x = ac.encode_text(s["sa_text"], cached_traces.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
     trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
     head = s["sa_head"] - 1 if s["sa_heads"] > 1 else 0  # heads are numbered from 1 on the page
@@ -364,7 +364,7 @@ def assert_compare_matches_library(at, settings):
     """The four heatmaps equal compare_mechanisms, and the dot-product family equals a
     SelfAttention traced here; the difference heatmap is first minus second."""
     s = {**page_defaults("cmp"), **settings}
-    _, x = ac.encode_text(s["cmp_text"], ps.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
+    _, x = ac.encode_text(s["cmp_text"], cached_traces.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
     results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], s["cmp_heads"], s["cmp_seed"], s["cmp_causal"])}
     shown = charts(at)
     for name in ac.MECHANISMS:
@@ -496,8 +496,8 @@ def test_dense_kernels_and_outputs_equal_library_with_shapes_that_fit_the_formul
 
 def test_a_markdown_table_shows_every_cell_as_typed_on_its_row(monkeypatch):
     shown = []
-    monkeypatch.setattr(ps.st, "markdown", shown.append)
-    ps.table({"name | kind": ["a|b", "x\ny", "**1**"], "value": [np.float32(0.123456), np.int64(-3), True],
+    monkeypatch.setattr(page_widgets.st, "markdown", shown.append)
+    page_widgets.table({"name | kind": ["a|b", "x\ny", "**1**"], "value": [np.float32(0.123456), np.int64(-3), True],
               "text": ["-1", "<b>", "$x$"]})
 
     class Page:  # what markdown_tables reads from an AppTest
@@ -706,7 +706,7 @@ def test_invalid_url_value_falls_back(page, query, kept):
     for key, w in widgets(at).items():
         expected = kept.get(key, defaults[key])
         if key == f"{page}_heads":  # the default head count, or the nearest that divides the units
-            expected = ps.nearest_option(expected, ps.heads_for(widget(at, f"{page}_units").value))
+            expected = page_widgets.nearest_option(expected, page_widgets.heads_for(widget(at, f"{page}_units").value))
         assert w.value == expected, key
     # The rejected values are dropped from the URL, so a copied address does not carry them on.
     assert set(at.query_params) == set(kept)
@@ -751,7 +751,7 @@ def test_long_sequences_draw_maps_as_images_of_the_library_weights():
     assert_healthy(at)
     assert any("drawn as an image" in caption.value for caption in at.caption)
     s = {**page_defaults("sa"), "sa_text": text}
-    _, x = ac.encode_text(text, ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    _, x = ac.encode_text(text, cached_traces.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
     trace = ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"])
     assert_image_shows(charts(at)["sa_weights"]["data"], trace.weights[s["sa_head"] - 1], "Blues")
@@ -781,7 +781,7 @@ def test_downloads_are_built_only_when_their_expander_opens(page):
 def default_sa_trace(**settings):
     """(tokens, trace, layer) of the self-attention page's defaults with `settings` (page keys)."""
     s = {**page_defaults("sa"), **settings}
-    tokens, x = ac.encode_text(s["sa_text"], ps.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
+    tokens, x = ac.encode_text(s["sa_text"], cached_traces.EMBEDDING_DIM, seed=s["sa_seed"], add_positions=s["sa_positions"])
     layer = ac.SelfAttention(s["sa_units"], num_heads=s["sa_heads"], use_scale=s["sa_scale"], seed=s["sa_seed"])
     return tokens, ac.trace_self_attention(layer, x, use_causal_mask=s["sa_causal"]), layer
 
@@ -849,8 +849,8 @@ def test_token_vectors_view_explains_the_hash_and_positional_encoding():
     assert_healthy(at)
     s = page_defaults("sa")
     tokens = ac.tokenize(s["sa_text"])
-    embedded = ac.embed_tokens(tokens, ps.EMBEDDING_DIM, s["sa_seed"])
-    positions = ac.positional_encoding(len(tokens), ps.EMBEDDING_DIM)
+    embedded = ac.embed_tokens(tokens, cached_traces.EMBEDDING_DIM, s["sa_seed"])
+    positions = ac.positional_encoding(len(tokens), cached_traces.EMBEDDING_DIM)
     shown = charts(at)
     assert_close(heatmap_z(shown["sa_embedding"]), embedded)
     assert_close(heatmap_z(shown["sa_positions_map"]), positions)
@@ -1031,7 +1031,7 @@ def test_compare_puts_each_map_first_in_its_column():
 def compare_with_a_fresh_budget(monkeypatch, wrap):
     """Compare's mechanisms computed through `wrap(compare_mechanism)`, cached in a budget of this
     test's own, so what they return is never shared with another test."""
-    monkeypatch.setattr(ps, "MEMORY", budget.MemoryBudget.from_environment())
+    monkeypatch.setattr(shared_results, "MEMORY", budget.MemoryBudget.from_environment())
     monkeypatch.setattr(ac, "compare_mechanism", wrap(ac.compare_mechanism))
 
 
@@ -1114,8 +1114,8 @@ def test_every_self_attention_map_explains_its_cells_on_hover():
     shown = charts(at)
     assert hover_lines(shown["sa_positions_map"])[3, 5] == f"cos(3 / 10000^(4/16)) = {number(np.cos(3 / 10000 ** 0.25))}"
     s = page_defaults("sa")
-    token_vectors = ac.embed_tokens(ac.tokenize(s["sa_text"]), ps.EMBEDDING_DIM, s["sa_seed"])
-    positions = ac.positional_encoding(len(x), ps.EMBEDDING_DIM)
+    token_vectors = ac.embed_tokens(ac.tokenize(s["sa_text"]), cached_traces.EMBEDDING_DIM, s["sa_seed"])
+    positions = ac.positional_encoding(len(x), cached_traces.EMBEDDING_DIM)
     assert hover_lines(shown["sa_inputs"])[1, 0] == (
         f"{number(token_vectors[1, 0])} + {explain.factor(positions[1, 0])} = {number(x[1, 0])}")
     # One token's bar chart and every head's map carry the same softmax lines.
@@ -1138,7 +1138,7 @@ def test_compare_hover_writes_out_the_mean_over_heads_each_softmax_and_the_diffe
     at = run_page("cmp", cmp_heads=2, cmp_first="multi-head", cmp_second="dot-product")
     assert_healthy(at)
     s = page_defaults("cmp")
-    _, x = ac.encode_text(s["cmp_text"], ps.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
+    _, x = ac.encode_text(s["cmp_text"], cached_traces.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
     results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], 2, s["cmp_seed"], False)}
     heads = results["multi-head"].head_weights
     number = explain.number

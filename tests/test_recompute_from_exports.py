@@ -1,6 +1,6 @@
 """A learner's check: from each page's downloaded file alone, redo every step with NumPy.
 
-Each page's trace is made as the page makes it (page_support's cached builders, the page's
+Each page's trace is made as the page makes it (webapp.cached_traces' builders, the page's
 default settings and a few others), exported as the download buttons export it, read back the
 way a learner would (json, csv, np.load), and every tensor in it is recomputed from the file's
 inputs and weights with NumPy: nothing from attention_core's layers, only the file.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import attention_core as ac  # first: it quiets TensorFlow before anything loads it
-import page_support as ps
+from webapp import cached_traces
 from attention_core.mechanisms.export import trace_to_csv, trace_to_json, trace_to_npz
 
 # float32 layers against float64 NumPy.
@@ -176,7 +176,7 @@ SELF_ATTENTION_DEFAULTS = {"text": "The cat sat on the mat because it was tired.
 def self_attention_file(**settings):
     """The self-attention page's trace and the settings its downloads record."""
     s = {**SELF_ATTENTION_DEFAULTS, **settings}
-    trace = ps.self_attention_trace(s["text"], s["units"], s["num_heads"], s["use_scale"], s["seed"],
+    trace = cached_traces.self_attention_trace(s["text"], s["units"], s["num_heads"], s["use_scale"], s["seed"],
                                     s["use_causal_mask"], s["add_positions"])[1]
     return trace, s
 
@@ -187,10 +187,10 @@ PAGE_FILES = {
     "self-attention, unscaled": lambda: self_attention_file(use_scale=False, units=4, num_heads=1),
     "self-attention, unscaled, no positions, 2 heads": lambda: self_attention_file(
         use_scale=False, add_positions=False, seed=3),
-    "rnn, defaults": lambda: (ps.rnn_attention_trace(ac.random_sequence(5, 4, 0), 32, 0), {"units": 32, "seed": 0}),
-    "rnn, typed": lambda: (ps.rnn_attention_trace(np.array([[1, 2, 3], [-4, 5, 0.5]], dtype="float32"), 8, 3), {}),
-    "dense, defaults": lambda: (ps.dense_trace((1.0, 2.0, 3.0, 4.0), (3, 2), "relu", 0)[0], {}),
-    "dense, tanh": lambda: (ps.dense_trace((3.0, -1.0, 2.0), (4, 2), "tanh", 5)[0], {}),
+    "rnn, defaults": lambda: (cached_traces.rnn_attention_trace(ac.random_sequence(5, 4, 0), 32, 0), {"units": 32, "seed": 0}),
+    "rnn, typed": lambda: (cached_traces.rnn_attention_trace(np.array([[1, 2, 3], [-4, 5, 0.5]], dtype="float32"), 8, 3), {}),
+    "dense, defaults": lambda: (cached_traces.dense_trace((1.0, 2.0, 3.0, 4.0), (3, 2), "relu", 0)[0], {}),
+    "dense, tanh": lambda: (cached_traces.dense_trace((3.0, -1.0, 2.0), (4, 2), "tanh", 5)[0], {}),
     "dot product": lambda: (ac.trace_dot_product([1, 2, 3], [4, 5, 6]), {}),
 }
 RECOMPUTE = {"self-attention": recompute_self_attention, "rnn": recompute_rnn, "dense": recompute_dense,

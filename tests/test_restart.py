@@ -1,9 +1,9 @@
-"""serve.py's restart fix: a fragment rerun from a browser the server has not run a page for runs the whole page."""
+"""The restart fix (webapp.streamlit_patches): a fragment rerun from a browser the server has not run a page for runs the whole page."""
 
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime.app_session import AppSession
 
-import serve
+from webapp import streamlit_patches
 
 
 class FakeSession:
@@ -18,7 +18,7 @@ def client_state(fragment_id="", seed=0):
 def test_an_unknown_sessions_fragment_rerun_runs_the_whole_page(monkeypatch):
     received = []
     monkeypatch.setattr(AppSession, "request_rerun", lambda session, state: received.append((session, state)))
-    serve.rerun_whole_page_after_restart()
+    streamlit_patches.rerun_whole_page_after_restart()
     reconnected, fresh = FakeSession(), FakeSession()
 
     # A browser reconnected to a restarted server moves a slider inside a fragment.

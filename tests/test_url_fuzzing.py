@@ -3,7 +3,7 @@
 Every page runs under AppTest with query parameters Hypothesis makes: wrong types, out of range,
 huge, unknown keys, Markdown and HTML. Whatever the link holds, the page runs without an
 exception, renders no raw HTML, and says which of the link's values it did not take and what it
-uses instead (page_support.notes_link_changes); values it took get no note. Hypothesis runs a few
+uses instead (webapp.url_notes.notes_link_changes); values it took get no note. Hypothesis runs a few
 examples per page, derandomized, so the suite stays quick and CI sees the same examples each time.
 """
 

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
-import page_support as ps
+from webapp import weight_sources
 from attention_core.learning import training
 from attention_core.mechanisms import export
 from tests.test_pages import (
@@ -358,4 +358,4 @@ def test_a_trained_layers_downloads_are_offered_and_hold_its_whole_trace(run):
 
 def test_each_run_has_its_own_number_for_the_caches(run):
     other = ac.Run(run.task, mechanism="transformer", units=16, num_layers=1, num_heads=2)
-    assert ps._run_number(run) == ps._run_number(run) != ps._run_number(other)
+    assert weight_sources.run_number(run) == weight_sources.run_number(run) != weight_sources.run_number(other)

@@ -1,4 +1,5 @@
-"""serve.py, the app's launcher: its warm-up, its hold on Keras's state, and unknown addresses."""
+"""webapp.streamlit_patches: each patch of Streamlit, checked against the Streamlit it patches, and
+serve.py's warm-up."""
 
 import asyncio
 import socket
@@ -13,6 +14,7 @@ from streamlit.web.server.starlette import starlette_server, starlette_static_ro
 
 import app
 import serve
+from webapp import streamlit_patches
 
 
 def test_warm_up_runs_every_layer_and_figure_kind():
@@ -20,27 +22,27 @@ def test_warm_up_runs_every_layer_and_figure_kind():
 
 
 def test_reruns_no_longer_clear_the_keras_session(monkeypatch):
-    # The hook serve.py replaces must exist, or a Streamlit upgrade silently undoes the fix.
+    # The hook replaced must exist, or a Streamlit upgrade silently undoes the fix.
     monkeypatch.setattr(script_runner, "_clean_problem_modules", script_runner._clean_problem_modules)
     monkeypatch.setattr(keras.backend, "clear_session", lambda *args, **kwargs: pytest.fail("session cleared"))
-    serve.keep_keras_state()
+    streamlit_patches.keep_keras_state()
     script_runner._clean_problem_modules()
 
 
 def test_first_element_skips_the_direct_execution_check(monkeypatch):
-    # The flag serve.py sets must be the one Streamlit reads, or the first visitor pays again.
+    # The flag set must be the one Streamlit reads, or the first visitor pays again.
     from streamlit import delta_generator, env_util
 
     monkeypatch.setattr(delta_generator, "_use_warning_has_been_displayed", False)
     monkeypatch.setattr(env_util, "is_repl", lambda: pytest.fail("direct-execution check ran"))
-    serve.skip_direct_execution_check()
+    streamlit_patches.skip_direct_execution_check()
     delta_generator._maybe_print_use_warning()
 
 
 def test_the_servers_connections_send_small_messages_at_once(monkeypatch):
     # Streamlit's own bind, wrapped: every connection it accepts has Nagle's algorithm off.
     monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
-    serve.send_small_messages_at_once()
+    streamlit_patches.send_small_messages_at_once()
     listening = starlette_server._bind_socket("127.0.0.1", 0, 8)
     with listening, socket.create_connection(listening.getsockname()) as client:
         listening.setblocking(True)
@@ -56,9 +58,9 @@ def test_the_servers_connections_send_small_messages_at_once(monkeypatch):
 
 
 def static_handler():
-    """Streamlit's own static-file handler, as its server builds it, wrapped as serve.py wraps it."""
+    """Streamlit's own static-file handler, as its server builds it, wrapped as serve.py has it wrapped."""
     static = starlette_static_routes.create_streamlit_static_handler(file_util.get_static_dir(), None)
-    return serve.UnknownPathsToNotFound(static, app.known_paths(), app.NOT_FOUND_PATH)
+    return streamlit_patches.UnknownPathsToNotFound(static, app.known_paths(), app.NOT_FOUND_PATH)
 
 
 def answer(asgi_app, path, query="", method="GET"):
@@ -121,10 +123,20 @@ def test_every_page_of_the_app_is_a_known_path():
 
 
 def test_the_server_builds_its_static_handler_through_the_wrapper(monkeypatch):
-    # The function serve.py replaces must be the one Streamlit's routes call, or an upgrade
+    # The function replaced must be the one Streamlit's routes call, or an upgrade
     # silently brings the blank pages back.
     monkeypatch.setattr(starlette_static_routes, "create_streamlit_static_handler",
                         starlette_static_routes.create_streamlit_static_handler)
-    serve.send_unknown_paths_to_not_found()
+    streamlit_patches.send_unknown_paths_to_not_found(app.known_paths(), app.NOT_FOUND_PATH)
     (mount,) = starlette_static_routes.create_streamlit_static_assets_routes(base_url=None)
-    assert isinstance(mount.app, serve.UnknownPathsToNotFound)
+    assert isinstance(mount.app, streamlit_patches.UnknownPathsToNotFound)
+
+
+def test_the_pages_folder_mode_is_off_before_the_first_visitor(monkeypatch):
+    # The flag must be the one Streamlit's pages manager reads, or a shared link's first visitor
+    # sees "Page not found" again.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+    streamlit_patches.use_navigation_from_start()
+    assert PagesManager.uses_pages_directory is False
