@@ -35,7 +35,7 @@ GRU_TARGETS = [
     ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.90, 30),
 ]
 # Issue 16's: the alignment score of the cross-attention head the page draws (see
-# attention_core.learning.training.TRANSFORMER_ALIGNMENT); dates ask for exact match only.
+# attention_core.learning.transformer_learner.ALIGNMENT); dates ask for exact match only.
 TRANSFORMER_TARGETS = [
     ("Reverse, length 8", {"name": "reverse", "length": 8}, "accuracy", 0.99, 0.90, 30),
     ("Dates", {"name": "dates"}, "exact_match", 0.99, 0.0, 60),
@@ -284,7 +284,7 @@ def write_report():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 per task (default 1: the page's seed 0)")
-    parser.add_argument("--mechanism", default="additive", choices=training.MECHANISMS)
+    parser.add_argument("--mechanism", default="additive", choices=training.TRAINABLE_MECHANISMS)
     parser.add_argument("--only", default=None,
                         help="run only the tasks whose label contains this text, keeping the others' results")
     parser.add_argument("--latency", action="store_true", help="also measure another session's latency while training")

@@ -10,10 +10,11 @@ from attention_core.figures.learning import (
     learning_curves,
     model_view,
 )
-from attention_core.learning import training, transformer
+from attention_core.learning import training, transformer, transformer_learner
 from attention_core.text import explain
 from attention_core.your_model import gate
-from webapp import url_notes, widgets
+from webapp import training_jobs, url_notes, weight_sources, widgets
+from webapp.training_jobs import TrainingJob
 
 widgets.configure_page("Train and watch")
 DEFAULTS = widgets.Defaults(
@@ -31,7 +32,7 @@ TASK_HELP = ("copy: output the input; reverse: output it backwards; sort: output
              "people write it (3 March 2026, tue 3 mar 26, 03.03.2026, ...) into ISO (2026-03-03).")
 EXAMPLE_INPUTS = {"dates": "March 3, 2026"}
 LIVE_INTERVAL = 0.5  # seconds between redraws while a run trains
-ACTIVE = ("waiting", "training")
+ACTIVE = (training.RunStatus.WAITING, training.RunStatus.TRAINING)
 
 st.title("Train and watch")
 st.markdown(
@@ -86,14 +87,14 @@ def settings_controls():
                             bind="query-params", help=TASK_HELP)
         length = st.slider("Sequence length", 4, 32, DEFAULTS["tw_length"], key="tw_length", bind="query-params",
                            disabled=name == "dates", help="Dates have their own length (up to 18 characters).")
-        mechanism = st.radio("Attention", training.MECHANISMS, key="tw_mechanism", bind="query-params",
+        mechanism = st.radio("Attention", training.TRAINABLE_MECHANISMS, key="tw_mechanism", bind="query-params",
                              help="additive: the seed's BahdanauAttention (W1, W2, V), and dot: scaled dot-product "
                                   "(no weights of its own), each read by a GRU encoder-decoder; transformer: an "
                                   "encoder-decoder Transformer of multi-head attention layers.")
         units = st.select_slider("Units", [16, 32, 64, 128], DEFAULTS["tw_units"], key="tw_units", bind="query-params")
         shape = {}
         if mechanism == "transformer":
-            shape["num_layers"] = st.slider("Layers (encoder and decoder, each)", 1, training.MAX_LAYERS,
+            shape["num_layers"] = st.slider("Layers (encoder and decoder, each)", 1, transformer_learner.MAX_LAYERS,
                                             DEFAULTS["tw_layers"], key="tw_layers", bind="query-params")
             # Each of these divides every choice of units.
             shape["num_heads"] = st.select_slider("Heads", [1, 2, 4, 8], DEFAULTS["tw_heads"], key="tw_heads",
@@ -115,10 +116,10 @@ def session_run(task, options):
     wanted = ac.Run.settings_for(task, **options)
     run = st.session_state.get("tw_run")
     if run is not None and run.settings != wanted:
-        run.cancel()  # the settings moved on, and a session has one run
+        TrainingJob.of(run).cancel()  # the settings moved on, and a session has one run
         run = st.session_state["tw_run"] = None
     if run is None and st.session_state.get("tw_cleared") != wanted:
-        run = st.session_state["tw_run"] = training.FINISHED_RUNS.get(wanted)
+        run = st.session_state["tw_run"] = training_jobs.FINISHED_RUNS.get(wanted)
     return run
 
 
@@ -133,40 +134,40 @@ def new_run(task, options):
 def play(task, options):
     run = st.session_state.get("tw_run")
     if run is None:
-        training.start(new_run(task, options))
+        TrainingJob(new_run(task, options)).start()
     else:
-        run.play()
+        TrainingJob.of(run).play()
 
 
 def pause():
-    st.session_state["tw_run"].pause()
+    TrainingJob.of(st.session_state["tw_run"]).pause()
 
 
 def step(task, options):
     run = st.session_state.get("tw_run")
     if run is None:
-        run = new_run(task, options)
-        run.step()
-        training.start(run)
+        job = TrainingJob(new_run(task, options))
+        job.step()
+        job.start()
     else:
-        run.step()
+        TrainingJob.of(run).step()
 
 
 def reset(task, options):
     run = st.session_state.get("tw_run")
     if run is not None:
-        run.cancel()
+        TrainingJob.of(run).cancel()
     st.session_state["tw_cleared"] = ac.Run.settings_for(task, **options)
     st.session_state["tw_run"] = None
 
 
 def controls(task, options, run):
     """Play, Pause, Step (one epoch) and Reset, as in TensorFlow Playground."""
-    status = run.status if run else "ready"
-    done = status in ACTIVE + ("finished",)
+    status = run.status if run else training.RunStatus.READY
+    done = status in (*ACTIVE, training.RunStatus.FINISHED)
     for column, (label, icon, callback, args, disabled, help_text) in zip(st.columns(4), [
         ("Play", "play_arrow", play, (task, options), done,
-         f"Train, live. The server trains {training.MAX_CONCURRENT_RUNS} run at a time; another waits its turn."),
+         f"Train, live. The server trains {training_jobs.MAX_CONCURRENT_RUNS} run at a time; another waits its turn."),
         ("Pause", "pause", pause, (), status not in ACTIVE, "Stop after this batch; Play goes on."),
         ("Step", "skip_next", step, (task, options), done, "Train one epoch, then pause."),
         ("Reset", "restart_alt", reset, (task, options), False, "Stop and forget this run."),
@@ -198,10 +199,10 @@ def curves(run):
 
 def status_line(run):
     settings = run.settings
-    if run.status == "waiting":
-        st.info(f"Waiting for a free training slot: this server trains {training.MAX_CONCURRENT_RUNS} run(s) at a time. "
+    if run.status == training.RunStatus.WAITING:
+        st.info(f"Waiting for a free training slot: this server trains {training_jobs.MAX_CONCURRENT_RUNS} run(s) at a time. "
                 "Yours starts as soon as one finishes.", icon=":material/hourglass_top:")
-    elif run.status == "failed":
+    elif run.status == training.RunStatus.FAILED:
         st.error(f"Training stopped with an error: {run.error}")
     total_steps = settings["epochs"] * run.steps_per_epoch
     st.progress(min(run.steps_done / total_steps, 1.0),
@@ -216,7 +217,7 @@ def live_view(task):
         st.info("Press **Play** to train with these settings, or **Step** to train one epoch at a time.",
                 icon=":material/play_arrow:")
         return
-    run.touch()
+    TrainingJob.of(run).touch()
     status_line(run)
     if run.history:
         frame = run.history[-1]
@@ -230,7 +231,7 @@ def live_view(task):
         alignment_pair(task, frame.alignment, run.probe_ideal, run.probe_source, task.solve(run.probe_source), "tw_live",
                        f"Learned alignment, step {frame.step}")
         if run.is_transformer:
-            st.caption(f"The learned alignment is **{frame.alignment_choice}**: {training.TRANSFORMER_ALIGNMENT}.")
+            st.caption(f"The learned alignment is **{frame.alignment_choice}**: {transformer_learner.ALIGNMENT}.")
             every_head(frame.maps, run.frame_labels(frame), f"Model view, step {frame.step}", "tw_live")
         curves(run)
     if st.session_state.get("tw_was_active") and run.status not in ACTIVE:
@@ -334,7 +335,7 @@ def loaded_run(task, upload):
     """The Run of an uploaded file for this task, or the InputError refusing it; kept for the
     session, since loading (the gate, Keras, the first compiled decoding) takes seconds and the
     page reruns on every control."""
-    key = (upload.file_id, training.FinishedRuns.key(task.settings))
+    key = (upload.file_id, training_jobs.FinishedRuns.key(task.settings))
     kept = st.session_state.get("tw_loaded")
     if kept is None or kept[0] != key:
         try:
@@ -347,7 +348,7 @@ def loaded_run(task, upload):
 
 def save_and_load(task, run):
     st.header("Save and load")
-    if run is not None and run.status in ("finished", "paused"):
+    if run is not None and run.status in weight_sources.INSPECTABLE_STATUSES:
         st.download_button("Download the trained model (.keras)", data=lambda: ac.model_bytes(run.model),
                            file_name=f"{'transformer' if run.is_transformer else 'attention'}-{task.name}.keras", mime="application/octet-stream",
                            key="tw_download", on_click="ignore", icon=":material/download:")

@@ -12,10 +12,10 @@ import warnings
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from attention_core.learning import training
 from attention_core.text import numbers, tokens, validation
 from attention_core.your_model import gate
 from tests import test_pages
+from webapp import training_jobs
 
 ROOT = test_pages.ROOT
 PAGES = {**test_pages.PAGES, "tw": "pages/6_Train_and_watch.py"}
@@ -90,7 +90,7 @@ LIMITS = [
     ("ym", {}, {"model file (MB)": f"{gate.MAX_MODEL_MB} MB", "tokens": validation.MAX_TOKENS,
                 "characters": validation.MAX_TEXT_CHARS}),
     ("tw", {}, {"model file (MB)": f"{gate.MAX_MODEL_MB} MB",
-                "runs trained at once": f"{training.MAX_CONCURRENT_RUNS} run"}),
+                "runs trained at once": f"{training_jobs.MAX_CONCURRENT_RUNS} run"}),
 ]
 
 

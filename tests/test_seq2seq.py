@@ -28,8 +28,8 @@ def batch(seed, rows=3, source_steps=5, target_steps=4):
 
 
 @pytest.fixture(scope="module",
-                params=[(mechanism, backwards, False) for mechanism in encoder_decoder.MECHANISMS for backwards in (False, True)]
-                + [(mechanism, False, True) for mechanism in encoder_decoder.MECHANISMS],
+                params=[(mechanism, backwards, False) for mechanism in encoder_decoder.DECODER_ATTENTIONS for backwards in (False, True)]
+                + [(mechanism, False, True) for mechanism in encoder_decoder.DECODER_ATTENTIONS],
                 ids=lambda param: f"{param[0]}-{'backwards' if param[1] else 'forwards'}{'-coverage' if param[2] else ''}")
 def model(request):
     mechanism, read_backwards, coverage = request.param

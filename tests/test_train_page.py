@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
 from attention_core.figures.learning import model_view_maps
-from attention_core.learning import training
 from tests.test_pages import decode
+from webapp import training_jobs
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "6_Train_and_watch.py"
 # With the small tasks below: 10 steps an epoch.
@@ -63,7 +63,7 @@ def small_tasks_and_an_empty_cache(monkeypatch):
     """The page's tasks with 640 examples instead of 10,000, so a run takes a second or two,
     and no finished run left over from another test."""
     monkeypatch.setattr(ac, "make_task", functools.partial(ac.make_task, num_examples=640, num_heldout=60))
-    monkeypatch.setattr(training, "FINISHED_RUNS", training.FinishedRuns())
+    monkeypatch.setattr(training_jobs, "FINISHED_RUNS", training_jobs.FinishedRuns())
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()

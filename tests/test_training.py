@@ -1,6 +1,6 @@
 """Training runs: a tiny run learns and records a frame per recorded step, runs are deterministic
-(also two at once in two threads), the score is worked by hand, and the background runner
-obeys pause, step, cancel, the server-wide cap and an abandoned page."""
+(also two at once in two threads), the score is worked by hand, and a Control stops the loop.
+(The app's background jobs: tests/test_training_jobs.py.)"""
 
 import threading
 import time
@@ -105,16 +105,16 @@ def test_word_dropout_blanks_a_fraction_of_the_fed_symbols_for_sort_only(task):
     sort = ac.make_task("sort", length=8, num_examples=2000, num_heldout=8)
     run = ac.Run(sort, units=8, frame_examples=8)
     targets = sort.train_sources[:1000]  # any (N, T) ids above the markers
-    fed, teacher = run._fed(targets), np.asarray(encoder_decoder.decoder_inputs(targets))
-    assert np.array_equal(fed, run._fed(targets))  # the seed and epoch decide which
+    fed, teacher = run.fed(targets), np.asarray(encoder_decoder.decoder_inputs(targets))
+    assert np.array_equal(fed, run.fed(targets))  # the seed and epoch decide which
     assert np.all(fed[:, 0] == tasks.START_ID)
     blanked = fed[:, 1:] == tasks.PAD_ID
     assert np.array_equal(fed[:, 1:][~blanked], teacher[:, 1:][~blanked])
     assert 0.28 < blanked.mean() < 0.32
     run.epochs_done = 1
-    assert not np.array_equal(run._fed(targets), fed)  # other symbols in the next epoch
+    assert not np.array_equal(run.fed(targets), fed)  # other symbols in the next epoch
     reverse = ac.Run(task, units=8, frame_examples=8)
-    assert np.array_equal(reverse._fed(task.train_targets), encoder_decoder.decoder_inputs(task.train_targets))
+    assert np.array_equal(reverse.fed(task.train_targets), encoder_decoder.decoder_inputs(task.train_targets))
 
 
 def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():
@@ -146,48 +146,6 @@ def test_the_additive_pipeline_with_coverage_matches_every_decoding_step():
 def test_bad_settings_are_input_errors(task, settings, message):
     with pytest.raises(ac.InputError, match=message):
         ac.Run(task, **settings)
-
-
-def test_step_trains_one_epoch_then_pauses_and_play_finishes(task):
-    slots, finished = training.TrainingSlots(1), training.FinishedRuns()
-    run = ac.Run(task, epochs=2, **TINY)
-    run.step()
-    training.start(run, slots, finished)
-    wait_for(lambda: run.status == "paused")
-    assert run.epochs_done == 1 and run.history[-1].epoch == 1.0
-    assert finished.get(run.settings) is None
-    other = ac.Run(task, **TINY)
-    assert slots.acquire(other)  # a paused run leaves its slot to others
-    run.play()
-    time.sleep(0.3)
-    assert run.status == "waiting"  # until that slot comes back
-    slots.release(other)
-    wait_for(lambda: run.status == "finished")
-    assert run.epochs_done == 2 and finished.get(run.settings) is run
-
-
-def test_past_the_cap_a_run_waits_and_cancel_stops_it(task):
-    slots, finished = training.TrainingSlots(1), training.FinishedRuns()
-    first, second = ac.Run(task, epochs=50, **TINY), ac.Run(task, epochs=50, **TINY)
-    training.start(first, slots, finished)
-    wait_for(lambda: first.status == "training" and len(first.history) > 1)
-    training.start(second, slots, finished)
-    time.sleep(0.3)
-    assert second.status == "waiting" and second.history == []
-    first.cancel()
-    wait_for(lambda: first.status == "cancelled")
-    wait_for(lambda: second.status == "training")
-    second.cancel()
-    wait_for(lambda: second.status == "cancelled")
-    assert first.epochs_done < 50 and finished.get(first.settings) is None
-
-
-def test_a_run_nobody_watches_is_cancelled(task, monkeypatch):
-    monkeypatch.setattr(training, "ABANDONED_AFTER_SECONDS", 0.5)
-    run = ac.Run(task, epochs=50, **TINY)
-    training.start(run, training.TrainingSlots(1), training.FinishedRuns())
-    wait_for(lambda: run.status == "cancelled")
-    assert run.epochs_done < 50
 
 
 def test_layers_and_heads_are_the_transformers_settings_only(task):
@@ -242,3 +200,26 @@ def test_a_file_no_run_saved_is_refused_with_the_gates_message(task):
     other = keras.Model(ids, keras.layers.MultiHeadAttention(2, 2, name="attention")(vectors, vectors))
     with pytest.raises(ac.InputError, match="not a Transformer saved by Train and watch: its attention layers are attention"):
         ac.Run.load(task, ac.model_bytes(other))
+
+
+def test_a_control_is_asked_after_every_batch_and_told_of_every_epoch(task):
+    class StopAfter(training.Control):
+        """Says go on for `batches` batches (and the epochs' starts), then stop; counts epochs."""
+
+        def __init__(self, batches):
+            self.asked, self.batches, self.epochs = 0, batches, []
+
+        def keep_going(self, run):
+            self.asked += 1
+            return run.steps_done < self.batches
+
+        def epoch_ended(self, run):
+            self.epochs.append(run.epochs_done)
+
+    control = StopAfter(batches=25)  # 20 batches an epoch: stops 5 batches into the second
+    run = ac.Run(task, epochs=3, **TINY).fit(control=control)
+    assert run.status == training.RunStatus.CANCELLED == "cancelled"
+    assert run.steps_done == 25 and run.epochs_done == 1 and control.epochs == [1]
+    assert control.asked == 2 + 25  # two epoch starts and every batch
+    finished = ac.Run(task, epochs=1, **TINY).fit()
+    assert finished.status == training.RunStatus.FINISHED and finished.epochs_done == 1

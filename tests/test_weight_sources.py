@@ -172,8 +172,8 @@ def test_without_a_run_the_source_is_not_offered_and_a_link_to_it_falls_back_wit
 def test_a_runs_inputs_and_their_labels_come_from_one_decoding(run, monkeypatch):
     source = run.task.unpadded(run.task.heldout_sources[1])
     decodings = []
-    decode = run._decode
-    monkeypatch.setattr(run, "_decode", lambda sources: decodings.append(sources) or decode(sources))
+    decode = run.learner.decode
+    monkeypatch.setattr(run.learner, "decode", lambda sources: decodings.append(sources) or decode(sources))
     (padded, fed), (source_labels, decoder_labels) = run.inputs_and_labels(source)
     assert len(decodings) == 1
     assert source_labels == training.symbol_labels(run.task, padded[0])

@@ -6,6 +6,7 @@ pipeline, the dense network and the encoder loop; `learning` Train and watch's a
 learning curves and model view.
 """
 
+# ruff: noqa: F401 (the public builders, re-exported)
 from attention_core.figures.diagrams import (
     PIPELINE_FLOWS,
     dense_network_figure,

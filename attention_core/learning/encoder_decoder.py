@@ -62,7 +62,7 @@ from attention_core.mechanisms.layers import (
     masked_softmax,
 )
 
-MECHANISMS = ("additive", "dot")
+DECODER_ATTENTIONS = ("additive", "dot")
 _SERIALIZATION_PACKAGE = "attention_core"
 # Sub-layers take seeds seed * _SEED_STRIDE + k, so two models' seeds never overlap.
 _SEED_STRIDE = 16
@@ -142,8 +142,8 @@ class Seq2SeqAttention(keras.Model):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.units = check_positive_int("units", units)
-        if mechanism not in MECHANISMS:
-            raise ValueError(f"Expected `mechanism` to be one of {MECHANISMS}. Received: mechanism={mechanism!r}")
+        if mechanism not in DECODER_ATTENTIONS:
+            raise ValueError(f"Expected `mechanism` to be one of {DECODER_ATTENTIONS}. Received: mechanism={mechanism!r}")
         self.mechanism, self.start_id, self.seed = mechanism, start_id, seed
         self.read_backwards, self.coverage = bool(read_backwards), bool(coverage)
         seeds = iter(range(seed * _SEED_STRIDE, (seed + 1) * _SEED_STRIDE))

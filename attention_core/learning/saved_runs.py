@@ -4,7 +4,7 @@ gate's checks (size, zip, class allow-list), rebuilt from its checked settings o
 
 import numpy as np
 
-from attention_core.learning.encoder_decoder import MECHANISMS, Seq2SeqAttention
+from attention_core.learning.encoder_decoder import DECODER_ATTENTIONS, Seq2SeqAttention
 from attention_core.text.validation import InputError
 from attention_core.your_model import gate
 
@@ -38,8 +38,8 @@ def _checked_settings(config):
     for key in ("read_backwards", "coverage"):
         if type(settings[key]) is not bool:
             raise InputError(f"The model's {key} is {str(settings[key])[:20]}; it must be true or false.")
-    if settings["mechanism"] not in MECHANISMS:
-        raise InputError(f"The model's mechanism is {str(settings['mechanism'])[:20]!r}; it must be one of {', '.join(MECHANISMS)}.")
+    if settings["mechanism"] not in DECODER_ATTENTIONS:
+        raise InputError(f"The model's mechanism is {str(settings['mechanism'])[:20]!r}; it must be one of {', '.join(DECODER_ATTENTIONS)}.")
     return {key: settings[key] for key in (*_SETTINGS, "mechanism", "read_backwards", "coverage")}
 
 

@@ -48,3 +48,11 @@ def whole_number(value, description, minimum):
     if number < minimum:
         raise InputError(f"{description} must be at least {minimum}; got {number}.")
     return number
+
+
+def whole_number_in_range(value, description, minimum, maximum):
+    """`value` as an int from `minimum` to `maximum`, or InputError saying which limit it broke."""
+    value = whole_number(value, description, minimum)
+    if value > maximum:
+        raise InputError(f"{description} is {value}; the limit is {maximum}.")
+    return value
