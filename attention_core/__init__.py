@@ -10,12 +10,9 @@ import os
 # own setting wins.
 # - TensorFlow's C++ info and warning logs (CPU feature notes) stay quiet at level 2.
 # - On CPUs with AVX-512, TensorFlow turns oneDNN on and says so on stderr before any log level
-#   applies; only turning oneDNN off stops it. Measured on a 2-core EPYC with AVX-512 (oneDNN
-#   on / off): self-attention traces at 16 and 128 tokens 2.8 / 1.9 ms and 3.8 / 2.5 ms, at 1024
-#   tokens 30 / 32-42 ms; a seed-slider press on the self-attention page, in Chromium, at 16,
-#   128, 512 and 1024 tokens 115 / 112, 228 / 213, 221 / 235 and 293 / 253 ms: within noise.
-#   Off, every CPU computes with TensorFlow's own kernels, so the app's numbers and the tests'
-#   do not depend on which CPU runs them.
+#   applies; only turning oneDNN off stops it. Off, every CPU computes with TensorFlow's own
+#   kernels, so the app's numbers and the tests' do not depend on which CPU runs them, at no
+#   cost in speed (bench/DESIGN_CHOICES.md).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 

@@ -15,40 +15,16 @@ The computation, for a source of S ids and a target of T ids (B examples):
 `decoder_inputs` is the start id followed by the target less its last id (teacher forcing) in
 training; `greedy_decode` feeds the model's own previous output instead.
 
-Why this shape, when a bidirectional encoder learns the tasks as well: at length 32 such an
-encoder spreads each position's symbol over its neighbours' states, so the model reads the
-answer from anywhere and its attention matches the ideal alignment only by chance (measured on
-reverse, issue 9). Here every source symbol reaches the output only through the attention (the
-decoder starts from zeros, not from the encoder's last state), and the encoder, one direction
-as in the seed's RNNWithAttention, holds x_j at position j as its most recent input, so the
-place to read x_j is j itself.
-
-It reads in the order the output visits the input (`read_backwards` for reverse), because in
-training the decoder is fed the previous target symbol. Had the encoder already read the next
-output's symbol at the previous output's position, the model could find the previous symbol
-by content and read the next one from that state, and its attention would point one step
-behind. Measured at length 32 (greedy decoding, held out): reverse read left to right and copy
-read right to left both stalled at 13% accuracy with the alignment at chance, while reverse
-read right to left and copy read left to right reach 99%. Dates, written in every format with
-each field's characters in output order, read left to right: 0.89-0.95 alignment over seeds
-0-2, against 0.88 read right to left.
-
-Sort's order comes from content, not position. Without help, it is learned (100% accuracy)
-with an attention split between the previous output's symbol and the next one (alignment
-0.62-0.71, seeds 0-1): knowing the previous symbol (it is fed), the model decodes the next one
-from the blend. Two things make its alignment sharp, both asked for by the task:
-- coverage (Tu et al. 2016, "Modeling Coverage for Neural Machine Translation",
-  `Task.coverage`): the attention's features carry how much each position has been read,
-  through one more dense layer (`BahdanauAttention` itself is unchanged), so a 3 already
-  output differs from a 3 still to come;
-- word dropout in training (Bowman et al. 2016, `Task.feed_dropout`, in
-  attention_core.learning.training): 30% of the fed previous symbols are blanked, so the blend no
-  longer decodes.
-Coverage alone left sort at 0.88-0.92, word dropout alone at 0.62; both gave 0.95-0.98 (seeds 0-2,
-4 epochs). Dates, whose
-alignment forms without them, did worse with either (coverage 0.88-0.92, dropout 0.82).
-Coverage makes the T attention steps sequential, so the other tasks keep the one batched
-attention call.
+Why this shape (measured in bench/DESIGN_CHOICES.md):
+- every source symbol reaches the output only through the attention: the decoder starts from
+  zeros, and the encoder runs in one direction, as in the starter code's RNNWithAttention, so
+  x_j is position j's most recent input and the place to read x_j is j itself;
+- it reads in the order the output visits the input (`read_backwards` for reverse), so the
+  attention cannot point one step behind by finding the fed previous symbol by content;
+- sort, whose order comes from content, gets coverage (Tu et al. 2016: the attention's features
+  carry how much each position has been read, `Task.coverage`) and word dropout of the fed
+  symbols (Bowman et al. 2016, `Task.feed_dropout`, in attention_core.learning.training).
+  Coverage makes the T attention steps sequential, so the other tasks keep one batched call.
 
 Shape letters: B batch, S source steps, T target steps, U units, V vocabulary size.
 """
