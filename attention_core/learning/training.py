@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from attention_core.heads import knock_out as head_masks
 from attention_core.learning.encoder_decoder import Seq2SeqAttention, decoder_inputs
 from attention_core.learning.encoder_decoder_learner import EncoderDecoderLearner
 from attention_core.learning.saved_runs import load_encoder_decoder
@@ -218,6 +219,8 @@ class Run:
         # The alignment's index among the learner's candidates, chosen at every frame.
         self._choice = None
         self._start_time = None
+        # A gated copy of a transformer's model for knock-outs, and the step its weights are from.
+        self._gated, self._gated_at = None, None
 
     @staticmethod
     def settings_for(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_rate=DEFAULT_LEARNING_RATE,
@@ -349,24 +352,65 @@ class Run:
         results = self.evaluate()
         self.epoch_results.append({"epoch": self.epochs_done, **results, "elapsed": time.perf_counter() - self._start_time})
 
-    def evaluate(self, num_examples=None):
+    def evaluate(self, num_examples=None, knock_out=()):
         """Greedy decoding of the held-out set (or its first `num_examples`): a dict of
-        accuracy (per token), exact_match and alignment_score (a transformer's: of the head
-        `alignment_choice` names)."""
+        accuracy (per token), exact_match, alignment_score (a transformer's: of the head
+        `alignment_choice` names) and loss (teacher-forced mean token cross-entropy).
+
+        `knock_out`: (layer name, head) pairs of a transformer run, heads from 0, whose context
+        vectors are zeroed before their output projection (attention_core.heads.knock_out);
+        nothing knocked out gives exactly the unmasked metrics. InputError for a bad head, or
+        for a run with no heads."""
+        learner = self._knocked_out(knock_out) if knock_out else self.learner
         sources = np.asarray(self.task.heldout_sources[:num_examples])
         targets = np.asarray(self.task.heldout_targets[:num_examples])
-        outputs, candidates = [], []
-        for start in range(0, len(sources), len(self._frame_sources)):  # the frames' compiled shape
-            batch = sources[start:start + len(self._frame_sources)]
-            padded = np.concatenate([batch, np.repeat(batch[:1], len(self._frame_sources) - len(batch), axis=0)])
-            output, candidate, _ = self.learner.decode(padded)
+        outputs, candidates, losses = [], [], []
+        size = len(self._frame_sources)  # the frames' compiled shape
+        for start in range(0, len(sources), size):
+            batch, batch_targets = sources[start:start + size], targets[start:start + size]
+            padded = np.concatenate([batch, np.repeat(batch[:1], size - len(batch), axis=0)])
+            output, candidate, _ = learner.decode(padded)
             outputs.append(output[: len(batch)])
             candidates.append(candidate[: len(batch)])
+            losses.append(self._token_losses(learner.model, batch, batch_targets))
         outputs, candidates = np.concatenate(outputs), np.concatenate(candidates)
         accuracy, exact_match = _accuracies(outputs, targets)
         ideals = np.stack([self.task.ideal_alignment(source) for source in sources])
         return {"accuracy": accuracy, "exact_match": exact_match,
-                "alignment_score": alignment_score(candidates[:, self._chosen()], ideals)}
+                "alignment_score": alignment_score(candidates[:, self._chosen()], ideals),
+                "loss": float(np.concatenate(losses).mean())}
+
+    def _token_losses(self, model, sources, targets):
+        """Teacher-forced cross-entropy (N, T) of `model` on sources (N, S) and targets (N, T)."""
+        logits = model((sources, np.asarray(decoder_inputs(targets, START_ID))), training=False)
+        if isinstance(logits, (list, tuple)):
+            logits = logits[0]
+        return keras.ops.convert_to_numpy(
+            keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+
+    def _knocked_out(self, heads):
+        """A learner of this run's model with `heads` knocked out: a gated copy of the model,
+        made once and given the run's weights whenever it has trained since, so its compiled
+        decoder is reused."""
+        if not self.is_transformer:
+            raise InputError(f"Knocking heads out is for a transformer run; this one uses {self.settings['mechanism']} "
+                             "attention, one map with no heads.")
+        if self._gated is None:
+            self._gated = TransformerLearner(self.task, self.settings, head_masks.gated_copy(self.model))
+        elif self._gated_at != self.steps_done:
+            head_masks.copy_weights(self.model, self._gated.model)
+        self._gated_at = self.steps_done
+        head_masks.set_knocked_out(self._gated.model, heads)
+        return self._gated
+
+    def head_importance(self, num_examples=None):
+        """{layer name: (N,) importance} of a transformer run's heads on the held-out set (or its
+        first `num_examples`): the mean over examples of |∂ loss / ∂ head gate| at gate 1
+        (Michel et al. 2019; attention_core.heads.knock_out.head_importance)."""
+        gated = self._knocked_out(()).model
+        sources = np.asarray(self.task.heldout_sources[:num_examples])
+        targets = np.asarray(self.task.heldout_targets[:num_examples])
+        return head_masks.head_importance(gated, (sources, np.asarray(decoder_inputs(targets, START_ID))), targets)
 
     # ------------------------------------------------------------------ using the model
 

@@ -12,7 +12,9 @@ tests/test_keras_graph.py, which checks every internal below against the pinned 
   Keras masks that ride on tensors (`_keras_mask`, `get_keras_mask`, `set_keras_mask`);
 - the layers nested in a layer (`_flatten_layers`);
 - MultiHeadAttention's own equations and scale (`_dot_product_equation`, `_combine_equation`,
-  `_inverse_sqrt_key_dim`, `_use_gate`) and its mask (`_compute_attention_mask`);
+  `_inverse_sqrt_key_dim`, `_use_gate`), its mask (`_compute_attention_mask`), and the step
+  between its heads' context and its output projection (`_compute_attention`, which Keras
+  documents as the method to override), where `HeadGatedAttention` scales each head;
 - the operation classes the functional API records (`keras.src.ops`), and the thread's list of
   variables that a StatelessScope left unallocated (`global_state`).
 """
@@ -144,6 +146,27 @@ def query_scale(layer):
 def uses_gate(layer):
     """Whether a MultiHeadAttention layer gates its context (Keras's `use_gate`)."""
     return bool(getattr(layer, "_use_gate", False))
+
+
+@keras.saving.register_keras_serializable(package="attention_core")
+class HeadGatedAttention(keras.layers.MultiHeadAttention):
+    """MultiHeadAttention whose heads' context vectors (B, Tq, N, Dv) are multiplied by a gate
+    (N,) before the output projection W_o; a gate of 0 knocks a head out, and the gradient of a
+    loss with respect to the gate, held at 1, says how much a head matters.
+
+    Its variables are MultiHeadAttention's, in the same order, then `head_gate` (N,),
+    non-trainable, all ones: with the gate at 1 it computes exactly what MultiHeadAttention does.
+    """
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        super().build(query_shape, value_shape, key_shape)
+        self.head_gate = self.add_weight(shape=(self.num_heads,), initializer="ones", trainable=False,
+                                         name="head_gate")
+
+    def _compute_attention(self, *args, **kwargs):
+        context, scores = super()._compute_attention(*args, **kwargs)  # context (B, Tq, N, Dv)
+        gate = keras.ops.cast(self.head_gate, context.dtype)[:, None]  # (N, 1): broadcast over Dv
+        return context * gate, scores
 
 
 # ------------------------------------------------------------------ what a saved model may hold
