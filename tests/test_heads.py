@@ -106,3 +106,17 @@ def test_rollout_hand_worked_and_against_loops():
 def test_bad_rollout_stacks_are_input_errors(layers, message):
     with pytest.raises(ac.InputError, match=message):
         attention_rollout(layers)
+
+
+def test_scores_of_many_examples_are_their_mean_and_agreement_is_pooled():
+    rng = np.random.default_rng(2)
+    maps = random_maps(rng, 3 * 2, 4, 5).reshape(3, 2, 4, 5)  # (E, N, Tq, Tk)
+    ideals = rng.random((3, 4, 5)) < 0.3
+    ideals[0, 1] = False
+    together = head_scores({"cross": maps}, {"cross": ideals})
+    for head, score in enumerate(together):
+        one_by_one = [head_scores({"cross": maps[e]}, {"cross": ideals[e]})[head] for e in range(3)]
+        for name in SCORE_NAMES[:-1]:
+            assert score[name] == pytest.approx(np.mean([s[name] for s in one_by_one]), abs=1e-9)
+        hits = [bool(ideals[e, q, maps[e, head, q].argmax()]) for e in range(3) for q in range(4) if ideals[e, q].any()]
+        assert score.ideal_agreement == pytest.approx(np.mean(hits))

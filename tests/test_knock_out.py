@@ -170,3 +170,16 @@ def test_a_runs_head_importance_and_bad_knock_outs(transformer_run):
     task = ac.make_task("reverse", length=4, vocab_size=5, num_examples=64, num_heldout=8)
     with pytest.raises(ac.InputError, match="for a transformer run; this one uses additive"):
         ac.Run(task, units=8, frame_examples=8).evaluate(knock_out=[("attention", 0)])
+
+
+def test_every_frame_keeps_every_heads_scores(transformer_run):
+    frame = transformer_run.history[-1]
+    names = transformer_run.learner.attention_names
+    assert [(score.layer, score.head) for score in frame.head_scores] == [(name, h) for name in names for h in range(2)]
+    cross = [score for score in frame.head_scores if score.layer.endswith("_cross_attention")]
+    assert all(score.ideal_agreement is not None for score in cross)
+    assert all(score.ideal_agreement is None for score in frame.head_scores if score not in cross)
+    # The cross-attention head the run draws as its alignment has the frame's alignment score.
+    layer, head = frame.alignment_choice.split(", head ")
+    chosen = next(s for s in cross if (s.layer, s.head) == (layer, int(head) - 1))
+    assert chosen.ideal_agreement == pytest.approx(frame.alignment_score)

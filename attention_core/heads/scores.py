@@ -49,46 +49,51 @@ class HeadScore:
 
 
 def _diagonal_mean(weights, offset):
-    """mean_i A[i, i + offset] over the queries i that have that key; NaN when none has."""
+    """mean over examples and queries i of A[..., i, i + offset], for the queries that have that
+    key: weights (E, N, Tq, Tk) -> (N,); NaN when no query has."""
     tq, tk = weights.shape[-2:]
     queries = np.arange(max(0, -offset), min(tq, tk - offset))
     if len(queries) == 0:
-        return float("nan")
-    return float(weights[..., queries, queries + offset].mean())
+        return np.full(weights.shape[1], np.nan)
+    return weights[..., queries, queries + offset].mean(axis=(0, 2))
 
 
 def _agreement(weights, ideal):
-    """The fraction of queries of A (Tq, Tk) whose argmax is an ideal key of `ideal` (Tq, Tk)."""
-    looked_at = np.take_along_axis(ideal, weights.argmax(-1)[:, None], axis=-1)[:, 0]  # (Tq,)
-    scored = ideal.any(-1)
-    return float(looked_at[scored].mean()) if scored.any() else None
+    """For weights (E, N, Tq, Tk) and an ideal (E, Tq, Tk) of 0/1: (N,) the fraction of the
+    queries with an ideal key whose largest weight lies on one; None when no query has."""
+    scored = ideal.any(-1)  # (E, Tq)
+    if not scored.any():
+        return None
+    looked_at = np.take_along_axis(ideal[:, None], weights.argmax(-1)[..., None], axis=-1)[..., 0]  # (E, N, Tq)
+    return (looked_at & scored[:, None]).sum(axis=(0, 2)) / scored.sum()
 
 
-def one_head_scores(layer, head, weights, ideal=None):
-    """The HeadScore of one head's weights (Tq, Tk), with its ideal alignment (Tq, Tk) if any."""
-    weights = np.asarray(weights, dtype=np.float64)
-    tq, tk = weights.shape
+def _layer_scores(layer, weights, ideal):
+    """HeadScores of one layer's weights (E, N, Tq, Tk), examples averaged, ideal (E, Tq, Tk) or None."""
+    tq, tk = weights.shape[-2:]
     logs = np.log(weights, out=np.zeros_like(weights), where=weights > 0)
     distance = np.abs(np.arange(tq)[:, None] - np.arange(tk)[None, :])  # (Tq, Tk)
-    return HeadScore(
-        layer=layer,
-        head=head,
-        entropy=float(-(weights * logs).sum(-1).mean()),
-        previous_token=_diagonal_mean(weights, -1),
-        same_position=_diagonal_mean(weights, 0),
-        first_token=float(weights[:, 0].mean()),
-        mean_distance=float((weights * distance).sum(-1).mean()),
-        ideal_agreement=None if ideal is None else _agreement(weights, np.asarray(ideal, bool)),
-    )
+    columns = {
+        "entropy": -(weights * logs).sum(-1).mean(axis=(0, 2)),
+        "previous_token": _diagonal_mean(weights, -1),
+        "same_position": _diagonal_mean(weights, 0),
+        "first_token": weights[..., 0].mean(axis=(0, 2)),
+        "mean_distance": (weights * distance).sum(-1).mean(axis=(0, 2)),
+    }
+    agreement = None if ideal is None else _agreement(weights, ideal)
+    return [HeadScore(layer=layer, head=head, **{name: float(values[head]) for name, values in columns.items()},
+                      ideal_agreement=None if agreement is None else float(agreement[head]))
+            for head in range(weights.shape[1])]
 
 
 def head_scores(maps, ideals=None):
     """Every head's HeadScore, layer by layer in `maps`' order, heads in order.
 
-    maps: {layer name: weights (N, Tq, Tk)}, as a Transformer run's `attention` or a frame's
-    `maps` give them; ideals: {layer name: ideal alignment (Tq, Tk), 0/1} for the layers that
-    have one (a task's cross-attention). InputError for a map that is not (N, Tq, Tk) of
-    probabilities, or an ideal of another shape than its layer's map.
+    maps: {layer name: weights (N, Tq, Tk)} of one example, as a Transformer run's `attention`
+    or a frame's `maps` give them, or (E, N, Tq, Tk) of E examples, whose scores are averaged
+    (agreement over all their queries); ideals: {layer name: ideal alignment (Tq, Tk), or
+    (E, Tq, Tk), 0/1} for the layers that have one (a task's cross-attention). InputError for a
+    map of another shape or not of probabilities, or an ideal of another shape than its map's.
     """
     ideals = ideals or {}
     unknown = set(ideals) - set(maps)
@@ -96,14 +101,20 @@ def head_scores(maps, ideals=None):
         raise InputError(f"There is no attention layer named {sorted(unknown)[0]!r}; the layers are {', '.join(maps)}.")
     scores = []
     for layer, weights in maps.items():
-        weights = np.asarray(weights)
-        if weights.ndim != 3 or 0 in weights.shape:
-            raise InputError(f"Layer {layer!r}'s map has shape {weights.shape}; give one (heads, queries, keys) per layer.")
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.ndim not in (3, 4) or 0 in weights.shape:
+            raise InputError(f"Layer {layer!r}'s map has shape {weights.shape}; give one (heads, queries, keys) per "
+                             "layer, or (examples, heads, queries, keys).")
         if not np.all(np.isfinite(weights)) or weights.min() < 0:
             raise InputError(f"Layer {layer!r}'s map holds negative or non-finite numbers; give attention weights.")
+        weights = weights if weights.ndim == 4 else weights[None]  # (E, N, Tq, Tk)
         ideal = ideals.get(layer)
-        if ideal is not None and np.shape(ideal) != weights.shape[1:]:
-            raise InputError(f"The ideal alignment of {layer!r} has shape {np.shape(ideal)}; its map's queries and "
-                             f"keys are {weights.shape[1:]}.")
-        scores += [one_head_scores(layer, head, weights[head], ideal) for head in range(weights.shape[0])]
+        if ideal is not None:
+            ideal = np.asarray(ideal, bool)
+            ideal = ideal if ideal.ndim == 3 else ideal[None]
+            if ideal.shape[1:] != weights.shape[2:] or len(ideal) not in (1, len(weights)):
+                raise InputError(f"The ideal alignment of {layer!r} has shape {np.shape(ideals[layer])}; its map's "
+                                 f"queries and keys are {weights.shape[2:]}.")
+            ideal = np.broadcast_to(ideal, (len(weights), *ideal.shape[1:]))
+        scores += _layer_scores(layer, weights, ideal)
     return tuple(scores)

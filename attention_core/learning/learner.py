@@ -68,9 +68,10 @@ class Learner(abc.ABC):
     def alignment_description(self, choice):
         """Which attention the run draws as "the alignment" (candidate `choice`), in a sentence."""
 
-    def frame_extras(self, outputs, maps, probe, choice):
-        """What a Frame keeps of the probe example beyond its alignment: a dict of Frame's optional
-        fields (maps, decoder_inputs, alignment_choice). The default keeps nothing."""
+    def frame_extras(self, outputs, maps, probe, choice, ideals):
+        """What a Frame keeps beyond the probe's alignment, from `decode`'s outputs and maps of
+        the frame examples and their ideal alignments (E, T, S): a dict of Frame's optional
+        fields (maps, decoder_inputs, alignment_choice, head_scores). The default keeps nothing."""
         return {}
 
     def one_example(self, maps):

@@ -96,8 +96,9 @@ class Frame:
     seconds since training started. A transformer run's frames also hold `maps`, the probe's
     every attention map ({layer name: (heads, queries, keys)}, float16, over its padded
     source and its greedy decoder inputs: what the model view draws), `decoder_inputs`, those
-    inputs' ids (T,), and `alignment_choice`, which cross-attention head the alignment is (see
-    `Run.alignment_choice`).
+    inputs' ids (T,), `alignment_choice`, which cross-attention head the alignment is (see
+    `Run.alignment_choice`), and `head_scores`, every head's HeadScore over the frame examples
+    (attention_core.heads.scores; the cross-attention's agreement is with the ideal alignment).
     """
 
     step: int
@@ -111,6 +112,7 @@ class Frame:
     maps: dict | None = None
     decoder_inputs: np.ndarray | None = None
     alignment_choice: str | None = None
+    head_scores: tuple | None = None
 
     def __getitem__(self, name):
         return getattr(self, name)
@@ -344,7 +346,7 @@ class Run:
             alignment_score=score,
             alignment=probe_alignment,
             elapsed=time.perf_counter() - self._start_time,
-            **self.learner.frame_extras(outputs, maps, self._probe, self._choice),
+            **self.learner.frame_extras(outputs, maps, self._probe, self._choice, self._frame_ideals),
         ))
 
     def _end_epoch(self):

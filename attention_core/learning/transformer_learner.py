@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from attention_core.heads.scores import head_scores
 from attention_core.learning import transformer
 from attention_core.learning.encoder_decoder import decoder_inputs
 from attention_core.learning.learner import Learner
@@ -86,9 +87,12 @@ class TransformerLearner(Learner):
     def alignment_description(self, choice):
         return f"{ALIGNMENT}, at the latest frame: {self.candidate_names[choice]}"
 
-    def frame_extras(self, outputs, maps, probe, choice):
+    def frame_extras(self, outputs, maps, probe, choice, ideals):
+        # Every head's scores over the frame examples, the cross-attention's against the ideal alignment.
+        cross_ideals = {name: ideals for name in self.attention_names if name.endswith("_cross_attention")}
         # float16 halves what a run keeps (finished runs are cached): the maps are drawn, never computed with.
-        return {"maps": {name: frozen(weights[probe], np.float16) for name, weights in maps.items()},
+        return {"head_scores": head_scores(maps, cross_ideals),
+                "maps": {name: frozen(weights[probe], np.float16) for name, weights in maps.items()},
                 "decoder_inputs": frozen(decoder_inputs(outputs[probe:probe + 1], START_ID)[0]),
                 "alignment_choice": self.candidate_names[choice]}
 
