@@ -9,7 +9,7 @@ PORT ?= 8501
 # is never used.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test container-test bench loadtest screenshots chromium venv dev-venv lock clean
+.PHONY: run test test-fast container-test bench loadtest screenshots chromium venv dev-venv lock clean
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
@@ -18,6 +18,11 @@ run: $(VENV)/.runtime-installed
 # starting Debian's Docker engine as root when none answers).
 test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest
+
+# The inner loop: the unit tests and a smoke run of every page (tests/conftest.py's markers), on
+# both cores; no browser, no container.
+test-fast: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest -m "unit or smoke" -n 2 --dist loadfile
 
 container-test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest tests/test_container.py

@@ -30,7 +30,7 @@ from attention_core.learning.saved_runs import load_encoder_decoder
 from attention_core.learning.tasks import TASK_NAMES, make_task
 from attention_core.learning.training import Frame, Run, alignment_score, train
 from attention_core.mechanisms.comparison import (
-    MECHANISMS,
+    COMPARED_MECHANISMS,
     MechanismResult,
     compare_mechanism,
     compare_mechanisms,

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from attention_core import (
+    COMPARED_MECHANISMS,
     MAX_TOKENS,
-    MECHANISMS,
     InputError,
     figures,
     trained_mask_text,
@@ -104,8 +104,8 @@ def explorer():
     widgets.caption_if_image(len(tokens))
     by_name = {}  # each mechanism's result, asked for as its map is drawn (see cached_traces.mechanism_comparison)
     descriptions = {**DESCRIPTIONS, **({} if seeded else {"multi-head": TRAINED_DESCRIPTION})}
-    st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in MECHANISMS))
-    for row in (MECHANISMS[:2], MECHANISMS[2:]):
+    st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in COMPARED_MECHANISMS))
+    for row in (COMPARED_MECHANISMS[:2], COMPARED_MECHANISMS[2:]):
         # Each map first in its column, so the two in a row start at the same height; its check below it.
         for column, name in zip(st.columns(2), row):
             with column:
@@ -128,8 +128,8 @@ def explorer():
 
     st.header("Difference")
     left, right = st.columns(2)
-    first = left.selectbox("First", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
-    second = right.selectbox("Second", MECHANISMS, MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
+    first = left.selectbox("First", COMPARED_MECHANISMS, COMPARED_MECHANISMS.index(DEFAULTS["cmp_first"]), key="cmp_first", bind="query-params")
+    second = right.selectbox("Second", COMPARED_MECHANISMS, COMPARED_MECHANISMS.index(DEFAULTS["cmp_second"]), key="cmp_second", bind="query-params")
     if first == second:
         st.info(f"Both are {first}: a mechanism minus itself is 0 everywhere. Pick two different mechanisms to see "
                 "where their weights differ.", icon=":material/info:")

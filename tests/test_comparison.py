@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from attention_core import (
-    MECHANISMS,
+    COMPARED_MECHANISMS,
     BahdanauAttention,
     InputError,
     SelfAttention,
@@ -23,7 +23,7 @@ TOKENS, X = encode_text("the cat sat on the mat", 16, seed=0)
 @pytest.mark.parametrize("causal", [False, True])
 def test_every_mechanism_is_verified_and_normalized(causal):
     results = compare_mechanisms(X, units=8, num_heads=2, seed=0, use_causal_mask=causal)
-    assert [r.name for r in results] == list(MECHANISMS)
+    assert [r.name for r in results] == list(COMPARED_MECHANISMS)
     for result in results:
         assert result.weights.shape == (6, 6)
         assert result.verified, (result.name, result.layer_max_diff, result.oracle_max_diff)
@@ -40,7 +40,7 @@ def test_every_mechanism_is_verified_and_normalized(causal):
 def test_each_seed_gives_the_layers_made_with_it_and_the_shared_layers_never_change():
     # The mechanisms run on built layers shared by every seed; a seed's maps are those of layers made with it.
     first = compare_mechanisms(X, units=8, num_heads=2, seed=3)
-    shared = [comparison._shared_layer(name, 8, 2 if name == "multi-head" else 1, X.shape[1]) for name in MECHANISMS]
+    shared = [comparison._shared_layer(name, 8, 2 if name == "multi-head" else 1, X.shape[1]) for name in COMPARED_MECHANISMS]
     shared.append(comparison._shared_layer("oracle", 8, 2, X.shape[1]))
     before = [keras.ops.convert_to_numpy(v).copy() for layer in shared for v in layer.weights]
     compare_mechanisms(X, units=8, num_heads=2, seed=4, use_causal_mask=True)
@@ -59,8 +59,8 @@ def test_each_seed_gives_the_layers_made_with_it_and_the_shared_layers_never_cha
 
 def test_the_mechanisms_really_differ():
     results = compare_mechanisms(X, units=8, num_heads=2, seed=0)
-    for first in MECHANISMS:
-        for second in MECHANISMS:
+    for first in COMPARED_MECHANISMS:
+        for second in COMPARED_MECHANISMS:
             difference = weights_difference(results, first, second)
             assert (np.abs(difference).max() == 0) == (first == second)
 
@@ -86,7 +86,7 @@ def test_a_mask_of_padded_keys_only_is_given_to_every_mechanism():
         padding_mask, use_causal_mask, masks_queries = comparison._padding_and_causal(allowed)
         assert padding_mask.tolist() == real.tolist() and use_causal_mask == causal and not masks_queries
         assert "every query keeps its row" in trained_mask_text(allowed)
-        for name in MECHANISMS:
+        for name in COMPARED_MECHANISMS:
             result = compare_mechanism(name, X, 8, 2, 0, causal, real, masks_queries=False)
             assert result.verified, (result.name, result.layer_max_diff, result.oracle_max_diff)
             np.testing.assert_array_equal(result.weights[~allowed], 0.0)

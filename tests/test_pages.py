@@ -367,7 +367,7 @@ def assert_compare_matches_library(at, settings):
     _, x = ac.encode_text(s["cmp_text"], cached_traces.EMBEDDING_DIM, seed=s["cmp_seed"], add_positions=s["cmp_positions"])
     results = {r.name: r for r in ac.compare_mechanisms(x, s["cmp_units"], s["cmp_heads"], s["cmp_seed"], s["cmp_causal"])}
     shown = charts(at)
-    for name in ac.MECHANISMS:
+    for name in ac.COMPARED_MECHANISMS:
         assert_close(heatmap_z(shown[f"cmp_{name}"]), results[name].weights)
     for name, heads, use_scale in (
         ("dot-product", 1, False),
@@ -382,7 +382,7 @@ def assert_compare_matches_library(at, settings):
         results[s["cmp_first"]].weights - results[s["cmp_second"]].weights,
     )
     assert not at.error, "a mechanism disagreed with its oracle"
-    assert len(passed_checks(at)) == len(ac.MECHANISMS)
+    assert len(passed_checks(at)) == len(ac.COMPARED_MECHANISMS)
 
 
 SELF_ATTENTION_SETTINGS = [
@@ -1024,7 +1024,7 @@ def test_compare_puts_each_map_first_in_its_column():
             map_rows.append(contents)
     assert map_rows == [[["plotly_chart", "caption"], ["plotly_chart", "caption"]]] * 2
     (descriptions,) = [text for text in markdown_texts(at) if text.startswith("- **")]
-    assert [line.split("**")[1] for line in descriptions.splitlines()] == list(ac.MECHANISMS)
+    assert [line.split("**")[1] for line in descriptions.splitlines()] == list(ac.COMPARED_MECHANISMS)
     assert "- **multi-head**: Several heads, each on its own slice of Q, K, V" in descriptions
 
 
@@ -1065,11 +1065,11 @@ def test_compare_computes_again_only_the_mechanism_a_setting_changes(monkeypatch
 
     compare_with_a_fresh_budget(monkeypatch, counting)
     at = run_page("cmp")
-    assert computed == list(ac.MECHANISMS)
+    assert computed == list(ac.COMPARED_MECHANISMS)
     computed.clear()
     set_widgets(at, cmp_heads=4)
     assert computed == ["multi-head"]
-    assert len(passed_checks(at)) == len(ac.MECHANISMS)
+    assert len(passed_checks(at)) == len(ac.COMPARED_MECHANISMS)
     set_widgets(at, cmp_heads=2)  # back: every mechanism is still kept
     assert computed == ["multi-head"]
 

@@ -266,7 +266,7 @@ def test_compare_takes_the_app_transformers_key_padding_mask_on_a_padded_date():
     assert_clean(at)
     assert len(passed_checks(at)) == 4
     shown = charts(at)
-    for name in ac.MECHANISMS:
+    for name in ac.COMPARED_MECHANISMS:
         weights = heatmap_z(shown[f"cmp_{name}"])
         np.testing.assert_array_equal(weights[:, real:], 0.0)
         np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)  # padded queries keep their rows

@@ -19,7 +19,7 @@ from attention_core.mechanisms import reference
 from attention_core.mechanisms.layers import BahdanauAttention, SelfAttention, seeded
 from attention_core.text.validation import InputError
 
-MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
+COMPARED_MECHANISMS = ("dot-product", "scaled dot-product", "multi-head", "additive")
 
 # Float32 weights agree with their float64 oracle to ~1e-7; past this something is wrong.
 AGREEMENT_TOLERANCE = 1e-5
@@ -91,7 +91,7 @@ def _weights_like(mha, layer):
 # under `seeded`, or any weights under a StatelessScope, without changing.
 @functools.lru_cache(maxsize=64)
 def _shared_layer(name, units, num_heads, num_features):
-    """The built layer for mechanism `name` of MECHANISMS (or the MultiHeadAttention oracle,
+    """The built layer for mechanism `name` of COMPARED_MECHANISMS (or the MultiHeadAttention oracle,
     "oracle") with `num_heads` heads (1 but for multi-head) over F = `num_features`; never mutated."""
     if name == "additive":
         layer = BahdanauAttention(units)
@@ -191,15 +191,15 @@ def _additive_result(layer, x, use_causal_mask, padding_mask=None, masks_queries
 
 
 def compare_mechanisms(x, units, num_heads, seed, use_causal_mask=False):
-    """Run x (T, F) through every mechanism in MECHANISMS; returns a tuple of MechanismResult.
+    """Run x (T, F) through every mechanism in COMPARED_MECHANISMS; returns a tuple of MechanismResult.
 
     All share `units` and `seed`, so the dot-product family starts from the same Q, K and V.
     """
-    return tuple(compare_mechanism(name, x, units, num_heads, seed, use_causal_mask) for name in MECHANISMS)
+    return tuple(compare_mechanism(name, x, units, num_heads, seed, use_causal_mask) for name in COMPARED_MECHANISMS)
 
 
 def compare_mechanism(name, x, units, num_heads, seed, use_causal_mask=False, padding_mask=None, masks_queries=True):
-    """Mechanism `name` of MECHANISMS (`num_heads` heads for multi-head, else 1) with `seed`'s
+    """Mechanism `name` of COMPARED_MECHANISMS (`num_heads` heads for multi-head, else 1) with `seed`'s
     weights on x (T, F), masked as `_allowed` says; a MechanismResult, as in compare_mechanisms."""
     x = np.asarray(x, dtype="float32")[None]  # (1, T, F)
     heads = num_heads if name == "multi-head" else 1
@@ -251,14 +251,14 @@ def compare_with_trained(trace, called_weights, units, seed):
     returned when called again on the same tensors (`model_attention.model_attention`), and
     against the NumPy reference given its trained weights. The others run with `seed`'s weights
     and `units` on the layer's inputs (T, F) with the mask the layer applied, so the maps differ
-    by mechanism and by training, not by input. Returns MechanismResults in MECHANISMS' order.
+    by mechanism and by training, not by input. Returns MechanismResults in COMPARED_MECHANISMS' order.
     """
     if trace.key_inputs is not None:
         raise InputError("This layer's keys come from another sequence (cross-attention); Compare runs every "
                          "mechanism on one sequence. Open it on the Self-attention page.")
     padding_mask, use_causal_mask, masks_queries = _padding_and_causal(trace.attention_mask)
     others = [compare_mechanism(name, trace.inputs, units, 1, seed, use_causal_mask, padding_mask, masks_queries)
-              for name in MECHANISMS if name != "multi-head"]
+              for name in COMPARED_MECHANISMS if name != "multi-head"]
     dense = [trace.query_dense, trace.key_dense, trace.value_dense]
     weights = [np.asarray(array, np.float64) for d in dense for array in (d.kernel, d.bias)]
     _, oracle = reference.self_attention(trace.inputs.astype(np.float64), *weights, trace.num_heads, True,
@@ -273,7 +273,7 @@ def compare_with_trained(trace, called_weights, units, seed):
         oracle="NumPy reference",
     )
     by_name = {result.name: result for result in (*others, trained)}
-    return tuple(by_name[name] for name in MECHANISMS)
+    return tuple(by_name[name] for name in COMPARED_MECHANISMS)
 
 
 def weights_difference(results, first, second):
