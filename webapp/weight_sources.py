@@ -11,6 +11,7 @@ import streamlit as st
 
 import attention_core as ac
 from attention_core.learning import transformer
+from attention_core.learning.training import RunStatus
 from attention_core.text import explain
 from attention_core.text.validation import quote
 from webapp import costs, session_keys
@@ -49,7 +50,7 @@ def run_number(run):
 
 # A run's layers are read only while its weights stand still: a run that trains (or waits to) has no
 # lock around its model, so its inputs, labels and trace could come from different weights.
-INSPECTABLE_STATUSES = ("finished", "paused")
+INSPECTABLE_STATUSES = (RunStatus.FINISHED, RunStatus.PAUSED)
 
 
 def _session_transformer():
@@ -86,7 +87,7 @@ def weight_source(defaults, prefix):
     source = st.radio("Weights from", options, index=options.index(defaults[f"{prefix}_source"]),
                       key=f"{prefix}_source", bind="query-params",
                       help="The seed's random weights, or a MultiHeadAttention layer of a trained model.")
-    if run is None and any_run is not None and any_run.status in ("waiting", "training"):
+    if run is None and any_run is not None and any_run.status in (RunStatus.WAITING, RunStatus.TRAINING):
         st.caption(f"A trained layer: this session's Transformer is {any_run.status} on "
                    "[Train and watch](train-and-watch); pause it there (or let it finish) to inspect its layers "
                    "here, as its weights change while it trains.")
