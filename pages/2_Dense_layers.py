@@ -9,10 +9,10 @@ from attention_core.text.numbers import NUMBER_RULE
 from webapp import cached_traces, url_notes, widgets
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "linear"]
-# How the weight matrix is laid out: as Keras stores it, or as the seed's formula writes it.
+# How the weight matrix is laid out: as Keras stores it, or as the starter code's formula writes it.
 LAYOUTS = {
     "keras": "Keras: y = f(x·W + b), W is inputs × units",
-    "seed": "The seed: y = f(Wx + b), W is units × inputs",
+    "seed": "The starter code: y = f(Wx + b), W is units × inputs",
 }
 MAX_FEATURES = 8
 widgets.configure_page("Dense layers")
@@ -29,8 +29,8 @@ st.title("Dense layers")
 widgets.untrained_note()
 st.markdown(
     "A dense (fully connected) layer connects every input to every neuron. Each neuron takes a "
-    "weighted sum of the inputs, adds its bias, and applies an activation function f. The seed "
-    "writes it with the weight matrix on the left, one **row** per neuron:"
+    "weighted sum of the inputs, adds its bias, and applies an activation function f. The starter "
+    "code writes it with the weight matrix on the left, one **row** per neuron:"
 )
 st.latex(r"y = f(Wx + b), \qquad W:\ \text{units} \times \text{inputs}")
 st.markdown(
@@ -56,7 +56,7 @@ def explorer():
         activation = st.selectbox("Activation f", ACTIVATIONS, ACTIVATIONS.index(DEFAULTS["dense_activation"]), key="dense_activation", bind="query-params")
         seed = st.slider("Seed (initial weights)", 0, 99, DEFAULTS["dense_seed"], key="dense_seed", bind="query-params")
         layout = st.radio("Show W as", list(LAYOUTS), key="dense_layout", bind="query-params", format_func=LAYOUTS.get,
-                          help="The same weights either way: the seed's W is Keras's kernel transposed.")
+                          help="The same weights either way: the starter code's W is Keras's kernel transposed.")
         DEFAULTS.reset_button()
 
     x_text = st.text_input(
@@ -90,7 +90,7 @@ def explorer():
             formula = rf"y_{number} = \mathrm{{{layer.activation}}}(x\,W_{number} + b_{number}):\quad (1 \times {n_in})\,({n_in} \times {n_out}) + ({n_out}) \to ({n_out})"
         else:
             matrix, rows, columns = layer.kernel.T, (neuron_names, "neuron"), (input_names, "input")
-            title = f"W{number} = kernelᵀ, the seed's W: {n_out} × {n_in} (units × inputs)"
+            title = f"W{number} = kernelᵀ, the starter code's W: {n_out} × {n_in} (units × inputs)"
             formula = rf"y_{number} = \mathrm{{{layer.activation}}}(W_{number}\,x + b_{number}):\quad ({n_out} \times {n_in})\,({n_in} \times 1) + ({n_out} \times 1) \to ({n_out} \times 1)"
         left, right = st.columns(2)
         with left:
@@ -117,7 +117,7 @@ def explorer():
         input_names = neuron_names
 
     st.header("Keras's summary")
-    st.markdown("`model.summary()`, as the seed prints it: each layer's output shape and its weights + biases.")
+    st.markdown("`model.summary()`, as the starter code prints it: each layer's output shape and its weights + biases.")
     widgets.show_model_summary(summary)
     widgets.download_trace(trace, "dense_network", {"x": x_text, "units": [units_1, units_2], "activation": activation, "seed": seed})
 

@@ -10,7 +10,7 @@ from webapp import cached_traces, shared_results, url_notes, weight_sources, wid
 
 widgets.configure_page("Self-attention")
 DEFAULTS = widgets.Defaults(
-    sa_source="The seed",
+    sa_source="Random weights",
     sa_layer=0,
     sa_example=1,
     sa_symbols="",
@@ -160,7 +160,7 @@ def explorer():
         st.header("Settings")
         source = weight_sources.weight_source(DEFAULTS, "sa")
         trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == weight_sources.SEED_SOURCE
+        seeded = source == weight_sources.RANDOM_SOURCE
         if seeded:
             units, num_heads = widgets.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
             seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
@@ -169,7 +169,7 @@ def explorer():
             add_positions = st.toggle("Add positional encoding", DEFAULTS["sa_positions"], key="sa_positions", bind="query-params")
         else:
             st.caption("Units, heads, scaling, masks and the token vectors are the trained layer's own, so their "
-                       "controls are hidden; the seed's come back with Weights from: The seed.")
+                       "controls are hidden; the random weights' come back with Weights from: Random weights.")
         DEFAULTS.reset_button()
 
     note = st.container()  # where the weights come from, first, once it is known
@@ -440,8 +440,8 @@ def explorer():
         if seeded:
             padding_view(text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
         else:
-            st.info("This view pads two typed sentences into one batch for the seed's layer (Weights from: The "
-                    "seed). A trained layer's padding is its model's own: the cells its mask hides weigh "
+            st.info("This view pads two typed sentences into one batch for the layer with random weights (Weights from: "
+                    "Random weights). A trained layer's padding is its model's own: the cells its mask hides weigh "
                     "exactly 0 on the other views.")
 
     widgets.download_trace(
@@ -455,7 +455,7 @@ def explorer():
 
 
 def seed_vectors(trace, tokens, feature_labels, add_positions, hover):
-    """The Token vectors view with the seed's weights: the hashed vectors, the positional encoding and their sum."""
+    """The Token vectors view with random weights: the hashed vectors, the positional encoding and their sum."""
     T, F = len(tokens), len(feature_labels)
     embedded, positions = trace.text.token_vectors, trace.text.positional_encoding
     st.markdown(

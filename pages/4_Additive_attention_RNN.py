@@ -22,7 +22,7 @@ DEFAULTS = widgets.Defaults(
 )
 # The page's steps, each a view: a press computes and sends only the open one's charts and hover texts.
 VIEWS = ["1 · Hidden states", "2 · W1 and W2", "3 · V and softmax", "4 · Context vector", "Every shape", "The weights"]
-# What each step's result is, in the shape table beside the seed's lines.
+# What each step's result is, in the shape table beside the starter code's lines.
 COMMENTS = {
     "inputs": "the sequence: one row of features per time step",
     "rnn_output": "the SimpleRNN's hidden state after each step: the attention's features",
@@ -46,8 +46,8 @@ st.markdown(
     "**tanh**, scores each step with **V**, and turns the scores into weights with a softmax "
     "over time. The **context vector** is the weighted sum of the hidden states."
 )
-st.subheader("The seed's code")
-st.markdown("The two classes this page runs, as the seed writes them. The app's `RNNWithAttention` computes exactly "
+st.subheader("The starter code")
+st.markdown("The two classes this page runs, as the starter code writes them. The app's `RNNWithAttention` computes exactly "
             "this, in Keras 3; below, one view per step, each line of `call()` stands beside the tensor it computed.")
 st.code(starter_code.ATTENTION_CLASS, language="python")
 st.code(starter_code.RNN_WITH_ATTENTION_CLASS, language="python")
@@ -94,7 +94,7 @@ def explorer():
                                              explain.plural(units, "unit"))
 
     def line(number):
-        """Step `number` of the seed's call(): its line, and the shape of what it computed (batch of 1)."""
+        """Step `number` of the starter code's call(): its line, and the shape of what it computed (batch of 1)."""
         step = starter_code.CALL_STEPS[number]
         shapes = ", ".join(f"{name.split('.')[-1]} {(1,) + tensors[name].shape}" for name in step.fields)
         st.code(step.line, language="python")
@@ -102,8 +102,8 @@ def explorer():
 
     view = widgets.view_picker(VIEWS, "rnn_view")
     if view == "1 · Hidden states":
-        st.header("The SimpleRNN, as the seed builds it")
-        st.markdown(f"The seed's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
+        st.header("The SimpleRNN, as the starter code builds it")
+        st.markdown(f"The starter code's stand-alone `SimpleRNN` model, here with {features_text} per step and {units_text}, "
                     "and what `model.summary()` prints for it. Its weights are the kernel (features × units), the "
                     "recurrent kernel (units × units) and the bias (units).")
         st.code(starter_code.simple_rnn_model_code(F, units), language="python")

@@ -17,7 +17,7 @@ from webapp import cached_traces, url_notes, weight_sources, widgets
 
 widgets.configure_page("Compare")
 DEFAULTS = widgets.Defaults(
-    cmp_source="The seed",
+    cmp_source="Random weights",
     cmp_layer=0,
     cmp_example=1,
     cmp_symbols="",
@@ -55,7 +55,7 @@ def explorer():
         st.header("Settings")
         source = weight_sources.weight_source(DEFAULTS, "cmp")
         trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == weight_sources.SEED_SOURCE
+        seeded = source == weight_sources.RANDOM_SOURCE
         if seeded:
             units, num_heads = widgets.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
         else:
@@ -96,7 +96,7 @@ def explorer():
 
     if not seeded:
         st.info(f"The multi-head map is the trained layer's own ({explain.plural(trained.trace.num_heads, 'head')}, "
-                "their mean; hover for each). The other three are untrained, with the seed's weights, run on the same "
+                "their mean; hover for each). The other three are untrained, with random weights, run on the same "
                 "vectors that reached the trained layer and with its mask "
                 f"({trained_mask_text(trained.trace.attention_mask)}): they show what attention does with these "
                 "inputs before any training, so the difference with multi-head is what training (and the mechanism) "

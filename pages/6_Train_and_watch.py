@@ -88,7 +88,7 @@ def settings_controls():
         length = st.slider("Sequence length", 4, 32, DEFAULTS["tw_length"], key="tw_length", bind="query-params",
                            disabled=name == "dates", help="Dates have their own length (up to 18 characters).")
         mechanism = st.radio("Attention", training.TRAINABLE_MECHANISMS, key="tw_mechanism", bind="query-params",
-                             help="additive: the seed's BahdanauAttention (W1, W2, V), and dot: scaled dot-product "
+                             help="additive: the starter code's BahdanauAttention (W1, W2, V), and dot: scaled dot-product "
                                   "(no weights of its own), each read by a GRU encoder-decoder; transformer: an "
                                   "encoder-decoder Transformer of multi-head attention layers.")
         units = st.select_slider("Units", [16, 32, 64, 128], DEFAULTS["tw_units"], key="tw_units", bind="query-params")

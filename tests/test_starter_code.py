@@ -1,4 +1,4 @@
-"""The seed's code as the app shows it: each call() line mapped to the tensor it made."""
+"""The starter code as the app shows it: each call() line mapped to the tensor it made."""
 
 import ast
 

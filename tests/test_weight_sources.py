@@ -139,7 +139,7 @@ def test_the_seeds_controls_are_hidden_with_a_reason_and_come_back(run):
     assert_clean(at)
     assert not {"sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal", "sa_positions", "sa_text"} & set(widgets(at))
     assert any("controls are hidden" in c.value for c in at.sidebar.caption)
-    set_widgets(at, sa_source="The seed")
+    set_widgets(at, sa_source="Random weights")
     assert_clean(at)
     assert {"sa_units", "sa_heads", "sa_seed", "sa_text"} <= set(widgets(at))
     assert any("Untrained" in t for t in markdown_texts(at))
@@ -162,10 +162,10 @@ def test_typed_symbols_are_the_input_and_bad_ones_say_why(run):
 def test_without_a_run_the_source_is_not_offered_and_a_link_to_it_falls_back_with_a_note():
     at = open_page("sa", {}, {"sa_source": "Train and watch"})
     assert_clean(at)
-    assert widget(at, "sa_source").options == ["The seed"]
-    assert widget(at, "sa_source").value == "The seed"
+    assert widget(at, "sa_source").options == ["Random weights"]
+    assert widget(at, "sa_source").value == "Random weights"
     assert any("train a Transformer on [Train and watch](train-and-watch)" in c.value for c in at.sidebar.caption)
-    assert any("The link's value 'Train and watch' for sa_source was not allowed here; using 'The seed'"
+    assert any("The link's value 'Train and watch' for sa_source was not allowed here; using 'Random weights'"
                in unescape_markdown(w.value) for w in at.warning)
 
 
@@ -190,13 +190,13 @@ def test_a_run_that_trains_is_not_offered_until_it_is_paused(run, page):
         moving.status = status
         at = open_page(page, {"tw_run": moving}, {f"{page}_source": "Train and watch"})
         assert not at.exception, [e.value for e in at.exception]
-        assert widget(at, f"{page}_source").options == ["The seed"]
+        assert widget(at, f"{page}_source").options == ["Random weights"]
         assert any(f"this session's Transformer is {status} on [Train and watch](train-and-watch); pause it there"
                    in c.value for c in at.sidebar.caption)
     moving.status = "paused"
     at = open_page(page, {"tw_run": moving})
     assert_clean(at)
-    assert widget(at, f"{page}_source").options == ["The seed", "Train and watch"]
+    assert widget(at, f"{page}_source").options == ["Random weights", "Train and watch"]
     assert not any("pause it there" in c.value for c in at.sidebar.caption)
 
 
@@ -337,7 +337,7 @@ def test_input_the_uploaded_model_cannot_take_says_why_and_the_page_stays_usable
     assert "99" in unescape_markdown(error.value)
     set_widgets(at, sa_input="3 4")
     assert_clean(at)
-    set_widgets(at, sa_source="The seed")
+    set_widgets(at, sa_source="Random weights")
     assert_clean(at)
     assert any("Untrained" in t for t in markdown_texts(at))
 

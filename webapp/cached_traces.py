@@ -85,7 +85,7 @@ def rnn_attention_trace(inputs, units, seed):
 
 @shared_results.MEMORY.cached
 def simple_rnn_summary(num_features, units):
-    """Keras's summary of the seed's stand-alone SimpleRNN model for these sizes."""
+    """Keras's summary of the starter code's stand-alone SimpleRNN model for these sizes."""
     return ac.model_summary_text(starter_code.simple_rnn_model(num_features, units))
 
 

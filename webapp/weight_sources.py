@@ -19,7 +19,7 @@ from webapp.cached_traces import result_by_name
 from webapp.shared_results import within_budget
 from webapp.widgets import as_text, keep_valid
 
-SEED_SOURCE, RUN_SOURCE, MODEL_SOURCE = "The seed", "Train and watch", "Your model"
+RANDOM_SOURCE, RUN_SOURCE, MODEL_SOURCE = "Random weights", "Train and watch", "Your model"
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,14 @@ def session_uploaded_model():
 
 
 def weight_source(defaults, prefix):
-    """The sidebar's "Weights from" control (key `{prefix}_source`): the seed, this session's
+    """The sidebar's "Weights from" control (key `{prefix}_source`): random weights, this session's
     trained Transformer, or the uploaded model, each offered only when it exists, with a line
     saying how to get those that do not. Returns the chosen source."""
     run, upload, any_run = session_transformer_run(), session_uploaded_model(), _session_transformer()
-    options = [SEED_SOURCE] + [RUN_SOURCE] * (run is not None) + [MODEL_SOURCE] * (upload is not None)
+    options = [RANDOM_SOURCE] + [RUN_SOURCE] * (run is not None) + [MODEL_SOURCE] * (upload is not None)
     source = st.radio("Weights from", options, index=options.index(defaults[f"{prefix}_source"]),
                       key=f"{prefix}_source", bind="query-params",
-                      help="The seed's random weights, or a MultiHeadAttention layer of a trained model.")
+                      help="Random weights drawn with the seed below, or a MultiHeadAttention layer of a trained model.")
     if run is None and any_run is not None and any_run.status in (RunStatus.WAITING, RunStatus.TRAINING):
         st.caption(f"A trained layer: this session's Transformer is {any_run.status} on "
                    "[Train and watch](train-and-watch); pause it there (or let it finish) to inspect its layers "
@@ -179,7 +179,7 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
         model_inputs = ac.model_inputs_from_text(model, text)
         described = f"layer {call.layer} of your model {quote(name)}, on the input typed above"
         key = ("model", name, hash(data), text, call.call_index)
-    # Within the memory budget, as the seed's traces: an uploaded model may read up to MAX_TOKENS.
+    # Within the memory budget, as the random weights' traces: an uploaded model may read up to MAX_TOKENS.
     cost = costs.attention_cost(model, model_inputs)
     trace = within_budget(("trained trace", *key), cost,
                           lambda: ac.trace_attention_call(model, model_inputs, call.call_index))

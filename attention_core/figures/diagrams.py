@@ -122,8 +122,8 @@ def qkv_pipeline_figure(
                    height=-spans[-1][1] + 100, side=10, bottom=10)
 
 
-# The seed's boxes, in its order, and where the data really flows between them: the query and
-# the keys make the raw scores; the weights and the values make the weighted sum. (The seed's
+# The starter code's boxes, in its order, and where the data really flows between them: the query and
+# the keys make the raw scores; the weights and the values make the weighted sum. (The starter code's
 # diagram chains Query -> Key -> Value -> scores, as if values fed the scores; they do not.)
 _PIPELINE_BOXES = ("Query", "Keys", "Values", "Raw scores", "Scaled scores", "Softmax weights",
                    "Weighted sum", "Context vector")

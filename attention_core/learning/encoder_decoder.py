@@ -97,7 +97,7 @@ class Seq2SeqAttention(keras.Model):
     Args:
         vocab_size: V, ids 0..V-1 shared by source and target; id 0 pads the source.
         units: U, the width of embeddings, both GRUs and the attention.
-        mechanism: "additive" (`BahdanauAttention`, the seed's W1, W2, V) or "dot" (scaled
+        mechanism: "additive" (`BahdanauAttention`, the starter code's W1, W2, V) or "dot" (scaled
             dot-product).
         start_id: the id that starts every decoder input.
         seed: int; every initial weight is derived from it, so a seed gives one model.

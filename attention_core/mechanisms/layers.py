@@ -1,6 +1,6 @@
 """Keras layers for the attention mechanisms the app teaches.
 
-`BahdanauAttention` is the seed's additive `Attention` layer (W1, W2, V), `SelfAttention` its
+`BahdanauAttention` is the starter code's additive `Attention` layer (W1, W2, V), `SelfAttention` its
 Query/Key/Value pipeline, `RNNWithAttention` its SimpleRNN read by additive attention, and
 `dense_network` its stack of dense layers. Each attention layer has a `compute_steps` method that
 returns every intermediate tensor of one forward pass; `call` returns a subset of the same dict,
@@ -126,7 +126,7 @@ def masked_softmax(logits, mask, axis):
 class BahdanauAttention(keras.layers.Layer):
     """Additive (Bahdanau) attention: how much each time step of `features` matters to `hidden`.
 
-    This is the seed's `Attention` layer, with its attribute names. The computation:
+    This is the starter code's `Attention` layer, with its attribute names. The computation:
 
     1. `features_projection = W1(features)`                       (B, T, U)
     2. `hidden_with_time_axis = expand_dims(hidden, 1)`           (B, 1, H)
@@ -156,7 +156,7 @@ class BahdanauAttention(keras.layers.Layer):
         self.units = check_positive_int("units", units)
         self.seed = seed
         w1_init, w2_init, v_init = _seeded_initializers(seed, 3)
-        # Sublayers are created here so the seed's names exist at once; their weights in build().
+        # Sublayers are created here so the starter code's names exist at once; their weights in build().
         self.W1 = keras.layers.Dense(units, kernel_initializer=w1_init, name="W1")
         self.W2 = keras.layers.Dense(units, kernel_initializer=w2_init, name="W2")
         self.V = keras.layers.Dense(1, kernel_initializer=v_init, name="V")
@@ -223,7 +223,7 @@ class BahdanauAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
 class SelfAttention(keras.layers.Layer):
-    """Dot-product self-attention of a sequence with itself: the seed's Query/Key/Value pipeline.
+    """Dot-product self-attention of a sequence with itself: the starter code's Query/Key/Value pipeline.
 
     The computation, for each head n (columns [n*D, (n+1)*D) of the projections):
 
@@ -380,7 +380,7 @@ class SelfAttention(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_SERIALIZATION_PACKAGE)
 class RNNWithAttention(keras.Model):
-    """The seed's model: a SimpleRNN's hidden states read by additive attention.
+    """The starter code's model: a SimpleRNN's hidden states read by additive attention.
 
     1. `rnn_output, hidden_state = rnn(inputs)`   (B, T, U) and (B, U)
     2. `context_vector, attention_weights = attention(rnn_output, hidden_state)`
@@ -442,9 +442,9 @@ class RNNWithAttention(keras.Model):
 
 
 def dense_network(input_dim, layer_units, activation="relu", seed=None):
-    """The seed's fully connected network: `Input(input_dim)` then one `Dense` per entry.
+    """The starter code's fully connected network: `Input(input_dim)` then one `Dense` per entry.
 
-    Each layer computes y = activation(x @ W + b), W of shape (inputs, units); the seed's
+    Each layer computes y = activation(x @ W + b), W of shape (inputs, units); the starter code's
     4 -> 3 -> 2 example is `dense_network(4, [3, 2])`, with 4*3+3 + 3*2+2 = 23 parameters.
     """
     check_positive_int("input_dim", input_dim)
@@ -457,7 +457,7 @@ def dense_network(input_dim, layer_units, activation="relu", seed=None):
             keras.layers.Dense(units, activation=activation, kernel_initializer=init, name=f"dense_{i + 1}")
             for i, (units, init) in enumerate(zip(layer_units, initializers))
         ],
-        name="sequential",  # as the seed's first model is called; Keras would count up per model
+        name="sequential",  # as the starter code's first model is called; Keras would count up per model
     )
 
 

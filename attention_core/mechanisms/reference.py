@@ -9,7 +9,7 @@ import numpy as np
 
 
 def dot_product(a, b):
-    """The seed's dot product: multiply matching entries, then add them up."""
+    """The starter code's dot product: multiply matching entries, then add them up."""
     return sum(a[i] * b[i] for i in range(len(a)))
 
 

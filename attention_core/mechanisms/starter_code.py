@@ -1,8 +1,8 @@
-"""The seed's own code, as the learner first read it, and which traced tensor each line made.
+"""The starter code, as the learner first read it, and which traced tensor each line made.
 
-The seed builds additive attention as two classes, `Attention` and `RNNWithAttention`, over a
+The starter code builds additive attention as two classes, `Attention` and `RNNWithAttention`, over a
 `SimpleRNN`. `RNNWithAttention` and `BahdanauAttention` (layers.py) compute exactly what they
-do, in TensorFlow's Keras 3 spelling; here is the seed's text, so a page can show each line of
+do, in TensorFlow's Keras 3 spelling; here is the starter code's text, so a page can show each line of
 its `call()` methods beside the tensor it produced (`CALL_STEPS`, named as in the exports).
 """
 
@@ -62,8 +62,8 @@ context_vector, attention_weights = model(input_sequence)
 
 
 def simple_rnn_model_code(num_features=4, units=32):
-    """The seed's SimpleRNN model as text, for `num_features` features per step and `units`
-    hidden units (the seed's own: 4 and 32)."""
+    """The starter code's SimpleRNN model as text, for `num_features` features per step and `units`
+    hidden units (the starter code's own: 4 and 32)."""
     return f'''\
 import tensorflow as tf
 
@@ -83,9 +83,9 @@ SIMPLE_RNN_MODEL = simple_rnn_model_code()
 
 @dataclass(frozen=True)
 class CodeStep:
-    """One line of a seed's `call()` and the tensors it produced, by their export names."""
+    """One line of the starter code's `call()` and the tensors it produced, by their export names."""
 
-    line: str  # the line as the seed writes it, without indentation
+    line: str  # the line as the starter code writes it, without indentation
     fields: tuple  # names in `export.trace_tensors(RNNAttentionTrace)`, in the order the line makes them
 
 
@@ -105,10 +105,10 @@ CALL_STEPS = (
 
 
 def simple_rnn_model(num_features, units):
-    """The seed's `SimpleRNN` model: `Input(shape=(None, num_features))` then `SimpleRNN(units)`.
+    """The starter code's `SimpleRNN` model: `Input(shape=(None, num_features))` then `SimpleRNN(units)`.
 
     Its parameters are the kernel (F, U), recurrent kernel (U, U) and bias (U,): F·U + U·U + U.
-    Named as the seed's first model and layer are ("sequential", "simple_rnn"), so its summary
+    Named as the starter code's first model and layer are ("sequential", "simple_rnn"), so its summary
     reads the same however many models this process made before (Keras would count up:
     "sequential_1", "simple_rnn_1", …).
     """

@@ -311,7 +311,7 @@ def trace_dense_network(model: keras.Sequential, x):
 
 @dataclass(frozen=True)
 class DotProductTrace:
-    """The seed's dot product of two vectors: element-wise products, then their sum."""
+    """The starter code's dot product of two vectors: element-wise products, then their sum."""
 
     a: np.ndarray  # (D,)
     b: np.ndarray  # (D,)
