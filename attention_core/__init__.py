@@ -35,6 +35,7 @@ from attention_core.mechanisms.comparison import (
     compare_mechanism,
     compare_mechanisms,
     compare_with_trained,
+    largest_change,
     multi_head_attention_like,
     trained_mask_text,
     weights_difference,

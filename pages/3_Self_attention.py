@@ -68,7 +68,7 @@ def choose_token(tokens, key, label):
 def score_picker(query_labels, key_labels, trace, head, why_masked):
     """Any cell (i, j) of head `head`'s score map: every product of q_i · k_j, the sum, the scaling and the weight."""
     st.subheader("How one score was computed")
-    D = trace.query.shape[1] // trace.num_heads  # the query and key heads' width
+    D = trace.query_head_size
     query, key = trace.head_columns(trace.query, head), trace.head_columns(trace.key, head)
     left, right = st.columns(2)
     with left:
@@ -201,9 +201,9 @@ def explorer():
         widgets.show_input_error(error)
         return
 
-    masked = not trace.attention_mask.all()
+    masked = trace.is_masked
     why_masked = padding.mask_reasons(trace.attention_mask)
-    T, Tk, D, F = len(query_labels), len(key_labels), trace.query.shape[1] // num_heads, trace.inputs.shape[1]
+    T, Tk, D, F = len(query_labels), len(key_labels), trace.query_head_size, trace.inputs.shape[1]
     value_units = trace.value.shape[1]
     cross = trace.key_inputs is not None
     if seeded:

@@ -7,6 +7,7 @@ from attention_core import (
     MAX_TOKENS,
     InputError,
     figures,
+    largest_change,
     trained_mask_text,
     weights_difference,
 )
@@ -135,7 +136,7 @@ def explorer():
                 "where their weights differ.", icon=":material/info:")
         return
     difference = weights_difference(by_name.values(), first, second)
-    st.metric("Largest change in any weight", f"{abs(difference).max():.4f}")
+    st.metric("Largest change in any weight", f"{largest_change(difference):.4f}")
     widgets.plot(
         figures.heatmap(difference, tokens, tokens, title=f"{first} − {second}", colorscale="RdBu", zmid=0.0,
                         row_title="query (attending)", col_title="key (attended to)", value_name="difference",

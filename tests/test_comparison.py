@@ -12,6 +12,7 @@ from attention_core import (
     compare_mechanism,
     compare_mechanisms,
     encode_text,
+    largest_change,
     trained_mask_text,
     weights_difference,
 )
@@ -63,6 +64,12 @@ def test_the_mechanisms_really_differ():
         for second in COMPARED_MECHANISMS:
             difference = weights_difference(results, first, second)
             assert (np.abs(difference).max() == 0) == (first == second)
+
+
+def test_the_largest_change_is_the_largest_absolute_difference():
+    assert largest_change(np.array([[0.1, -0.3], [0.2, 0.0]], np.float32)) == pytest.approx(0.3)
+    difference = weights_difference(compare_mechanisms(X, units=8, num_heads=2, seed=0), "dot-product", "additive")
+    assert largest_change(difference) == np.abs(difference).max()
 
 
 def test_scaling_flattens_the_distribution():

@@ -186,8 +186,10 @@ def test_trace_attention_call_is_the_layers_own_pipeline(encoder_decoder):
     np.testing.assert_array_equal(trace.inputs, decoded)
     np.testing.assert_array_equal(trace.key_inputs, encoded)
     assert (trace.num_heads, trace.query.shape, trace.value.shape, trace.weights.shape) == (4, (4, 8), (5, 12), (4, 4, 5))
+    assert (trace.query_head_size, trace.head_size) == (2, 3)  # key_dim 2, value_dim 3
     assert trace.scale == pytest.approx(1 / np.sqrt(2))
     np.testing.assert_array_equal(trace.attention_mask, np.broadcast_to(IDS[0] != 0, (4, 5)))
+    assert trace.is_masked == bool(np.any(IDS[0] == 0))
     # Against Keras: the weights and output the layer returns on the same tensors and mask.
     output, weights = layer(
         decoded[None], encoded[None], attention_mask=trace.attention_mask[None], return_attention_scores=True

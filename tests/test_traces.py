@@ -61,6 +61,13 @@ def test_self_attention_trace_fields_are_the_layer_outputs(causal):
     np.testing.assert_array_equal(trace.attention_mask, reference.causal_mask(5) if causal else True)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_a_traces_query_head_width_and_whether_it_masks(causal):
+    trace = trace_self_attention(SelfAttention(6, num_heads=2, seed=0), rng_array(0, 5, 4), use_causal_mask=causal)
+    assert trace.query_head_size == trace.head_columns(trace.query, 0).shape[1] == 3
+    assert trace.is_masked == bool(np.any(~trace.attention_mask)) == causal
+
+
 def test_self_attention_trace_steps_chain_together():
     layer = SelfAttention(4, num_heads=2, use_scale=True, seed=1)
     trace = trace_self_attention(layer, rng_array(1, 3, 2))

@@ -280,3 +280,8 @@ def weights_difference(results, first, second):
     """(T, T) weights of mechanism `first` minus those of `second`, from compare_mechanisms."""
     by_name = {result.name: result for result in results}
     return by_name[first].weights - by_name[second].weights
+
+
+def largest_change(difference):
+    """The largest |difference| of any cell of a `weights_difference` (T, T), as a float."""
+    return float(abs(difference).max())

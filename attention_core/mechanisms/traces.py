@@ -135,6 +135,17 @@ class SelfAttentionTrace:
     def head_size(self):
         return self.context.shape[-1]
 
+    @property
+    def query_head_size(self):
+        """D of the queries and keys: the width U / N of one head's columns of `query` (T, U) and
+        `key` (Tk, U); a model's values may be wider (`head_size`)."""
+        return self.query.shape[1] // self.num_heads
+
+    @property
+    def is_masked(self):
+        """Whether `attention_mask` (T, Tk) hides any cell: a causal mask, padding or a model's own."""
+        return not self.attention_mask.all()
+
     def head_columns(self, projection, head):
         """Head `head`'s slice (T, D) of a (T, U) projection: columns [head*D, (head+1)*D), with
         D = U / N of that projection (a model's keys may be narrower than its values)."""
