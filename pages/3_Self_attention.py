@@ -158,9 +158,8 @@ def explorer():
     """The settings, the sequence, the open view and the downloads."""
     with st.sidebar:
         st.header("Settings")
-        source = weight_sources.weight_source(DEFAULTS, "sa")
-        trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == weight_sources.RANDOM_SOURCE
+        weights = weight_sources.weights_from(DEFAULTS, "sa")
+        seeded = weights.random
         if seeded:
             units, num_heads = widgets.units_and_heads(DEFAULTS, "sa", "Units (width of Q, K, V)", "Heads")
             seed = st.slider("Seed (weights and token vectors)", 0, 99, DEFAULTS["sa_seed"], key="sa_seed", bind="query-params")
@@ -172,29 +171,14 @@ def explorer():
                        "controls are hidden; the random weights' come back with Weights from: Random weights.")
         DEFAULTS.reset_button()
 
-    note = st.container()  # where the weights come from, first, once it is known
-    text = DEFAULTS["sa_text"]
-    if seeded:
-        text = st.text_area(
-            f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})",
-            DEFAULTS["sa_text"],
-            key="sa_text",
-            bind="query-params",
-            help=TEXT_RULE,
-        )
-    elif source == weight_sources.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
-        text = weight_sources.model_input_box(DEFAULTS, "sa")
     try:
+        text, trained = weight_sources.sequence_and_layer(
+            weights, f"Sequence (words and punctuation become tokens; at most {MAX_TOKENS})")
         if seeded:
-            with note:
-                widgets.untrained_note()
             settings = (text, units, num_heads, use_scale, seed, use_causal_mask, add_positions)
             tokens, trace = cached_traces.self_attention_trace(*settings)
             query_labels = key_labels = tokens
         else:
-            trained = weight_sources.trained_layer(DEFAULTS, "sa", source, text, trained_controls)
-            with note:
-                weight_sources.trained_note(trained)
             trace, query_labels, key_labels, settings = trained.trace, trained.query_labels, trained.key_labels, trained.key
             units, num_heads = trace.query.shape[1], trace.num_heads
     except InputError as error:

@@ -13,7 +13,6 @@ from attention_core import (
 )
 from attention_core.mechanisms import reference
 from attention_core.text import explain
-from attention_core.text.tokens import TEXT_RULE
 from webapp import cached_traces, url_notes, weight_sources, widgets
 
 widgets.configure_page("Compare")
@@ -54,9 +53,8 @@ def explorer():
     """The settings, the sentence, the four mechanisms and their difference."""
     with st.sidebar:
         st.header("Settings")
-        source = weight_sources.weight_source(DEFAULTS, "cmp")
-        trained_controls = st.container()  # the layer and its input, drawn once the page has its text
-        seeded = source == weight_sources.RANDOM_SOURCE
+        weights = weight_sources.weights_from(DEFAULTS, "cmp")
+        seeded = weights.random
         if seeded:
             units, num_heads = widgets.units_and_heads(DEFAULTS, "cmp", "Units", "Heads (multi-head only)")
         else:
@@ -72,23 +70,13 @@ def explorer():
                        "hidden; the other mechanisms take its inputs and its mask.")
         DEFAULTS.reset_button()
 
-    note = st.container()  # where the weights come from, first, once it is known
-    text = DEFAULTS["cmp_text"]
-    if seeded:
-        text = st.text_area(f"Sequence (at most {MAX_TOKENS} tokens)", DEFAULTS["cmp_text"], key="cmp_text",
-                            bind="query-params", help=TEXT_RULE)
-    elif source == weight_sources.MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
-        text = weight_sources.model_input_box(DEFAULTS, "cmp")
     try:
+        text, trained = weight_sources.sequence_and_layer(weights, f"Sequence (at most {MAX_TOKENS} tokens)",
+                                                          self_attention_only=True)
         if seeded:
-            with note:
-                widgets.untrained_note()
             tokens, result_of = cached_traces.mechanism_comparison(text, units, num_heads, seed, use_causal_mask, add_positions)
             allowed = reference.causal_mask(len(tokens)) if use_causal_mask else None  # (T, T), for the hover's softmax
         else:
-            trained = weight_sources.trained_layer(DEFAULTS, "cmp", source, text, trained_controls, self_attention_only=True)
-            with note:
-                weight_sources.trained_note(trained)
             result_of = weight_sources.trained_comparison(trained, units, seed)
             tokens, allowed = trained.query_labels, trained.trace.attention_mask
     except InputError as error:

@@ -13,11 +13,12 @@ import attention_core as ac
 from attention_core.learning import transformer
 from attention_core.learning.training import RunStatus
 from attention_core.text import explain
+from attention_core.text.tokens import TEXT_RULE
 from attention_core.text.validation import quote
 from webapp import costs, session_keys
 from webapp.cached_traces import result_by_name
 from webapp.shared_results import within_budget
-from webapp.widgets import as_text, keep_valid
+from webapp.widgets import as_text, keep_valid, untrained_note
 
 RANDOM_SOURCE, RUN_SOURCE, MODEL_SOURCE = "Random weights", "Train and watch", "Your model"
 
@@ -34,6 +35,20 @@ class TrainedLayer:
     model: object  # the keras.Model, inputs and call index it was traced from
     inputs: object
     call_index: int
+
+
+@dataclass(frozen=True)
+class WeightsChoice:
+    """A page's "Weights from" choice, as the sidebar drew it (`weights_from`)."""
+
+    source: str  # RANDOM_SOURCE, RUN_SOURCE or MODEL_SOURCE
+    controls: object  # the sidebar container below the choice, for a trained layer's picker and input
+    defaults: dict  # the page's widget defaults
+    prefix: str  # the page's widget keys' prefix
+
+    @property
+    def random(self):
+        return self.source == RANDOM_SOURCE
 
 
 # A number per training run, never reused in this process (an id() can be, once a run is gone): it
@@ -78,7 +93,7 @@ def session_uploaded_model():
     return st.session_state.get(session_keys.UPLOADED_MODEL)
 
 
-def weight_source(defaults, prefix):
+def _source_radio(defaults, prefix):
     """The sidebar's "Weights from" control (key `{prefix}_source`): random weights, this session's
     trained Transformer, or the uploaded model, each offered only when it exists, with a line
     saying how to get those that do not. Returns the chosen source."""
@@ -100,7 +115,7 @@ def weight_source(defaults, prefix):
     return source
 
 
-def model_input_box(defaults, prefix):
+def _model_input_box(defaults, prefix):
     """The uploaded model's input box (key `{prefix}_input`); its default is the example model's
     sentence, as on the Your model page."""
     return st.text_area("Your model's input: text when the model holds a TextVectorization or StringLookup, else "
@@ -150,7 +165,7 @@ def _model_labels(model, model_inputs, call):
     return ac.attention_labels(model, model_inputs, attention)[call.call_index]
 
 
-def trained_layer(defaults, prefix, source, text, controls, self_attention_only=False):
+def _trained_layer(defaults, prefix, source, text, controls, self_attention_only=False):
     """The chosen source's layer on its input, drawing the layer picker and (for a run) the input
     controls in `controls` (a sidebar container); `text` is what the page's sequence box holds
     (an uploaded model's input). Raises ac.InputError for a model or input that cannot be shown."""
@@ -189,10 +204,40 @@ def trained_layer(defaults, prefix, source, text, controls, self_attention_only=
     return TrainedLayer(trace, query_labels, key_labels, described, key, model, model_inputs, call.call_index)
 
 
-def trained_note(trained):
+def _trained_note(trained):
     """The line a page with trained weights starts with, where the untrained note stands: exactly
     where its weights come from."""
     st.caption(f":material/school: **Trained weights:** {as_text(trained.source)}.")
+
+
+def weights_from(defaults, prefix):
+    """The sidebar's "Weights from" control (key `{prefix}_source`) and, below it, a place for the
+    trained layer's controls; draw it in the sidebar, before the page's own settings. Returns the
+    WeightsChoice that `sequence_and_layer` reads."""
+    source = _source_radio(defaults, prefix)
+    return WeightsChoice(source, st.container(), defaults, prefix)
+
+
+def sequence_and_layer(choice, text_label, self_attention_only=False):
+    """The page's top: the note saying where the weights come from, the sequence's box (labelled
+    `text_label`, key `{prefix}_text`, for random weights; an uploaded model's input box), and the
+    trained layer on that input, its picker and a run's input drawn in `choice.controls`. Returns
+    (text, TrainedLayer), the layer None for random weights. Raises ac.InputError for a model or
+    input that cannot be shown."""
+    defaults, prefix = choice.defaults, choice.prefix
+    note = st.container()  # where the weights come from, first, once it is known
+    text = defaults[f"{prefix}_text"]
+    if choice.random:
+        text = st.text_area(text_label, text, key=f"{prefix}_text", bind="query-params", help=TEXT_RULE)
+        with note:
+            untrained_note()
+        return text, None
+    if choice.source == MODEL_SOURCE:  # a run's input is its task's symbols, picked in the sidebar
+        text = _model_input_box(defaults, prefix)
+    trained = _trained_layer(defaults, prefix, choice.source, text, choice.controls, self_attention_only)
+    with note:
+        _trained_note(trained)
+    return text, trained
 
 
 def trained_comparison(trained, units, seed):
