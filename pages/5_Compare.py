@@ -13,7 +13,7 @@ from attention_core import (
 )
 from attention_core.mechanisms import reference
 from attention_core.text import explain
-from webapp import cached_traces, url_notes, weight_sources, widgets
+from webapp import cached_traces, url_notes, views, weight_sources, widgets
 
 widgets.configure_page("Compare")
 DEFAULTS = widgets.Defaults(
@@ -94,26 +94,25 @@ def explorer():
     by_name = {}  # each mechanism's result, asked for as its map is drawn (see cached_traces.mechanism_comparison)
     descriptions = {**DESCRIPTIONS, **({} if seeded else {"multi-head": TRAINED_DESCRIPTION})}
     st.markdown("\n".join(f"- **{name}**: {descriptions[name]}" for name in COMPARED_MECHANISMS))
-    for row in (COMPARED_MECHANISMS[:2], COMPARED_MECHANISMS[2:]):
-        # Each map first in its column, so the two in a row start at the same height; its check below it.
-        for column, name in zip(st.columns(2), row):
-            with column:
-                result = by_name[name] = result_of(name)
-                # Hover writes out the mean of multi-head's heads, and every other map's softmax.
-                if len(result.head_weights) > 1:
-                    hover = explain.mean_texts(result.head_weights, result.weights)
-                else:
-                    hover = explain.softmax_hover_texts(result.head_scores[0], result.weights, allowed)
-                widgets.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
-                        key=f"cmp_{name}")
-                check = (
-                    f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
-                    f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
-                )
-                if result.verified:  # a caption: an alert box under each map took ~2.5 ms a press to redraw
-                    st.caption(f":green[:material/check_circle:] Equals {check}.")
-                else:
-                    st.error(f"Disagrees with {check}.")
+    # Each map first in its column, so the two in a row start at the same height; its check below it.
+    for column, name in views.two_to_a_row(COMPARED_MECHANISMS):
+        with column:
+            result = by_name[name] = result_of(name)
+            # Hover writes out the mean of multi-head's heads, and every other map's softmax.
+            if len(result.head_weights) > 1:
+                hover = explain.mean_texts(result.head_weights, result.weights)
+            else:
+                hover = explain.softmax_hover_texts(result.head_scores[0], result.weights, allowed)
+            widgets.plot(figures.attention_heatmap(result.weights, tokens, tokens, title=name, hover_texts=hover),
+                         key=f"cmp_{name}")
+            check = (
+                f"the Keras layer's call (max |Δ| = {result.layer_max_diff:.1e}) and "
+                f"{result.oracle} (max |Δ| = {result.oracle_max_diff:.1e})"
+            )
+            if result.verified:  # a caption: an alert box under each map took ~2.5 ms a press to redraw
+                st.caption(f":green[:material/check_circle:] Equals {check}.")
+            else:
+                st.error(f"Disagrees with {check}.")
 
     st.header("Difference")
     left, right = st.columns(2)
