@@ -14,15 +14,19 @@ CHROMIUM := /usr/bin/chromium
 run: $(VENV)/.runtime-installed
 	$(BIN)/python serve.py --server.port $(PORT)
 
-# The whole suite, the container test included (tests/test_container.py: it builds the image,
-# starting Debian's Docker engine as root when none answers).
-test: $(VENV)/.dev-installed chromium
-	$(BIN)/python -m pytest
+# On both cores: two pytest-xdist workers, each taking a module at a time, the browser modules
+# and the container test together (tests/conftest.py's groups).
+PARALLEL := -n 2 --dist loadscope
 
-# The inner loop: the unit tests and a smoke run of every page (tests/conftest.py's markers), on
-# both cores; no browser, no container.
+# The whole suite, the container test included (tests/test_container.py: the image builds in the
+# background from the start, starting Debian's Docker engine as root when none answers).
+test: $(VENV)/.dev-installed chromium
+	$(BIN)/python -m pytest $(PARALLEL)
+
+# The inner loop: the unit tests and a smoke run of every page (tests/conftest.py's markers); no
+# browser, no container.
 test-fast: $(VENV)/.dev-installed
-	$(BIN)/python -m pytest -m "unit or smoke" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m "unit or smoke" $(PARALLEL)
 
 container-test: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m pytest tests/test_container.py

@@ -10,40 +10,35 @@ installs it). Without it these tests fail, they never skip.
 """
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-import weakref
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-SERVER_LOG = ARTIFACTS / "streamlit-server.log"
-SCREENSHOT_DIR = ROOT / os.environ.get("SCREENSHOT_DIR", "tests/artifacts/screenshots")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-WIDTH, HEIGHT = 1400, 1000
-# A screenshot is as tall as the page's content, up to this many pixels.
-MAX_SCREENSHOT_HEIGHT = 9000
-
-SERVER_START_TIMEOUT = 60  # seconds until /_stcore/health answers
-FIRST_RUN_TIMEOUT = 90_000  # ms; a page's first run imports TensorFlow and builds layers
-RERUN_TIMEOUT = 30_000  # ms for a rerun after an interaction
+from tests.support.browser import (
+    CHART_DATA_JS,
+    ERROR_ALERT,
+    EXCEPTION,
+    FIRST_RUN_TIMEOUT,
+    HEIGHT,
+    MAX_SCREENSHOT_HEIGHT,
+    PLOT,
+    SCREENSHOT_DIR,
+    STREAMLIT_DIALOG,
+    WIDTH,
+    chart_data,
+    expect_rerun,
+    finished_status,
+    log_text,
+    open_page,
+    press_on_slider,
+    sidebar_slider,
+    submit_text_area,
+    wait_chart_changed,
+    wait_idle,
+)
 
 # Screenshot name -> URL path (app.py's url_path values; "" is the home page), with a view.
 PAGES = {
@@ -56,264 +51,6 @@ PAGES = {
     "compare": "compare",
 }
 
-EXCEPTION = '[data-testid="stException"]'
-ERROR_ALERT = '[data-testid="stAlert"]:has([data-testid="stAlertContentError"])'
-IDLE_APP = (
-    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
-    '[data-test-script-state="notRunning"]'
-)
-PLOT = '[data-testid="stMain"] .js-plotly-plot'
-# Streamlit's modal dialogs ("Page not found", "Connection error", ...); the app opens none.
-STREAMLIT_DIALOG = '[role="dialog"]'
-
-# Each open page's websocket to the server, whose frames tell when a script run has ended.
-_SOCKETS = weakref.WeakKeyDictionary()
-
-
-# --------------------------------------------------------------------------- server and browser
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _log_text():
-    return SERVER_LOG.read_text(errors="replace") if SERVER_LOG.exists() else ""
-
-
-def _stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _start_server():
-    """(process, port) of a Streamlit server answering its health check; fails with its log."""
-    # The environment `make run` gives: attention_core itself sets TensorFlow's (quiet logs,
-    # oneDNN off), so none of the TF_ variables this process holds are passed on.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_")}
-    for _attempt in range(3):  # another process may grab the free port before Streamlit does
-        port = _free_port()
-        with SERVER_LOG.open("w") as log:
-            process = subprocess.Popen(
-                # serve.py, as `make run` and the container start the app.
-                [sys.executable, "serve.py", "--server.port", str(port), "--server.address", "127.0.0.1"],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return process, port
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.25)  # polling interval of the health check, not a synchronization
-        _stop(process)
-        if "is not available" not in _log_text():
-            break
-    pytest.fail(
-        f"Streamlit did not answer http://127.0.0.1:{port}/_stcore/health within "
-        f"{SERVER_START_TIMEOUT} s (exit code {process.returncode}). Server log:\n{_log_text()}",
-        pytrace=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def server():
-    """Base URL of the app, served for the whole module; its log must hold no traceback."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    process, port = _start_server()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(process)
-    if "Traceback" in _log_text():
-        pytest.fail(f"The Streamlit server logged a traceback ({SERVER_LOG}):\n{_log_text()}", pytrace=False)
-
-
-@pytest.fixture(autouse=True)
-def no_traceback_during_test(server):
-    """Blame a traceback in the server log on the test during which it appeared."""
-    start = len(_log_text())
-    yield
-    new = _log_text()[start:]
-    assert "Traceback" not in new, f"The server logged a traceback during this test:\n{new}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests need Debian's Chromium. Install it with "
-            "`apt-get install -y chromium` (as root), or run `make test`, which installs it.",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _new_page(browser):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    page.on("websocket", lambda socket: _SOCKETS.__setitem__(page, socket))
-    page.set_default_timeout(RERUN_TIMEOUT)
-    return context, page
-
-
-@pytest.fixture(scope="module")
-def first_visit(server, browser):
-    """The Streamlit dialogs (e.g. "Page not found") that the fresh server's first visitor saw.
-
-    That visitor follows a shared link to a page other than home. Every other test opens its
-    pages after this visit, so what only a server's first session shows is checked once, here.
-    """
-    context, page = _new_page(browser)
-    try:
-        page.goto(f"{server}/self-attention")
-        page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-        page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-        wait_idle(page, FIRST_RUN_TIMEOUT)
-        return {
-            "title": page.locator('[data-testid="stMain"] h1').first.inner_text(),
-            "dialogs": [dialog.inner_text() for dialog in page.locator(STREAMLIT_DIALOG).all()],
-        }
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def events():
-    """What the page did that it never should: JavaScript dialogs and uncaught errors."""
-    return {"dialogs": [], "errors": []}
-
-
-@pytest.fixture
-def page(browser, events, first_visit):
-    context, page = _new_page(browser)
-
-    def on_dialog(dialog):
-        events["dialogs"].append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    page.on("pageerror", lambda error: events["errors"].append(str(error)))
-    yield page
-    context.close()
-    assert events["dialogs"] == [], f"The page opened JavaScript dialogs: {events['dialogs']}"
-    assert events["errors"] == [], f"Uncaught JavaScript errors: {events['errors']}"
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def wait_idle(page, timeout=RERUN_TIMEOUT):
-    """Wait until the app is connected and its script has finished running."""
-    page.locator(IDLE_APP).wait_for(state="attached", timeout=timeout)
-
-
-def _is_full_run_end(payload):
-    """Whether a websocket frame from the server ends a script run (not one cut short by a rerun)."""
-    if isinstance(payload, str):
-        return False
-    message = ForwardMsg()
-    message.ParseFromString(payload)
-    return (message.WhichOneof("type") == "script_finished"
-            and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN)
-
-
-@contextmanager
-def expect_rerun(page):
-    """Around an input: wait until the script run it causes has ended and the app is idle.
-
-    Yields the frame info whose `.value` is the ForwardMsg's script_finished status once done.
-    """
-    with _SOCKETS[page].expect_event("framereceived", predicate=_is_full_run_end, timeout=RERUN_TIMEOUT) as frame:
-        yield frame
-    wait_idle(page)
-
-
-def finished_status(frame):
-    """The script_finished status of the websocket frame `expect_rerun` waited for."""
-    message = ForwardMsg()
-    message.ParseFromString(frame.value)
-    return message.script_finished
-
-
-def open_page(page, base_url, path, query=""):
-    """Open a page and wait for its main content, its first chart and the end of its run."""
-    page.goto(f"{base_url}/{path}{'?' + query if query else ''}")
-    page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-    page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-    wait_idle(page, FIRST_RUN_TIMEOUT)
-    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
-    assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()
-
-
-# The data of the plotly chart whose title starts with `title` (tags stripped), as JSON, or null.
-_CHART_DATA_JS = """
-title => {
-    const plot = Array.from(document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot'))
-        .find(el => el.layout && el.layout.title &&
-              String(el.layout.title.text ?? el.layout.title).replace(/<[^>]*>/g, '').startsWith(title));
-    return plot && plot.data ? JSON.stringify(plot.data.map(trace => trace.z ?? trace.y ?? null)) : null;
-}
-"""
-
-
-def chart_data(page, title):
-    data = page.evaluate(_CHART_DATA_JS, title)
-    assert data is not None, f"No chart titled {title!r} on {page.url}"
-    return data
-
-
-def wait_chart_data(page, title, old=None, timeout=None):
-    """Wait until the chart titled `title` is drawn with data other than `old`; returns that data.
-
-    The data is the one the wait saw: read again afterwards, a chart that a training page
-    redraws may be between two renders and not found."""
-    handle = page.wait_for_function(
-        f"([title, old]) => {{ const data = ({_CHART_DATA_JS})(title); return data !== null && data !== old ? data : null; }}",
-        arg=[title, old],
-        timeout=timeout,
-    )
-    return handle.json_value()
-
-
-def wait_chart_changed(page, title, old):
-    wait_chart_data(page, title, old)
-    wait_idle(page)
-
-
-def sidebar_slider(page, label):
-    """The keyboard-focusable range input of the sidebar slider named `label`."""
-    return page.locator(f'[data-testid="stSidebar"] input[type="range"][aria-label={json.dumps(label)}]')
-
-
-def press_on_slider(page, label, key="ArrowRight"):
-    """Focus a sidebar slider and press `key`; returns its value before and after."""
-    slider = sidebar_slider(page, label)
-    before = int(slider.input_value())
-    slider.focus()
-    page.keyboard.press(key)
-    after = before + (1 if key == "ArrowRight" else -1)
-    expect(slider).to_have_value(str(after))
-    return before, after
-
-
-def submit_text_area(page, text):
-    area = page.locator('[data-testid="stMain"] [data-testid="stTextArea"] textarea').first
-    area.fill(text)
-    area.press("Control+Enter")
-
 
 # --------------------------------------------------------------------------- tests
 
@@ -321,7 +58,7 @@ def submit_text_area(page, text):
 def test_server_starts_with_a_clean_terminal(server):
     # Before its first visitor, `make run` prints Streamlit's banner and nothing else: no
     # TensorFlow or Keras logs, no warnings.
-    start_up = _log_text().split("You can now view")[0]
+    start_up = log_text().split("You can now view")[0]
     noise = [line for line in start_up.splitlines() if line.strip() and "Uvicorn server started" not in line]
     assert noise == [], f"The server printed at start-up:\n{start_up}"
 
@@ -385,7 +122,7 @@ def test_slider_reruns_only_the_fragment_and_reset_restores_the_page(page, serve
         page.get_by_role("button", name="Reset to defaults").click()
     expect(sidebar_slider(page, "Seed (weights and token vectors)")).to_have_value("0")
     expect(page).not_to_have_url(re.compile(r"sa_seed="))
-    page.wait_for_function(f"first => ({_CHART_DATA_JS})('Softmax weights') === first", arg=first)
+    page.wait_for_function(f"first => ({CHART_DATA_JS})('Softmax weights') === first", arg=first)
     assert page.locator(EXCEPTION).count() == 0
 
 

@@ -6,10 +6,10 @@ downloaded; the sidebar's navigation (the same session) opens the Self-attention
 `ac.trace_attention_call` of the downloaded model on the same held-out example; then Compare's
 multi-head map equals that layer's heads' mean.
 
-Screenshots go to tests/artifacts/screenshots/self-attention-trained.png and compare-trained.png (or
-$SCREENSHOT_DIR).
-Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
-/usr/bin/chromium; these tests fail, never skip, without it).
+Screenshots go to tests/artifacts/screenshots/self-attention-trained.png and compare-trained.png
+(or $SCREENSHOT_DIR). Uses the session's one server and Chromium, and the helpers, of
+tests/support/browser.py (Debian's Chromium at /usr/bin/chromium; these tests fail, never skip,
+without it).
 """
 
 import json
@@ -19,18 +19,12 @@ import numpy as np
 from playwright.sync_api import expect
 
 import attention_core as ac
-from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+from tests.support.browser import (
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     PLOT,
     SCREENSHOT_DIR,
-    browser,
     chart_data,
-    events,
-    first_visit,
-    no_traceback_during_test,
-    page,
-    server,
     wait_idle,
 )
 from tests.test_pages import decode

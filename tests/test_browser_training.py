@@ -1,10 +1,10 @@
 """Train and watch in a real browser: press Play (the defaults, 3 epochs), see the alignment heatmap
 change while the model trains, while a second tab's self-attention page keeps answering.
 
-Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
-/usr/bin/chromium; these tests fail, never skip, without it). The finished page's screenshot
-goes to tests/artifacts/screenshots/train-and-watch.png, and its learned and ideal alignments to
-train-and-watch-alignment.png (or $SCREENSHOT_DIR).
+Uses the session's one server and Chromium, and the helpers, of tests/support/browser.py
+(Debian's Chromium at /usr/bin/chromium; these tests fail, never skip, without it). The finished
+page's screenshot goes to tests/artifacts/screenshots/train-and-watch.png, and its learned and
+ideal alignments to train-and-watch-alignment.png (or $SCREENSHOT_DIR).
 """
 
 import time
@@ -12,7 +12,7 @@ import time
 from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+from tests.support.browser import (
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     HEIGHT,
@@ -21,18 +21,12 @@ from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
     RERUN_TIMEOUT,
     SCREENSHOT_DIR,
     WIDTH,
-    _new_page,
-    browser,
     chart_data,
-    events,
     expect_rerun,
     finished_status,
-    first_visit,
-    no_traceback_during_test,
+    new_page,
     open_page,
-    page,
     press_on_slider,
-    server,
     wait_chart_changed,
     wait_chart_data,
     wait_idle,
@@ -57,7 +51,7 @@ def test_play_shows_the_alignment_forming_while_another_tab_stays_responsive(pag
     expect(page.locator(PROGRESS)).to_contain_text("Training")
 
     # Meanwhile another visitor moves a slider on the self-attention page and gets the new map.
-    context, other = _new_page(browser)
+    context, other = new_page(browser)
     try:
         open_page(other, server, "self-attention")
         old = chart_data(other, "Softmax weights")

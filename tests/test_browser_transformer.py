@@ -2,9 +2,10 @@
 and check that every map drawn holds the library's numbers for that run; download the model and
 upload it again.
 
-Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
-/usr/bin/chromium; these tests fail, never skip, without it). The replay's model view is saved as
-tests/artifacts/screenshots/train-and-watch-model-view.png (or $SCREENSHOT_DIR).
+Uses the session's one server and Chromium, and the helpers, of tests/support/browser.py
+(Debian's Chromium at /usr/bin/chromium; these tests fail, never skip, without it). The replay's
+model view is saved as tests/artifacts/screenshots/train-and-watch-model-view.png (or
+$SCREENSHOT_DIR).
 """
 
 import json
@@ -14,16 +15,10 @@ from playwright.sync_api import expect
 
 import attention_core as ac
 from attention_core.figures.learning import model_view_maps
-from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+from tests.support.browser import (
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     SCREENSHOT_DIR,
-    browser,
-    events,
-    first_visit,
-    no_traceback_during_test,
-    page,
-    server,
     wait_idle,
 )
 from tests.test_browser_training import PROGRESS, TRAINING_TIMEOUT

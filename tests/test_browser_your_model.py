@@ -2,9 +2,9 @@
 is refused with its reason while the page keeps working; the example model uploaded the same way
 shows maps whose numbers equal `ac.model_attention`'s, for the default input and a typed one.
 
-Uses tests/test_browser.py's server, Chromium and helpers (Debian's Chromium at
-/usr/bin/chromium; these tests fail, never skip, without it). The page's screenshot goes to
-tests/artifacts/screenshots/your-model.png (or $SCREENSHOT_DIR).
+Uses the session's one server and Chromium, and the helpers, of tests/support/browser.py
+(Debian's Chromium at /usr/bin/chromium; these tests fail, never skip, without it). The page's
+screenshot goes to tests/artifacts/screenshots/your-model.png (or $SCREENSHOT_DIR).
 """
 
 import json
@@ -14,22 +14,16 @@ import numpy as np
 from playwright.sync_api import expect
 
 import attention_core as ac
-from tests.test_browser import (  # noqa: F401 (fixtures are used by name)
+from tests.support.browser import (
     ERROR_ALERT,
     EXCEPTION,
     MAX_SCREENSHOT_HEIGHT,
     ROOT,
     SCREENSHOT_DIR,
     WIDTH,
-    browser,
     chart_data,
-    events,
     expect_rerun,
-    first_visit,
-    no_traceback_during_test,
     open_page,
-    page,
-    server,
     wait_chart_changed,
 )
 from tests.test_pages import decode

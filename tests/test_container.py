@@ -1,9 +1,11 @@
 """The Docker image, really built and run: the container test of `make test`.
 
-Builds the image from the Dockerfile, runs it as the Kubernetes manifest does (read-only root,
-a writable /tmp) on a free 127.0.0.1 port, waits for its health check, opens the self-attention
-page in Chromium and sees a heatmap, checks the server's user, its logs and a clean stop, then
-removes the container and the images it built.
+The image is built from the Dockerfile as users build it, in the background from the start of
+the session (tests/support/container_image.py, started by tests/conftest.py; the fixture
+`container_image` waits for it). Here it runs as the Kubernetes manifest runs it (read-only root,
+a writable /tmp) on a free 127.0.0.1 port; these tests wait for its health check, open the
+self-attention page in the session's Chromium and see a heatmap, check the server's user, its
+logs and a clean stop, then remove the container. The images go when the session ends.
 
 Needs a Docker engine. `scripts/docker_engine.sh start` uses one that answers (and then the
 Dockerfile's default base, python:3.11-slim); where none does it starts Debian's, as root, and
@@ -13,26 +15,20 @@ another base.
 """
 
 import json
-import os
 import re
 import subprocess
 import time
 
 import pytest
 
-from tests.test_browser import (  # noqa: F401
+from tests.support.browser import (
     EXCEPTION,
     FIRST_RUN_TIMEOUT,
     PLOT,
-    ROOT,
-    _free_port,
-    browser,
+    free_port,
 )
+from tests.support.container_image import IMAGE
 
-DOCKER_ENGINE = ROOT / "scripts" / "docker_engine.sh"
-IMAGE = "attention-visualizer:container-test"
-BUILD_STAGE = "attention-visualizer-build:container-test"
-BUILD_TIMEOUT = 1200  # seconds; a cold build downloads ~600 MB of wheels
 HEALTHY_TIMEOUT = 90  # seconds until Docker's own health check reports healthy
 MAX_IMAGE_BYTES = 1.6e9
 # What Streamlit prints when it starts and stops; anything else in the logs is noise.
@@ -58,41 +54,15 @@ def _inspect(container):
 
 
 @pytest.fixture(scope="module")
-def engine():
-    """"existing" or "started": whether this test started the Docker engine (and stops it)."""
-    state = _run([DOCKER_ENGINE, "start"], timeout=600)
-    yield state
-    if state == "started":
-        _run([DOCKER_ENGINE, "stop"])
-
-
-@pytest.fixture(scope="module")
-def base_image(engine):
-    """The base to build on, or None for the Dockerfile's default."""
-    if os.environ.get("CONTAINER_BASE_IMAGE"):
-        return os.environ["CONTAINER_BASE_IMAGE"]
-    if engine == "started":
-        return _run([DOCKER_ENGINE, "test-base"], timeout=600)
-    return None
-
-
-@pytest.fixture(scope="module")
-def image(base_image):
-    """The image's size in bytes, built as users build it; removed afterwards with its build stage."""
-    base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
-    try:
-        # The build stage gets a tag of its own so that removing it removes its layers too.
-        _docker("build", "--target", "build", "--tag", BUILD_STAGE, *base, str(ROOT), timeout=BUILD_TIMEOUT)
-        _docker("build", "--tag", IMAGE, *base, str(ROOT), timeout=BUILD_TIMEOUT)
-        yield json.loads(_docker("image", "inspect", IMAGE))[0]["Size"]
-    finally:
-        subprocess.run(["docker", "image", "rm", "--force", IMAGE, BUILD_STAGE], capture_output=True, timeout=120)
+def image(container_image):
+    """The image's size in bytes (tests/conftest.py's container_image, built in the background)."""
+    return container_image
 
 
 @pytest.fixture(scope="module")
 def container(image):
     """(container id, base URL) of the image running as deploy/kubernetes.yaml runs it."""
-    port = _free_port()
+    port = free_port()
     container = _docker("run", "--detach", "--read-only", "--tmpfs", "/tmp",
                         "--publish", f"127.0.0.1:{port}:8501", IMAGE)
     try:

@@ -136,10 +136,8 @@ def test_importance_is_the_gradient_a_finite_difference_finds(model):
 
 
 @pytest.fixture(scope="module")
-def transformer_run():
-    task = ac.make_task("reverse", length=4, vocab_size=5, num_examples=128, num_heldout=16)
-    return ac.train(task, mechanism="transformer", units=16, num_layers=1, num_heads=2, epochs=1, batch_size=32,
-                    frame_examples=8)
+def transformer_run(small_transformer_run):
+    return small_transformer_run  # tests/conftest.py's, shared with other modules
 
 
 def test_a_run_evaluates_with_heads_knocked_out(transformer_run):

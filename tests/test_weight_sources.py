@@ -39,10 +39,8 @@ MAP_VIEWS = ["Attention weights", "Scores", "Every head", "Q, K, V", "Output", "
 
 
 @pytest.fixture(scope="module")
-def run():
-    task = ac.make_task("reverse", length=4, num_examples=256, seed=0)
-    return ac.train(task, mechanism="transformer", units=16, epochs=1, num_layers=1, num_heads=2, batch_size=64,
-                    frame_examples=20)
+def run(small_transformer_run):
+    return small_transformer_run  # tests/conftest.py's, shared with other modules
 
 
 def open_page(page, session, query_params=None, **values):
