@@ -19,9 +19,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 # The public names, re-exported, after the environment above is set.
 # ruff: noqa: E402, F401
 from attention_core import figures
+from attention_core.heads.formation import FORMATION_TOLERANCE, formation_steps, score_series, strongest_head
 from attention_core.heads.knock_out import head_importance, knock_out
-from attention_core.heads.rollout import attention_rollout
-from attention_core.heads.scores import HeadScore, head_scores
+from attention_core.heads.output_change import OutputChange, output_change
+from attention_core.heads.rollout import attention_rollout, self_attention_stack
+from attention_core.heads.scores import SCORE_NAMES, HeadScore, head_scores
 from attention_core.learning.encoder_decoder import (
     ScaledDotProductAttention,
     Seq2SeqAttention,

@@ -10,10 +10,11 @@ from attention_core.figures.learning import (
     learning_curves,
     model_view,
 )
+from attention_core.heads.scores import scored_names
 from attention_core.learning import training, transformer, transformer_learner
 from attention_core.text import explain
 from attention_core.your_model import gate
-from webapp import training_jobs, url_notes, weight_sources, widgets
+from webapp import heads_lab, training_jobs, turns, url_notes, weight_sources, widgets
 from webapp.training_jobs import TrainingJob
 
 widgets.configure_page("Train and watch")
@@ -27,6 +28,8 @@ DEFAULTS = widgets.Defaults(
     tw_learning_rate=training.DEFAULT_LEARNING_RATE,
     tw_epochs=training.DEFAULT_EPOCHS,
     tw_seed=0,
+    tw_scatter_x="entropy",
+    tw_scatter_y="mean_distance",
 )
 TASK_HELP = ("copy: output the input; reverse: output it backwards; sort: output it sorted; dates: a date as "
              "people write it (3 March 2026, tue 3 mar 26, 03.03.2026, ...) into ISO (2026-03-03).")
@@ -249,7 +252,11 @@ def every_head(maps, token_labels, title, prefix):
                "read the input (queries and keys are its symbols); decoder rows read from the decoder's inputs "
                "(the start symbol, then what it wrote): self-attention over those same inputs, cross-attention "
                "over the input. Hover for the symbols and the weight.")
-    widgets.plot(model_view(maps, labels, title=title), key=f"{prefix}_model_view")
+    # Built once per frame: the live view redraws every LIVE_INTERVAL, mostly with no new frame.
+    built = st.session_state.get(f"{prefix}_model_view_built")
+    if built is None or built[0] is not maps or built[1] != title:
+        built = st.session_state[f"{prefix}_model_view_built"] = (maps, title, model_view(maps, labels, title=title))
+    widgets.plot(built[2], key=f"{prefix}_model_view")
     heads = [(name, head) for name in maps for head in range(len(maps[name]))]
     name, head = st.selectbox("Open a head", heads, key=f"{prefix}_head", format_func=lambda h: f"{h[0]}, head {h[1] + 1}")
     query_labels, key_labels = labels[name]
@@ -272,6 +279,90 @@ def replay(task, run):
     if run.is_transformer:
         st.caption(f"The alignment at this step is {frame.alignment_choice}.")
         every_head(frame.maps, run.frame_labels(frame), f"Model view at step {frame.step}", "tw_replay")
+        heads_forming(run, frame)
+        st.subheader("Across the encoder's layers")
+        source_labels, _ = run.frame_labels(frame)
+        heads_lab.rollout_pair(transformer.encoder_maps(frame.maps), source_labels, source_labels, "tw_replay")
+
+
+def heads_forming(run, frame):
+    """Every head's score over the recorded frames, with the step each formed, and the replay's step marked."""
+    st.subheader("Heads forming")
+    frames = run.history
+    frame_scores = [recorded.head_scores for recorded in frames]
+    names = scored_names(frames[-1].head_scores)
+    # The last: agreement with the ideal alignment, where the task has one.
+    name = st.selectbox("Score", names, index=len(names) - 1, format_func=figures.RECORD_TITLES.get, key="tw_formation_score",
+                        help="Each head's score over the frame examples at every recorded step.")
+    steps = [recorded.step for recorded in frames]
+    heads, values = ac.score_series(frame_scores, name)
+    formed = ac.formation_steps(steps, frame_scores, name)
+    widgets.plot(figures.score_over_steps(steps, heads, values, formed, name, current_step=frame.step,
+                                          title=f"{figures.RECORD_TITLES[name]}, every head"), key="tw_formation")
+    (layer, head), value = ac.strongest_head(frame_scores, name)
+    step = formed[(layer, head)]
+    when = "has not settled on a pattern" if step is None else f"formed at step {step}"
+    st.caption(f"A star marks the step from which a head's score stays within {ac.FORMATION_TOLERANCE:.0%} of how far "
+               f"it moved in training of its final value. Highest now: **{layer}, head {head + 1}** ({value:.3f}), "
+               f"which {when}. The dotted line is the replay's step.")
+
+
+def which_heads_matter(run):
+    """Knock heads out and see the held-out metrics move; every head's scores and importance."""
+    st.header("Which heads matter")
+    knock_out_lab(run)
+    frame = run.history[-1]
+    try:
+        importance = turns.in_turn(lambda: run_result(run, ("importance",), lambda: run.head_importance(training.FRAME_EXAMPLES)))
+    except InputError as error:
+        widgets.show_input_error(error)
+        return
+    st.subheader("Every head's scores")
+    labels = run.frame_labels(frame)
+
+    def open_head(layer, head):
+        query_labels, key_labels = transformer.query_and_key_labels(layer, *labels)
+        return figures.attention_heatmap(frame.maps[layer][head].astype("float32"), query_labels, key_labels,
+                                         title=f"{layer}, head {head + 1} (step {frame.step})")
+
+    heads_lab.scores_view(figures.head_records(frame.head_scores, importance), open_head, DEFAULTS, "tw",
+                          note=f"Scores over {training.FRAME_EXAMPLES} held-out examples at step {frame.step}; "
+                               "importance is Michel et al.'s (2019): how much the held-out loss moves per unit of a "
+                               "head's gate, averaged over the examples as absolute values.")
+
+
+def run_result(run, key, compute):
+    """`compute()` kept for this session's run as it is now (its step), under `key`."""
+    kept = st.session_state.get("tw_run_results")
+    if kept is None or kept[0] is not run or kept[1] != run.steps_done:
+        kept = st.session_state["tw_run_results"] = (run, run.steps_done, {})
+    if key not in kept[2]:
+        kept[2][key] = compute()
+    return kept[2][key]
+
+
+# A fragment: pressing a head redraws this section only.
+@st.fragment
+def knock_out_lab(run):
+    st.subheader("Knock heads out")
+    layers = {name: run.settings["num_heads"] for name in transformer.attention_names(run.settings["num_layers"])}
+    heads = heads_lab.knock_out_grid(layers, "tw")
+
+    def metrics(knocked):
+        return run_result(run, knocked, lambda: run.evaluate(training.FRAME_EXAMPLES, knock_out=knocked))
+
+    try:
+        baseline, knocked = turns.in_turn(lambda: (metrics(()), metrics(heads)))
+    except InputError as error:
+        widgets.show_input_error(error)
+        return
+    which = f"with {explain.plural(len(heads), 'head')} knocked out" if heads else "with every head"
+    st.caption(f"On {training.FRAME_EXAMPLES} held-out examples, greedy-decoded, {which}; the change is against the "
+               "whole model.")
+    heads_lab.metric_changes(baseline, knocked, [
+        ("Held-out accuracy", "accuracy", "{:.1%}", False), ("Exact match", "exact_match", "{:.1%}", False),
+        ("Held-out loss", "loss", "{:.4f}", True), ("Alignment score", "alignment_score", "{:.1%}", False),
+    ], show_change=bool(heads))
 
 
 def try_it(task, run, prefix):
@@ -378,6 +469,8 @@ st.fragment(live_view, run_every=LIVE_INTERVAL if active else None)(task)
 
 if run is not None and run.history and not active:
     replay(task, run)
+    if run.is_transformer:
+        which_heads_matter(run)
     st.header("Try it")
     try_it(task, run, "tw")
 save_and_load(task, run)

@@ -8,6 +8,8 @@ import streamlit as st
 
 from attention_core import (
     ATTENTION_KINDS,
+    head_scores,
+    self_attention_stack,
     MAX_TEXT_CHARS,
     MAX_TOKENS,
     InputError,
@@ -17,16 +19,22 @@ from attention_core import (
     model_attention,
     model_inputs_from_text,
 )
+from attention_core.heads import knock_out as head_masks
+from attention_core.heads.output_change import output_change
+from attention_core.text import explain
 from attention_core.your_model.gate import MAX_MODEL_MB
-from webapp import costs, shared_results, url_notes, weight_sources, widgets
+from webapp import costs, heads_lab, shared_results, turns, url_notes, weight_sources, widgets
 
 widgets.configure_page("Your model")
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sentiment.keras"
 DEFAULTS = widgets.Defaults(
     ym_text="the film was not good",
     ym_open=0,
+    ym_scatter_x="entropy",
+    ym_scatter_y="mean_distance",
 )
 HEADS_PER_ROW = 4  # small maps side by side; a layer with more heads takes more rows
+MAX_OUTPUT_ROWS = 64  # an output of at most this many numbers is listed in full, before and after
 
 
 def choose(name, data):
@@ -150,8 +158,76 @@ def explorer():
     widgets.plot(figures.attention_heatmap(attention[index].weights[head], query_labels, key_labels,
                                       title=f"Opened: #{attention[index].call_index} {attention[index].layer}, head {head + 1}"),
             key="ym_open_map")
+    which_heads_matter(calls, attention, labels, inputs, text)
     with st.sidebar:
         DEFAULTS.reset_button()
+
+
+def call_label(item):
+    """'#call layer': an attention call's name on this page."""
+    return f"#{item.call_index} {item.layer}"
+
+
+def which_heads_matter(calls, attention, labels, inputs, text):
+    """Every head's scores on this input, rollout across the self-attention layers, and heads knocked out."""
+    st.header("Which heads matter")
+    st.subheader("Every head's scores")
+    by_label = {call_label(item): (item, item_labels) for item, item_labels in zip(attention, labels)}
+
+    def open_head(label, head):
+        item, (query_labels, key_labels) = by_label[label]
+        return figures.attention_heatmap(item.weights[head], query_labels, key_labels, title=f"{label}, head {head + 1}")
+
+    scores = head_scores({label: item.weights for label, (item, _) in by_label.items()})
+    heads_lab.scores_view(figures.head_records(scores), open_head, DEFAULTS, "ym",
+                          note="Scores of the maps above, on your input: a layer is named by its call.")
+    st.subheader("Across the self-attention layers")
+    stack = self_attention_stack(attention, calls)
+    if stack:
+        query_labels, key_labels = by_label[call_label(stack[0])][1]
+        heads_lab.rollout_pair({call_label(item): item.weights for item in stack}, query_labels, key_labels, "ym")
+    else:
+        st.caption("Rollout multiplies self-attention layers' maps; this model has no self-attention call.")
+    knock_out_lab(inputs, text)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def gated_model(name, data):
+    """A copy of the uploaded model whose heads can be knocked out (one per model file; its gates
+    are set under the Keras turn, so sessions sharing it never interleave)."""
+    return head_masks.gated_copy(weight_sources.uploaded_keras_model(name, data))
+
+
+def knock_out_lab(inputs, text):
+    st.subheader("Knock heads out")
+    try:
+        gated = gated_model(name, data)
+    except InputError as error:
+        widgets.show_input_error(error)
+        return
+    layers = {layer_name: layer.num_heads for layer_name, layer in head_masks.gated_layers(gated).items()}
+    heads = heads_lab.knock_out_grid(layers, "ym")
+
+    def compute():
+        head_masks.set_knocked_out(gated, heads)
+        return output_change(model, gated, inputs)
+
+    key = ("knock_out", hashlib.sha256(data).hexdigest(), text, heads)
+    try:
+        change = shared_results.within_budget(key, costs.knock_out_cost(model, inputs), lambda: turns.in_turn(compute))
+    except InputError as error:
+        widgets.show_input_error(error)
+        return
+    knocked = f"with {explain.plural(len(heads), 'head')} knocked out" if heads else "with every head"
+    left, middle, right = st.columns(3)
+    left.metric("The model's prediction", change.prediction_before, help="Its first output, for your input.")
+    middle.metric(f"Its prediction {knocked}", change.prediction_after)
+    right.metric("Largest change in an output", f"{change.largest_change:.4g}",
+                 help="The largest absolute difference between any number of the two outputs.")
+    if change.before.size <= MAX_OUTPUT_ROWS:
+        st.dataframe({"output": [f"#{index}" for index in range(change.before.size)],
+                      "the model": change.before.ravel(), "heads knocked out": change.after.ravel()},
+                     hide_index=True, key="ym_output_change")
 
 
 explorer()

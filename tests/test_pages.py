@@ -86,6 +86,12 @@ def widget(at, key):
     return found[key]
 
 
+def pills(at, key):
+    """The pills (a button group) of `key`: the knock-out grids' rows of heads."""
+    (found,) = [group for group in at.get("button_group") if group.key == key]
+    return found
+
+
 def reset_button(at):
     (button,) = [b for b in at.button if b.label == "Reset to defaults"]
     return button
@@ -274,6 +280,8 @@ CHANGES = [
     ("cmp", {}, "cmp_second", "multi-head"),
     ("ym", {}, "ym_text", "honestly the cast is charming"),
     ("ym", {}, "ym_open", 1),
+    ("ym", {}, "ym_scatter_x", "first_token"),
+    ("ym", {}, "ym_scatter_y", "previous_token"),
 ]
 # Controls that live on a view other than the page's first: the URL opens it.
 VIEW_OF = {"sa_token": {"sa_view": "One token"}, "sa_key": {"sa_view": "Scores"}, "sa_text2": {"sa_view": "Padding"},
@@ -1174,13 +1182,13 @@ def test_your_model_shows_the_example_as_the_library_reads_it():
     inputs = ac.model_inputs_from_text(model, page_defaults("ym")["ym_text"])
     [attention] = ac.model_attention(model, inputs)
     shown = charts(at)
-    assert sorted(shown) == ["ym_map_0_0", "ym_map_0_1", "ym_open_map"]
+    assert sorted(shown) == ["ym_last_layer", "ym_map_0_0", "ym_map_0_1", "ym_open_map", "ym_rollout", "ym_scatter"]
     for head in range(2):
         assert_close(heatmap_z(shown[f"ym_map_0_{head}"]), attention.weights[head])
     assert_close(heatmap_z(shown["ym_open_map"]), attention.weights[0])
     assert axis_tokens(shown["ym_open_map"]["data"][0]["y"]) == ["the", "film", "was", "not", "good"] + [ac.PAD_LABEL] * 5
-    assert tables(at) == [{"call": [0], "layer": ["self_attention"], "kind": ["MultiHeadAttention"], "heads": [2],
-                           "reads": ["its own sequence (self-attention)"]}]
+    assert tables(at)[0] == {"call": [0], "layer": ["self_attention"], "kind": ["MultiHeadAttention"], "heads": [2],
+                             "reads": ["its own sequence (self-attention)"]}
     # The example is shown, but offered to the other pages only once chosen.
     assert "ym_model" not in at.session_state
     (button,) = [b for b in at.button if b.label == "Use the example model"]
@@ -1215,13 +1223,47 @@ def test_your_model_with_a_transformer_of_two_inputs():
     assert_close(heatmap_z(charts(at)["ym_open_map"]), ac.model_attention(model, inputs)[2].weights[1])
 
 
+def test_your_model_scores_rolls_out_and_knocks_heads_out_as_the_library_computes():
+    at = run_page("ym")
+    model = ac.load_keras_model(ROOT / "examples" / "sentiment.keras")
+    inputs = ac.model_inputs_from_text(model, page_defaults("ym")["ym_text"])
+    [attention] = ac.model_attention(model, inputs)
+    # Scores: a row per head, as head_scores computes them; rollout of the one self-attention layer.
+    scores = ac.head_scores({"#0 self_attention": attention.weights})
+    table = tables(at)[1]
+    assert table["head"] == [1, 2]
+    np.testing.assert_allclose(table["entropy"], [score.entropy for score in scores], atol=1e-9)
+    scatter = charts(at)["ym_scatter"]["data"][0]
+    assert scatter["text"] == ["#0 self_attention, head 1", "#0 self_attention, head 2"]
+    assert_close(heatmap_z(charts(at)["ym_rollout"]), ac.attention_rollout([attention.weights]))
+    assert_close(heatmap_z(charts(at)["ym_last_layer"]), attention.weights.mean(axis=0))
+    # Nothing knocked out: no change. Head 2 knocked out: the knocked-out copy's own output.
+    assert [m.value for m in at.metric][2] == "0"
+    pills(at, "ym_knock_out_0").set_value([1])
+    at.run()
+    assert_healthy(at)
+    expected = np.asarray(ac.knock_out(model, [("self_attention", 1)])(inputs))[0]
+    before = np.asarray(model(inputs))[0]
+    np.testing.assert_allclose(tables(at)[2]["heads knocked out"], expected, atol=1e-5)
+    np.testing.assert_allclose(tables(at)[2]["the model"], before, atol=1e-5)
+    assert [m.label for m in at.metric][1] == "Its prediction with 1 head knocked out"
+    assert float([m.value for m in at.metric][2]) == pytest.approx(np.abs(expected - before).max(), rel=1e-3)
+    # Every head: an InputError saying what is allowed; the maps above stay.
+    pills(at, "ym_knock_out_0").set_value([0, 1])
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert "keep at least one head" in unescape_markdown(error.value)
+    assert {"ym_map_0_0", "ym_scatter", "ym_rollout"} <= set(charts(at))
+
+
 def test_your_model_shows_a_refusal_beside_the_model_it_keeps():
     at = AppTest.from_file(ROOT / PAGES["ym"], default_timeout=90)
     at.session_state["ym_refused"] = ("evil.keras", "The model contains a Lambda layer.")
     at.run()
     (error,) = at.error
     assert unescape_markdown(error.value) == "evil.keras was not opened. The model contains a Lambda layer."
-    assert len(at.get("plotly_chart")) == 3
+    assert {"ym_map_0_0", "ym_map_0_1", "ym_open_map"} <= set(charts(at))
 
 
 def test_navigation_opens_your_model():

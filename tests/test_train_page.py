@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
 from attention_core.figures.learning import model_view_maps
+from attention_core.learning import training
 from tests.test_pages import decode
 from webapp import training_jobs
 
@@ -193,3 +194,58 @@ def test_a_transformer_steps_and_shows_every_layer_and_head_as_the_run_recorded(
     maps = run.attention(run.task.encode("0123"))
     np.testing.assert_allclose(heatmaps(at)["tw_typed_open_head"], maps["encoder_1_self_attention"][0], atol=1e-6)
     assert "tw_score" not in heatmaps(at)  # the additive pipeline is for additive runs
+
+
+def pills(at, key):
+    (found,) = [group for group in at.get("button_group") if group.key == key]
+    return found
+
+
+def chart_specs(at):
+    """{chart key: plotly spec} of every chart on the page."""
+    return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
+
+
+def test_which_heads_matter_knocks_heads_out_scores_them_and_shows_them_forming():
+    at = open_page({**TINY, "tw_mechanism": "transformer", "tw_layers": "1", "tw_heads": "2"})
+    at = wait_for_status(click(at, "tw_step"), "paused")
+    assert_clean(at)
+    run = at.session_state["tw_run"]
+    frame = run.history[-1]
+    # Nothing knocked out: the run's own held-out metrics, with no change shown.
+    baseline = run.evaluate(training.FRAME_EXAMPLES)
+    metrics = {m.label: m for m in at.metric[3:]}
+    assert metrics["Held-out accuracy"].value == f"{baseline['accuracy']:.1%}"
+    assert metrics["Held-out loss"].value == f"{baseline['loss']:.4f}"
+    # The cross-attention's head 2 knocked out: the metrics run.evaluate gives, and the change.
+    pills(at, "tw_knock_out_2").set_value([1])
+    at.run()
+    assert_clean(at)
+    knocked = run.evaluate(training.FRAME_EXAMPLES, knock_out=[("decoder_1_cross_attention", 1)])
+    metrics = {m.label: m for m in at.metric[3:]}
+    assert metrics["Held-out loss"].value == f"{knocked['loss']:.4f}"
+    assert metrics["Held-out loss"].proto.delta == f"{knocked['loss'] - baseline['loss']:.4f}"
+    assert knocked["loss"] != baseline["loss"]
+    # Every head of every layer: an InputError; the rest of the page stays.
+    for key in ("tw_knock_out_0", "tw_knock_out_1", "tw_knock_out_2"):
+        pills(at, key).set_value([0, 1])
+        at.run()
+    assert not at.exception
+    assert "keep at least one head" in " ".join(error.value for error in at.error)
+    assert {"tw_scatter", "tw_formation", "tw_replay_rollout"} <= set(chart_specs(at))
+    # Scores: the frame's, with the run's importance.
+    (table,) = [frame_.value.to_dict("list") for frame_ in at.dataframe]
+    assert table["head"] == [1, 2] * 3
+    np.testing.assert_allclose(table["entropy"], [score.entropy for score in frame.head_scores])
+    importance = run.head_importance(training.FRAME_EXAMPLES)
+    np.testing.assert_allclose(table["importance"], np.concatenate(list(importance.values())), rtol=1e-4)
+    # Forming: each head's agreement over the frames; rollout of the encoder at the replay's frame.
+    formation = chart_specs(at)["tw_formation"]
+    lines = [trace for trace in formation["data"] if trace["mode"] == "lines"]
+    assert [line["name"] for line in lines] == ["decoder_1_cross_attention, head 1", "decoder_1_cross_attention, head 2"]
+    np.testing.assert_allclose(decode(lines[0]["y"]), [f.head_scores[4].ideal_agreement for f in run.history])
+    np.testing.assert_allclose(heatmaps(at)["tw_replay_rollout"],
+                               ac.attention_rollout([frame.maps["encoder_1_self_attention"]]), atol=1e-6)
+    assert formation["layout"]["shapes"][0]["x0"] == frame.step  # the replay's step, the last at first
+    at.select_slider(key="tw_frame").set_value(0).run()
+    assert chart_specs(at)["tw_formation"]["layout"]["shapes"][0]["x0"] == 0

@@ -92,3 +92,11 @@ def attention_cost(model, inputs):
         advice=lambda limit: f"To fit, give the model at most "
                              f"{math.isqrt(limit // (SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL * heads)):,} tokens.",
     )
+
+
+def knock_out_cost(model, inputs):
+    """The ViewCost of one knock-out on `model`: the original and its gated copy each run once on
+    `inputs`, each at most what reading their attention costs."""
+    cost = attention_cost(model, inputs)
+    return dataclasses.replace(cost, description=f"the model twice, {cost.description}",
+                               peak_bytes=2 * cost.peak_bytes, seconds=2 * cost.seconds)

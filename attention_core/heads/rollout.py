@@ -35,3 +35,13 @@ def attention_rollout(layer_weights):
         mixed /= mixed.sum(axis=-1, keepdims=True)
         rollout = mixed if rollout is None else mixed @ rollout
     return rollout
+
+
+def self_attention_stack(attention, calls):
+    """What rollout multiplies in a model: its self-attention calls' LayerAttentions (weights
+    (N, T, T)) that read as many tokens as the first one, in call order; [] without one.
+    `attention` as `model_attention` gives it, `calls` as `attention_calls` (by call_index)."""
+    is_self = {call.call_index: call.is_self_attention for call in calls}
+    stack = [item for item in attention
+             if is_self[item.call_index] and item.weights.shape[-1] == item.weights.shape[-2]]
+    return [item for item in stack if item.weights.shape[-1] == stack[0].weights.shape[-1]]

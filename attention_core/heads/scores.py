@@ -118,3 +118,8 @@ def head_scores(maps, ideals=None):
             ideal = np.broadcast_to(ideal, (len(weights), *ideal.shape[1:]))
         scores += _layer_scores(layer, weights, ideal)
     return tuple(scores)
+
+
+def scored_names(scores):
+    """The SCORE_NAMES that at least one of `scores` (HeadScores) has, in order."""
+    return [name for name in SCORE_NAMES if any(score[name] is not None for score in scores)]

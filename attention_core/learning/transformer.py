@@ -220,6 +220,12 @@ def settings_of(model, vocab_size):
     return {"num_layers": num_layers, "num_heads": first.num_heads, "units": first.num_heads * first.key_dim}
 
 
+def encoder_maps(maps):
+    """The encoder's self-attention maps of `maps` ({layer name: (N, S, S)}), first layer first:
+    what attention rollout multiplies."""
+    return {name: weights for name, weights in maps.items() if name.startswith("encoder_")}
+
+
 def query_and_key_labels(layer_name, source_labels, decoder_labels):
     """(query labels, key labels) of an attention layer, by its name: an encoder layer reads the
     source over the source, a decoder layer its own inputs over its inputs (self-attention) or
