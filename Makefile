@@ -33,11 +33,12 @@ container-test: $(VENV)/.dev-installed chromium
 
 # Speed and memory in a real browser (not part of `make test`): bench/results.json, bench/RESULTS.md;
 # then Train and watch against issue 9's targets, Play to figure in Chromium included:
-# bench/training.json, bench/TRAINING.md.
+# bench/training.json, bench/TRAINING.md; then the heads lab against issue 24's: bench/heads.json, bench/HEADS.md.
 bench: $(VENV)/.dev-installed chromium
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.training --seeds 2 --latency --browser
 	$(BIN)/python -m bench.training --seeds 2 --mechanism transformer --latency --browser
+	$(BIN)/python -m bench.heads
 
 # Concurrent sessions, hostile URLs, a restart and training under load, in Chromium (minutes; not
 # part of `make test`): bench/loadtest.json, bench/LOADTEST.md.

@@ -1,7 +1,9 @@
 """Heads knocked out (attention_core.heads.knock_out): nothing knocked out is the original model
 exactly; a knocked-out head's context is zero before W_o, checked against NumPy to 1e-5; every
-other weight is the original's; importance is the gradient a finite difference finds; bad
-requests are InputErrors."""
+other weight is the original's; importance is the gradient a finite difference finds, each
+example's own (per-example gates, one trace for any number of examples); a run's
+prepare_knock_out compiles what its knock-outs and importance reuse; bad requests are
+InputErrors."""
 
 import keras
 import numpy as np
@@ -9,11 +11,13 @@ import pytest
 
 import attention_core as ac
 from attention_core.heads.knock_out import (
+    example_gate_gradients,
     gated_copy,
     head_importance,
     knock_out,
     set_knocked_out,
 )
+from attention_core.your_model.keras_graph import per_example_gates
 
 TOKENS, FEATURES, HEADS, KEY_DIM, VOCAB = 5, 6, 3, 2, 7
 
@@ -135,6 +139,27 @@ def test_importance_is_the_gradient_a_finite_difference_finds(model):
     layer.head_gate.assign(np.ones(HEADS, "float32"))
 
 
+def test_importance_averages_each_examples_own_gradient_from_one_trace(model):
+    gated = gated_copy(model)
+    targets = np.array([[1, 1, 2, 3, 5], [0, 2, 4, 6, 1]], "int32")
+    both = head_importance(gated, IDS, targets)
+    apart = [head_importance(gated, IDS[e:e + 1], targets[e:e + 1]) for e in range(2)]
+    for name, scores in both.items():  # the mean of |gradient| per example, not |mean gradient|
+        np.testing.assert_allclose(scores, (apart[0][name] + apart[1][name]) / 2, rtol=1e-5, atol=1e-9)
+    assert example_gate_gradients(gated).experimental_get_tracing_count() == 1  # any number of examples
+
+
+def test_per_example_gates_gate_each_example_apart(model):
+    gated = gated_copy(model)
+    first = gated.get_layer("first")
+    with per_example_gates({first: keras.ops.convert_to_tensor([[1, 1, 1], [1, 0, 0]], "float32")}):
+        gated_apart = keras.ops.convert_to_numpy(gated(IDS))
+    assert first._example_gate is None  # head_gate again after the block
+    np.testing.assert_array_equal(gated_apart[0], model.predict(IDS, verbose=0)[0])
+    knocked = knock_out(model, [("first", 1), ("first", 2)]).predict(IDS, verbose=0)
+    np.testing.assert_allclose(gated_apart[1], knocked[1], atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def transformer_run(small_transformer_run):
     return small_transformer_run  # tests/conftest.py's, shared with other modules
@@ -166,8 +191,26 @@ def test_a_runs_head_importance_and_bad_knock_outs(transformer_run):
     with pytest.raises(ac.InputError, match="has heads 0 to 1"):
         transformer_run.evaluate(knock_out=[("encoder_1_self_attention", 2)])
     task = ac.make_task("reverse", length=4, vocab_size=5, num_examples=64, num_heldout=8)
+    additive = ac.Run(task, units=8, frame_examples=8)
     with pytest.raises(ac.InputError, match="for a transformer run; this one uses additive"):
-        ac.Run(task, units=8, frame_examples=8).evaluate(knock_out=[("attention", 0)])
+        additive.evaluate(knock_out=[("attention", 0)])
+    with pytest.raises(ac.InputError, match="for a transformer run; this one uses additive"):
+        additive.prepare_knock_out()
+
+
+def test_prepare_knock_out_compiles_what_knock_outs_reuse(transformer_run):
+    run = transformer_run
+    assert run.prepare_knock_out() is run
+    gated = run._gated  # the gated copy's learner, its decoder compiled, its importance traced
+    gradients = example_gate_gradients(gated.model)
+    traces = gated._greedy.experimental_get_tracing_count(), gradients.experimental_get_tracing_count()
+    assert traces == (1, 1)
+    knocked = run.evaluate(3, knock_out=[("decoder_1_cross_attention", 1)])
+    importance = run.head_importance()
+    assert run.prepare_knock_out()._gated is gated  # made once
+    assert (gated._greedy.experimental_get_tracing_count(), gradients.experimental_get_tracing_count()) == traces
+    assert knocked == run.evaluate(3, knock_out=[("decoder_1_cross_attention", 1)])
+    assert all(scores.shape == (2,) for scores in importance.values())
 
 
 def test_every_frame_keeps_every_heads_scores(transformer_run):

@@ -6,10 +6,14 @@ MultiHeadAttention layers become `HeadGatedAttention` layers in a copy (`gated_c
 per-head gates (N,) are 1 (the original's outputs exactly) or 0 (knocked out).
 
 Importance by gradient (Michel et al. 2019): for every head, the absolute gradient of an
-example's loss with respect to the head's gate, held at 1, averaged over the examples.
+example's loss with respect to the head's gate, held at 1, averaged over the examples. Every
+example's gradient comes from one compiled backward pass: each example gets its own row of gates
+(E, N) (keras_graph.per_example_gates), whose gradient of the summed loss is that example's.
 
 Heads count from 0 here, as arrays do; the pages count them from 1.
 """
+
+import weakref
 
 import keras
 import numpy as np
@@ -18,6 +22,9 @@ import tensorflow as tf
 from attention_core.text.validation import InputError
 from attention_core.your_model import keras_graph
 from attention_core.your_model.keras_graph import HeadGatedAttention
+
+# {gated copy: its example_gate_gradients}, dropped with the copy.
+_GRADIENTS = weakref.WeakKeyDictionary()
 
 
 def _multi_head_layers(model):
@@ -102,19 +109,51 @@ def knock_out(model, heads):
     return gated
 
 
+def example_gate_gradients(gated):
+    """The per-example gradients of a gated copy as a tf.function, made once per copy and reused:
+    a function of (inputs, targets (E, T) ids) giving, for each HeadGatedAttention layer in
+    model order, (E, N) ∂ loss_e / ∂ gate[h], loss_e example e's mean token cross-entropy of
+    `gated`'s logits (E, T, V), the gates where `head_gate` holds them when it runs.
+
+    One backward pass gives every example's gradient: each example gets a gate row of its own
+    (keras_graph.per_example_gates, (E, N) copies of `head_gate`), and since examples do not
+    meet in inference, the gradient of the summed loss with respect to row e is example e's."""
+    if gated in _GRADIENTS:
+        return _GRADIENTS[gated]
+    layers = list(gated_layers(gated).values())
+    model = weakref.ref(gated)  # not the copy itself, which would keep its own entry alive
+
+    @tf.function
+    def gradients(inputs, targets):
+        examples = tf.shape(targets)[0]
+        gates = [tf.broadcast_to(tf.cast(layer.head_gate.value, tf.float32)[None], (examples, layer.num_heads))
+                 for layer in layers]  # each (E, N)
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(gates)
+            with keras_graph.per_example_gates(dict(zip(layers, gates, strict=True))):
+                logits = model()(inputs, training=False)
+            if isinstance(logits, (list, tuple)):
+                logits = logits[0]
+            losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (E, T)
+            total = tf.reduce_sum(tf.reduce_mean(losses, axis=-1))  # Σ_e loss_e
+        # each (E, N): row e is ∂ loss_e / ∂ gate (0 for a layer the logits do not reach)
+        return tape.gradient(total, gates, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    _GRADIENTS[gated] = gradients
+    return gradients
+
+
 def head_importance(gated, inputs, targets):
     """{layer name: (N,) importance}: for each head, the mean over examples of |∂ loss / ∂ gate|,
     the loss an example's mean token cross-entropy of `gated`'s logits (E, T, V) on `inputs`
-    against `targets` (E, T) ids, the gates held where they are (1 for Michel et al.'s score)."""
+    against `targets` (E, T) ids, the gates held where they are (1 for Michel et al.'s score).
+    Each example's gradient is taken apart before the absolute value (not the mean gradient's);
+    all of them in one compiled backward pass (`example_gate_gradients`), traced on the first
+    call for a gated copy and reused after."""
     layers = gated_layers(gated)
-    gates = [layer.head_gate.value for layer in layers.values()]  # the backend's variables
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        tape.watch(gates)
-        logits = gated(inputs, training=False)
-        if isinstance(logits, (list, tuple)):
-            logits = logits[0]
-        losses = keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)  # (E, T)
-        per_example = tf.reduce_mean(losses, axis=-1)  # (E,)
-    jacobians = tape.jacobian(per_example, gates)  # each (E, N)
-    return {name: np.abs(keras.ops.convert_to_numpy(jacobian)).mean(axis=0)
-            for name, jacobian in zip(layers, jacobians)}
+    inputs, targets = tf.nest.map_structure(tf.convert_to_tensor, (inputs, targets))
+    # Traced with the number of examples left open, so one trace serves every E.
+    any_count = tf.nest.map_structure(lambda tensor: tf.TensorSpec((None, *tensor.shape[1:]), tensor.dtype),
+                                      (inputs, targets))
+    gradients = example_gate_gradients(gated).get_concrete_function(*any_count)(inputs, targets)
+    return {name: np.abs(gradient.numpy()).mean(axis=0) for name, gradient in zip(layers, gradients, strict=True)}

@@ -18,6 +18,7 @@ Shape letters: N examples, E evaluation examples, S source steps, T target steps
 """
 
 import enum
+import threading
 import time
 from dataclasses import dataclass
 
@@ -221,8 +222,11 @@ class Run:
         # The alignment's index among the learner's candidates, chosen at every frame.
         self._choice = None
         self._start_time = None
-        # A gated copy of a transformer's model for knock-outs, and the step its weights are from.
+        # A gated copy of a transformer's model for knock-outs, and the step its weights are from;
+        # whether prepare_knock_out compiled its decoder and importance; one caller at a time sets its gates.
         self._gated, self._gated_at = None, None
+        self._knock_out_prepared = False
+        self._knock_out_lock = threading.Lock()
 
     @staticmethod
     def settings_for(task, mechanism="additive", units=64, epochs=DEFAULT_EPOCHS, learning_rate=DEFAULT_LEARNING_RATE,
@@ -362,8 +366,15 @@ class Run:
         `knock_out`: (layer name, head) pairs of a transformer run, heads from 0, whose context
         vectors are zeroed before their output projection (attention_core.heads.knock_out);
         nothing knocked out gives exactly the unmasked metrics. InputError for a bad head, or
-        for a run with no heads."""
-        learner = self._knocked_out(knock_out) if knock_out else self.learner
+        for a run with no heads. The first knock-out compiles the gated copy's decoder (seconds)
+        unless `prepare_knock_out` did."""
+        if knock_out:
+            with self._knock_out_lock:
+                return self._evaluate(self._knocked_out(knock_out), num_examples)
+        return self._evaluate(self.learner, num_examples)
+
+    def _evaluate(self, learner, num_examples):
+        """`evaluate`'s metrics of `learner` (the run's, or its gated copy's) on the held-out set."""
         sources = np.asarray(self.task.heldout_sources[:num_examples])
         targets = np.asarray(self.task.heldout_targets[:num_examples])
         outputs, candidates, losses = [], [], []
@@ -405,10 +416,32 @@ class Run:
         head_masks.set_knocked_out(self._gated.model, heads)
         return self._gated
 
+    def prepare_knock_out(self):
+        """Make knocking heads out quick, ahead of the first request: build the gated copy of a
+        transformer run's model (or give it the run's current weights), evaluate it once on one
+        example (which compiles its greedy decoder for the frames' batch, the shape `evaluate`
+        pads to, and picks the alignment's head if no frame did) and trace `head_importance`'s
+        backward pass, so that `evaluate(knock_out=...)` and `head_importance` after it take no
+        compile time. Seconds the first time (bench/HEADS.md); after that, only a copy of the
+        weights when the run has trained since. For when a run pauses or finishes; returns
+        self. InputError for a run with no heads."""
+        with self._knock_out_lock:
+            learner = self._knocked_out(())
+            if not self._knock_out_prepared:
+                self._evaluate(learner, 1)
+                self._head_importance(len(self._frame_sources))
+                self._knock_out_prepared = True
+        return self
+
     def head_importance(self, num_examples=None):
         """{layer name: (N,) importance} of a transformer run's heads on the held-out set (or its
         first `num_examples`): the mean over examples of |∂ loss / ∂ head gate| at gate 1
-        (Michel et al. 2019; attention_core.heads.knock_out.head_importance)."""
+        (Michel et al. 2019; attention_core.heads.knock_out.head_importance). The first call
+        traces the backward pass (about a second) unless `prepare_knock_out` did."""
+        with self._knock_out_lock:
+            return self._head_importance(num_examples)
+
+    def _head_importance(self, num_examples):
         gated = self._knocked_out(()).model
         sources = np.asarray(self.task.heldout_sources[:num_examples])
         targets = np.asarray(self.task.heldout_targets[:num_examples])

@@ -156,7 +156,14 @@ class HeadGatedAttention(keras.layers.MultiHeadAttention):
 
     Its variables are MultiHeadAttention's, in the same order, then `head_gate` (N,),
     non-trainable, all ones: with the gate at 1 it computes exactly what MultiHeadAttention does.
+
+    Inside `per_example_gates`, a gate (B, N) given there, one row per example, is used instead
+    of `head_gate`: the gradient of a summed loss with respect to it is each example's own
+    gradient with respect to its gate, in one backward pass.
     """
+
+    # (B, N) while per_example_gates is in effect, else None: `head_gate` for every example.
+    _example_gate = None
 
     def build(self, query_shape, value_shape, key_shape=None):
         super().build(query_shape, value_shape, key_shape)
@@ -165,8 +172,27 @@ class HeadGatedAttention(keras.layers.MultiHeadAttention):
 
     def _compute_attention(self, *args, **kwargs):
         context, scores = super()._compute_attention(*args, **kwargs)  # context (B, Tq, N, Dv)
-        gate = keras.ops.cast(self.head_gate, context.dtype)[:, None]  # (N, 1): broadcast over Dv
+        if self._example_gate is None:
+            gate = keras.ops.cast(self.head_gate, context.dtype)[:, None]  # (N, 1): broadcast over Dv
+        else:
+            gate = keras.ops.cast(self._example_gate, context.dtype)  # (B, N)
+            # (B, 1, ..., 1, N, 1): broadcast over the query axes (Tq) and over Dv
+            gate = keras.ops.reshape(gate, (-1, *[1] * (len(context.shape) - 3), self.num_heads, 1))
         return context * gate, scores
+
+
+@contextlib.contextmanager
+def per_example_gates(gates):
+    """Within the block, each HeadGatedAttention in `gates` ({layer: gate (B, N)}, B the batch
+    the layer is called on) multiplies example b's head h by gate[b, h] in place of its
+    `head_gate`; afterwards every layer reads `head_gate` again."""
+    try:
+        for layer, gate in gates.items():
+            layer._example_gate = gate
+        yield
+    finally:
+        for layer in gates:
+            layer.__dict__.pop("_example_gate", None)
 
 
 # ------------------------------------------------------------------ what a saved model may hold
