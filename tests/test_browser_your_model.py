@@ -77,3 +77,35 @@ def test_an_upload_is_refused_or_shown_as_the_library_reads_it(page, server, tmp
     height = min(page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight"), MAX_SCREENSHOT_HEIGHT)
     page.set_viewport_size({"width": WIDTH, "height": height})
     page.screenshot(path=SCREENSHOT_DIR / "your-model.png")
+
+
+def metric_values(page):
+    """{label: value} of every metric on the page, as shown."""
+    metrics = page.locator('[data-testid="stMain"] [data-testid="stMetric"]')
+    return {metrics.nth(i).locator('[data-testid="stMetricLabel"]').inner_text().strip():
+            metrics.nth(i).locator('[data-testid="stMetricValue"]').inner_text().strip()
+            for i in range(metrics.count())}
+
+
+def test_a_click_knocks_a_head_out_and_a_scatter_point_opens_its_head(page, server):
+    open_page(page, server, "your-model")
+    assert metric_values(page)["Largest change in an output"] == "0"
+    pill = page.locator('[data-testid="stMain"] [data-testid="stButtonGroup"] button', has_text="head 2")
+    pill.scroll_into_view_if_needed()
+    with expect_rerun(page):
+        pill.click()
+    shown = metric_values(page)
+    model = ac.load_keras_model(EXAMPLE)
+    inputs = ac.model_inputs_from_text(model, "the film was not good")
+    expected = ac.output_change(model, ac.knock_out(model, [("self_attention", 1)]), inputs)
+    assert shown["Its prediction with 1 head knocked out"] == expected.prediction_after
+    assert shown["Largest change in an output"] == f"{expected.largest_change:.4g}" != "0"
+    # A click on the scatter's second point (head 2) opens that head's map large.
+    point = page.locator('[data-testid="stMain"] .js-plotly-plot .scatterlayer .points path').nth(1)
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    with expect_rerun(page):  # at the point's place: plotly's drag layer above it takes the click
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    [attention] = ac.model_attention(model, inputs)
+    opened = decode(json.loads(chart_data(page, "#0 self_attention, head 2"))[0])
+    np.testing.assert_allclose(opened, attention.weights[1], atol=1e-6)

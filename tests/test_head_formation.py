@@ -79,7 +79,7 @@ def test_a_prediction_in_words(output, words):
 
 def test_output_change_is_the_knocked_out_models_own_output():
     keras.utils.set_random_seed(1)
-    ids = keras.Input((4,), dtype="int32", name="ids")
+    ids = keras.Input((4,), dtype="int32")  # unnamed: the copy names its input otherwise
     x = keras.layers.Embedding(6, 8)(ids)
     x = keras.layers.MultiHeadAttention(2, 4, name="attention")(x, x)
     probabilities = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling1D()(x))

@@ -79,6 +79,13 @@ _JOBS = weakref.WeakKeyDictionary()  # run -> its job
 _JOBS_LOCK = threading.Lock()
 
 
+def _prepare_knock_out(run):
+    """Compile a Transformer run's knock-out and importance now that it stopped, so the page's
+    first head pressed answers at once (Run.prepare_knock_out)."""
+    if run.is_transformer:
+        run.prepare_knock_out()
+
+
 class TrainingJob(Control):
     """One run's training in the background, with its controls. Thread-safe."""
 
@@ -161,6 +168,10 @@ class TrainingJob(Control):
             if was_paused:
                 run.status = RunStatus.PAUSED
                 self._slots.release(self)
+        if was_paused:
+            _prepare_knock_out(run)  # outside the lock: Play may come meanwhile
+        with self._control:
+            if was_paused:
                 while self._paused and not self._cancelled and not self.abandoned():
                     self._control.wait(timeout=0.5)
             if self.abandoned():
@@ -191,6 +202,7 @@ class TrainingJob(Control):
             run.fit(control=self)
             if run.status == RunStatus.FINISHED:
                 self._finished_runs.put(run)
+                _prepare_knock_out(run)
         except Exception as error:  # the worker's only report is the run itself
             run.status, run.error = RunStatus.FAILED, f"{type(error).__name__}: {error}"
         finally:

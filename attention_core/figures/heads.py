@@ -62,7 +62,6 @@ def head_scatter(records, x, y, *, title):
     layout = dict(
         xaxis=style.axis(_title(x), zeroline=False), yaxis=style.axis(_title(y), zeroline=False),
         legend=dict(title=dict(text="layer"), font=dict(color=style.TEXT_COLOR)),
-        clickmode="event+select", dragmode="select",
     )
     return style.figure(traces, layout, title, height=420)
 

@@ -55,6 +55,8 @@ def gated_copy(model):
 def copy_weights(model, gated):
     """Give `gated` (a `gated_copy` of `model`) `model`'s current weights; its gates stay as set."""
     for layer in keras_graph.functional_graph(model).layers:
+        if not layer.weights:  # an unnamed Input is renamed in the copy, and holds nothing to copy
+            continue
         target = gated.get_layer(layer.name)
         variables = [variable for variable in target.weights if variable is not getattr(target, "head_gate", None)]
         for variable, value in zip(variables, layer.weights, strict=True):
