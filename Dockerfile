@@ -35,9 +35,17 @@ RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements.lock \
 
 # --- runtime: the venv and the app, run by a numeric non-root user ---
 FROM ${BASE_IMAGE}
+# Debian's Chromium draws the charts' SVG and PDF downloads (webapp/figure_downloads.py, through
+# kaleido), found at BROWSER_PATH; its fonts come with it (fontconfig's DejaVu). Not pinned, as
+# binutils above.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    HOME=/tmp
+    HOME=/tmp \
+    BROWSER_PATH=/usr/bin/chromium
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY .streamlit/ .streamlit/

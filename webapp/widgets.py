@@ -4,6 +4,7 @@ units and heads sliders, the view picker, charts, tables, downloads, and message
 Every widget is bound to the URL (`bind="query-params"`), so a copied address reproduces the view.
 """
 
+import functools
 import html
 import numbers
 import re
@@ -13,7 +14,7 @@ import streamlit as st
 import attention_core as ac
 from attention_core.mechanisms import export
 from attention_core.text import explain
-from webapp import budget, shared_results
+from webapp import budget, figure_downloads, shared_results
 
 # Above this many numbers a trace's JSON/CSV would run to hundreds of megabytes: offer .npz.
 TEXT_EXPORT_LIMIT = 2_000_000
@@ -167,11 +168,15 @@ def view_picker(views, key):
 
 
 def plot(figure, key):
-    """Show a figure full-width; the chart's own toolbar downloads it as PNG.
+    """Show a figure full-width, downloadable as PNG (the chart's own toolbar), SVG and PDF
+    (`key`.svg and `key`.pdf, made by webapp.figure_downloads in the server's Chromium).
 
     With Streamlit's chart theme off: the figures carry their own look, and the theme's
     automargin has plotly measure every axis's labels on each redraw (with it, a slider move on
     the self-attention page took 328 ms a press against 285 ms without, measured at 16 tokens).
+
+    SVG and PDF sit in a popover filled only while open, so a slider move adds one element a
+    chart; each file is made only when its button is clicked.
     """
     st.plotly_chart(
         figure,
@@ -179,6 +184,24 @@ def plot(figure, key):
         theme=None,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key}},
     )
+    with st.popover("SVG, PDF", icon=":material/download:", type="tertiary", key=f"{key}_svg_pdf",
+                    on_change="rerun", help="Download this chart as SVG or PDF; PNG is in the chart's toolbar.") as menu:
+        if not menu.open:
+            return
+        if missing := figure_downloads.missing_browser():
+            st.warning(as_text(missing), icon=":material/warning:")
+            return
+        if failure := figure_downloads.last_failure():
+            st.caption(as_text(failure))
+        for column, (fmt, mime) in zip(st.columns(2), figure_downloads.FORMATS.items()):
+            column.download_button(
+                fmt.upper(),
+                data=functools.partial(figure_downloads.figure_bytes, figure, fmt),
+                file_name=f"{key}.{fmt}",
+                mime=mime,
+                key=f"{key}_{fmt}",
+                on_click="ignore",
+            )
 
 
 def download_trace(trace, name, metadata, label="Download every tensor"):
