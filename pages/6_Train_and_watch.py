@@ -292,8 +292,8 @@ def heads_forming(run, frame):
     frame_scores = [recorded.head_scores for recorded in frames]
     names = scored_names(frames[-1].head_scores)
     # The last: agreement with the ideal alignment, where the task has one.
-    name = st.selectbox("Score", names, index=len(names) - 1, format_func=figures.RECORD_TITLES.get, key="tw_formation_score",
-                        help="Each head's score over the frame examples at every recorded step.")
+    name = st.selectbox("Score", names, index=len(names) - 1, format_func=figures.RECORD_TITLES.get,
+                        key="tw_formation_score", help="Each head's score over the frame examples at every recorded step.")
     steps = [recorded.step for recorded in frames]
     heads, values = ac.score_series(frame_scores, name)
     formed = ac.formation_steps(steps, frame_scores, name)
@@ -302,9 +302,9 @@ def heads_forming(run, frame):
     (layer, head), value = ac.strongest_head(frame_scores, name)
     step = formed[(layer, head)]
     when = "has not settled on a pattern" if step is None else f"formed at step {step}"
-    st.caption(f"A star marks the step from which a head's score stays within {ac.FORMATION_TOLERANCE:.0%} of how far "
-               f"it moved in training of its final value. Highest now: **{layer}, head {head + 1}** ({value:.3f}), "
-               f"which {when}. The dotted line is the replay's step.")
+    st.caption(f"A star marks where a head formed: from that step on, its score stays near its final value (within "
+               f"{ac.FORMATION_TOLERANCE:.0%} of the range it moved in training). Highest now: **{layer}, head "
+               f"{head + 1}** ({value:.3f}), which {when}. The dotted line is the replay's step.")
 
 
 def which_heads_matter(run):
@@ -313,7 +313,8 @@ def which_heads_matter(run):
     knock_out_lab(run)
     frame = run.history[-1]
     try:
-        importance = turns.in_turn(lambda: run_result(run, ("importance",), lambda: run.head_importance(training.FRAME_EXAMPLES)))
+        importance = turns.in_turn(
+            lambda: run_result(run, "importance", lambda: run.head_importance(training.FRAME_EXAMPLES)))
     except InputError as error:
         widgets.show_input_error(error)
         return
@@ -332,7 +333,8 @@ def which_heads_matter(run):
 
 
 def run_result(run, key, compute):
-    """`compute()` kept for this session's run as it is now (its step), under `key`."""
+    """`compute()` kept for this session's run as it is now (its step), under `key` ("importance", or
+    the heads knocked out)."""
     kept = st.session_state.get("tw_run_results")
     if kept is None or kept[0] is not run or kept[1] != run.steps_done:
         kept = st.session_state["tw_run_results"] = (run, run.steps_done, {})
