@@ -1020,8 +1020,8 @@ def test_compare_notes_a_mechanism_against_itself_instead_of_an_empty_map():
 
 
 def test_compare_puts_each_map_first_in_its_column():
-    """Each map is first in its column, its check below it, so the two in a row start at the same
-    height; the mechanisms' descriptions are one list above them."""
+    """Each map is first in its column, its downloads and check below it, so the two in a row start
+    at the same height; the mechanisms' descriptions are one list above them."""
     at = run_page("cmp")
     (fragment,) = [block for block in at.main.children.values() if getattr(block, "type", None) == "flex_container"]
     map_rows = []
@@ -1030,7 +1030,7 @@ def test_compare_puts_each_map_first_in_its_column():
         contents = [[element.type for element in column.children.values()] for column in columns]
         if any("plotly_chart" in content for content in contents):
             map_rows.append(contents)
-    assert map_rows == [[["plotly_chart", "caption"], ["plotly_chart", "caption"]]] * 2
+    assert map_rows == [[["plotly_chart", "popover", "caption"], ["plotly_chart", "popover", "caption"]]] * 2
     (descriptions,) = [text for text in markdown_texts(at) if text.startswith("- **")]
     assert [line.split("**")[1] for line in descriptions.splitlines()] == list(ac.COMPARED_MECHANISMS)
     assert "- **multi-head**: Several heads, each on its own slice of Q, K, V" in descriptions

@@ -53,10 +53,8 @@ def scores_view(records, open_head, defaults, prefix, note):
         axes[name] = column.selectbox(label, names, index=names.index(defaults[key]), format_func=RECORD_TITLES.get,
                                       key=key, bind="query-params")
     x, y = axes["scatter_x"], axes["scatter_y"]
-    event = st.plotly_chart(figures.head_scatter(records, x, y, title="Every head by two scores"), theme=None,
-                            on_select="rerun", selection_mode="points", key=f"{prefix}_scatter",
-                            config={"displaylogo": False})
-    points = event.selection.points if event else []
+    points = widgets.plot(figures.head_scatter(records, x, y, title="Every head by two scores"), f"{prefix}_scatter",
+                          select_points=True)
     if not points:
         st.caption("Click a head's point to open its map large.")
         return

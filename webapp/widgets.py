@@ -167,9 +167,11 @@ def view_picker(views, key):
                                 label_visibility="collapsed")
 
 
-def plot(figure, key):
+def plot(figure, key, select_points=False):
     """Show a figure full-width, downloadable as PNG (the chart's own toolbar), SVG and PDF
-    (`key`.svg and `key`.pdf, made by webapp.figure_downloads in the server's Chromium).
+    (`key`.svg and `key`.pdf, made by webapp.figure_downloads in the server's Chromium). With
+    `select_points`, a click on a point selects it and reruns the page; returns the points
+    selected (plotly's point dicts, each with its `customdata`), else None.
 
     With Streamlit's chart theme off: the figures carry their own look, and the theme's
     automargin has plotly measure every axis's labels on each redraw (with it, a slider move on
@@ -178,12 +180,20 @@ def plot(figure, key):
     SVG and PDF sit in a popover filled only while open, so a slider move adds one element a
     chart; each file is made only when its button is clicked.
     """
-    st.plotly_chart(
+    selection = {"on_select": "rerun", "selection_mode": "points"} if select_points else {}
+    event = st.plotly_chart(
         figure,
         key=key,
         theme=None,
         config={"displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": key}},
+        **selection,
     )
+    _downloads(figure, key)
+    return event.selection.points if select_points else None
+
+
+def _downloads(figure, key):
+    """The SVG and PDF popover of the chart `key`."""
     with st.popover("SVG, PDF", icon=":material/download:", type="tertiary", key=f"{key}_svg_pdf",
                     on_change="rerun", help="Download this chart as SVG or PDF; PNG is in the chart's toolbar.") as menu:
         if not menu.open:
