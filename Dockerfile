@@ -52,7 +52,7 @@ COPY .streamlit/ .streamlit/
 COPY app.py serve.py ./
 COPY attention_core/ attention_core/
 COPY webapp/ webapp/
-COPY app_pages/ app_pages/
+COPY pages/ pages/
 # The app's own bytecode, made now: the running server cannot write it (read-only root).
 RUN python -m compileall -q .
 

@@ -13,19 +13,19 @@ from webapp import widgets
 
 # (file, URL path, title, what it teaches), in the order a learner needs them.
 PAGES = [
-    ("app_pages/1_Dot_product.py", "dot-product", "Dot product",
+    ("pages/1_Dot_product.py", "dot-product", "Dot product",
      "Multiply matching entries and add them up: the raw score of a query against a key."),
-    ("app_pages/2_Dense_layers.py", "dense-layers", "Dense layers",
+    ("pages/2_Dense_layers.py", "dense-layers", "Dense layers",
      "y = f(Wx + b): the projections W1, W2, V, Q, K and V are all dense layers."),
-    ("app_pages/3_Self_attention.py", "self-attention", "Self-attention (Query/Key/Value)",
+    ("pages/3_Self_attention.py", "self-attention", "Self-attention (Query/Key/Value)",
      "Raw scores for every token, softmax to weights, weighted sum of values to context vectors."),
-    ("app_pages/4_Additive_attention_RNN.py", "additive-attention", "Additive attention with an RNN",
+    ("pages/4_Additive_attention_RNN.py", "additive-attention", "Additive attention with an RNN",
      "A SimpleRNN's hidden states, W1 and W2, tanh, V and a softmax over time."),
-    ("app_pages/5_Compare.py", "compare", "Compare mechanisms",
+    ("pages/5_Compare.py", "compare", "Compare mechanisms",
      "Dot-product, scaled, multi-head and additive attention on the same tokens, side by side."),
-    ("app_pages/6_Train_and_watch.py", "train-and-watch", "Train and watch",
+    ("pages/6_Train_and_watch.py", "train-and-watch", "Train and watch",
      "A seq2seq model learns copy, reverse, sort or dates; watch its attention form live, beside the ideal."),
-    ("app_pages/7_Your_model.py", "your-model", "Your model",
+    ("pages/7_Your_model.py", "your-model", "Your model",
      "Upload a Keras model (or use the example): every attention layer's maps, per head, on your input."),
 ]
 # Where serve.py sends an address that is no page (`?path=` carries the address asked for).

@@ -44,5 +44,6 @@ if __name__ == "__main__":
     streamlit_patches.skip_direct_execution_check()
     streamlit_patches.rerun_whole_page_after_restart()
     streamlit_patches.send_small_messages_at_once()
+    streamlit_patches.use_navigation_from_start()
     sys.argv = ["streamlit", "run", "app.py", *sys.argv[1:]]
     sys.exit(cli.main())

@@ -18,7 +18,7 @@ import attention_core as ac
 from webapp import budget, costs
 from webapp.budget import MB, MemoryBudget, ViewTooLarge, nbytes_of
 
-PAGES = pathlib.Path(__file__).resolve().parent.parent / "app_pages"
+PAGES = pathlib.Path(__file__).resolve().parent.parent / "pages"
 
 
 def array(nbytes):

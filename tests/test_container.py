@@ -85,7 +85,7 @@ def test_image_is_at_most_1_6_gb(image):
 def test_image_holds_the_app_and_nothing_else(image):
     listing = _docker("run", "--rm", "--entrypoint", "ls", IMAGE, "-A", "/app",
                       "/opt/venv/lib/python3.11/site-packages").split()
-    assert {"app.py", "serve.py", "attention_core", "app_pages", "tensorflow"} <= set(listing)
+    assert {"app.py", "serve.py", "attention_core", "pages", "tensorflow"} <= set(listing)
     assert not {"tests", "docs", "bench", ".git", ".venv", "pip", "clang"} & set(listing)
 
 

@@ -17,7 +17,7 @@ from webapp import figure_downloads, widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Attention, exported"
-DOT_PAGE = ROOT / "app_pages/1_Dot_product.py"
+DOT_PAGE = ROOT / "pages/1_Dot_product.py"
 DOT_MENU = "dot_figure_svg_pdf"  # the popover under the Dot product page's chart (key dot_figure)
 
 

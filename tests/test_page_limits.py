@@ -18,7 +18,7 @@ from tests import test_pages
 from webapp import training_jobs
 
 ROOT = test_pages.ROOT
-PAGES = {**test_pages.PAGES, "tw": "app_pages/6_Train_and_watch.py"}
+PAGES = {**test_pages.PAGES, "tw": "pages/6_Train_and_watch.py"}
 
 
 def page_constant(page, name):

@@ -28,12 +28,12 @@ from webapp import widgets as page_widgets
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
-    "dot": "app_pages/1_Dot_product.py",
-    "dense": "app_pages/2_Dense_layers.py",
-    "sa": "app_pages/3_Self_attention.py",
-    "rnn": "app_pages/4_Additive_attention_RNN.py",
-    "cmp": "app_pages/5_Compare.py",
-    "ym": "app_pages/7_Your_model.py",
+    "dot": "pages/1_Dot_product.py",
+    "dense": "pages/2_Dense_layers.py",
+    "sa": "pages/3_Self_attention.py",
+    "rnn": "pages/4_Additive_attention_RNN.py",
+    "cmp": "pages/5_Compare.py",
+    "ym": "pages/7_Your_model.py",
 }
 WIDGET_TYPES = ("slider", "select_slider", "toggle", "selectbox", "radio", "text_input", "text_area")
 # Elements whose text Streamlit renders as Markdown.

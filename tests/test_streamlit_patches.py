@@ -4,7 +4,6 @@ serve.py's warm-up."""
 import asyncio
 import socket
 import urllib.parse
-from pathlib import Path
 
 import keras
 import pytest
@@ -16,8 +15,6 @@ from streamlit.web.server.starlette import starlette_server, starlette_static_ro
 import app
 import serve
 from webapp import streamlit_patches
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_warm_up_runs_every_layer_and_figure_kind():
@@ -136,11 +133,10 @@ def test_the_server_builds_its_static_handler_through_the_wrapper(monkeypatch):
 
 
 def test_the_pages_folder_mode_is_off_before_the_first_visitor(monkeypatch):
-    # With a pages/ folder beside app.py, a fresh server would treat the app as that older kind
-    # until app.py's st.navigation first ran, and a shared link's first visitor would see "Page
-    # not found": the pages live in app_pages/, and this is how Streamlit decides.
+    # The flag must be the one Streamlit's pages manager reads, or a shared link's first visitor
+    # sees "Page not found" again.
     from streamlit.runtime.pages_manager import PagesManager
 
     monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
-    PagesManager(str(ROOT / "app.py"))
+    streamlit_patches.use_navigation_from_start()
     assert PagesManager.uses_pages_directory is False

@@ -18,7 +18,7 @@ from attention_core.learning import training
 from tests.test_pages import decode
 from webapp import training_jobs
 
-PAGE = Path(__file__).resolve().parents[1] / "app_pages" / "6_Train_and_watch.py"
+PAGE = Path(__file__).resolve().parents[1] / "pages" / "6_Train_and_watch.py"
 # With the small tasks below: 10 steps an epoch.
 TINY = {"tw_length": "4", "tw_units": "16", "tw_epochs": "2", "tw_seed": "3"}
 

@@ -21,17 +21,17 @@ import attention_core  # noqa: F401  first: it quiets TensorFlow before keras lo
 ROOT = Path(__file__).resolve().parents[1]
 # Each page and the URL keys of its controls (its widgets bound to the URL).
 PAGES = {
-    "app_pages/1_Dot_product.py": ["dot_a", "dot_b"],
-    "app_pages/2_Dense_layers.py": ["dense_x", "dense_units_1", "dense_units_2", "dense_activation", "dense_seed",
+    "pages/1_Dot_product.py": ["dot_a", "dot_b"],
+    "pages/2_Dense_layers.py": ["dense_x", "dense_units_1", "dense_units_2", "dense_activation", "dense_seed",
                                 "dense_layout"],
-    "app_pages/3_Self_attention.py": ["sa_source", "sa_text", "sa_text2", "sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal",
+    "pages/3_Self_attention.py": ["sa_source", "sa_text", "sa_text2", "sa_units", "sa_heads", "sa_seed", "sa_scale", "sa_causal",
                                   "sa_positions", "sa_view", "sa_token", "sa_key", "sa_head"],
-    "app_pages/4_Additive_attention_RNN.py": ["rnn_source", "rnn_steps", "rnn_features", "rnn_units", "rnn_seed",
+    "pages/4_Additive_attention_RNN.py": ["rnn_source", "rnn_steps", "rnn_features", "rnn_units", "rnn_seed",
                                           "rnn_matrix", "rnn_view", "rnn_step"],
-    "app_pages/5_Compare.py": ["cmp_source", "cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
+    "pages/5_Compare.py": ["cmp_source", "cmp_text", "cmp_units", "cmp_heads", "cmp_seed", "cmp_causal", "cmp_positions",
                            "cmp_first", "cmp_second"],
-    "app_pages/7_Your_model.py": ["ym_text", "ym_open"],
-    "app_pages/6_Train_and_watch.py": ["tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate",
+    "pages/7_Your_model.py": ["ym_text", "ym_open"],
+    "pages/6_Train_and_watch.py": ["tw_task", "tw_length", "tw_mechanism", "tw_units", "tw_learning_rate",
                                    "tw_epochs", "tw_seed", "tw_text", "tw_layers", "tw_heads"],
 }
 EXAMPLES_PER_PAGE = 15
@@ -117,26 +117,26 @@ def test_any_link_runs_the_page_and_notes_what_it_changed(page):
 
 # (page, link, the notes it must show, as read): hand-picked cases of each way a value changes.
 NOTED = [
-    ("app_pages/3_Self_attention.py", {"sa_units": "999"}, ["The link's value '999' for sa_units was not allowed here; using '8'."]),
-    ("app_pages/3_Self_attention.py", {"sa_units": "12.7"}, ["The link's value '12.7' for sa_units was not allowed here; using '12'."]),
-    ("app_pages/3_Self_attention.py", {"sa_units": "6", "sa_heads": "4"},
+    ("pages/3_Self_attention.py", {"sa_units": "999"}, ["The link's value '999' for sa_units was not allowed here; using '8'."]),
+    ("pages/3_Self_attention.py", {"sa_units": "12.7"}, ["The link's value '12.7' for sa_units was not allowed here; using '12'."]),
+    ("pages/3_Self_attention.py", {"sa_units": "6", "sa_heads": "4"},
      ["The link's value '4' for sa_heads was not allowed here; using '2'."]),  # 4 does not divide 6
-    ("app_pages/3_Self_attention.py", {"sa_view": "One token", "sa_token": "77"},
+    ("pages/3_Self_attention.py", {"sa_view": "One token", "sa_token": "77"},
      ["The link's value '77' for sa_token was not allowed here; using '#2 cat'."]),
-    ("app_pages/4_Additive_attention_RNN.py", {"rnn_source": "typed"},
+    ("pages/4_Additive_attention_RNN.py", {"rnn_source": "typed"},
      ["The link's value 'typed' for rnn_source was not allowed here; using 'Random (seeded)'."]),
-    ("app_pages/2_Dense_layers.py", {"dense_activation": "<b>softmax</b>", "dense_units_1": ""},
+    ("pages/2_Dense_layers.py", {"dense_activation": "<b>softmax</b>", "dense_units_1": ""},
      ["The link's value '' for dense_units_1 was not allowed here; using '3'.",
       "The link's value '<b>softmax</b>' for dense_activation was not allowed here; using 'relu'."]),
-    ("app_pages/6_Train_and_watch.py", {"tw_units": "17"},
+    ("pages/6_Train_and_watch.py", {"tw_units": "17"},
      ["The link's value '17' for tw_units was not allowed here; using '64'."]),
-    ("app_pages/6_Train_and_watch.py", {"tw_mechanism": "transformer", "tw_heads": "3", "tw_layers": "9"},
+    ("pages/6_Train_and_watch.py", {"tw_mechanism": "transformer", "tw_heads": "3", "tw_layers": "9"},
      ["The link's value '3' for tw_heads was not allowed here; using '4'.",
       "The link's value '9' for tw_layers was not allowed here; using '2'."]),
     # Taken as they are, or not a control's: no note.
-    ("app_pages/3_Self_attention.py", {"sa_units": "16", "sa_scale": "FALSE", "nope": "<script>x</script>"}, []),
-    ("app_pages/3_Self_attention.py", {"sa_units": "8", "sa_scale": "true"}, []),  # the defaults, as the URL writes them
-    ("app_pages/1_Dot_product.py", {"dot_a": "**1**, 2, 3"}, []),  # text is taken as typed; its error says what is wrong
+    ("pages/3_Self_attention.py", {"sa_units": "16", "sa_scale": "FALSE", "nope": "<script>x</script>"}, []),
+    ("pages/3_Self_attention.py", {"sa_units": "8", "sa_scale": "true"}, []),  # the defaults, as the URL writes them
+    ("pages/1_Dot_product.py", {"dot_a": "**1**, 2, 3"}, []),  # text is taken as typed; its error says what is wrong
 ]
 
 

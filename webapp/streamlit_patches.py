@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse
 from streamlit import delta_generator
 from streamlit.proto.ClientState_pb2 import ClientState
 from streamlit.runtime.app_session import AppSession
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx, script_runner
 from streamlit.runtime.state.query_params import _coerce_value_for_query_url
 from streamlit.web.server.starlette import starlette_server, starlette_static_routes
@@ -137,6 +138,17 @@ def send_unknown_paths_to_not_found(page_paths, not_found_path):
         return UnknownPathsToNotFound(build(directory, base_url), page_paths, not_found_path)
 
     starlette_static_routes.create_streamlit_static_handler = build_wrapped
+
+def use_navigation_from_start():
+    """Turn Streamlit's older pages/ folder mode off before the first visitor arrives.
+
+    app.py declares its pages with st.navigation, which turns that mode off, but only once it has
+    run. Until then a fresh server treats pages/ as that older kind of app, and its first visitor
+    to a shared link such as /self-attention sees "Page not found". This is what st.navigation
+    does, done first.
+    """
+    PagesManager.uses_pages_directory = False
+
 
 def widget_url_value(key):
     """The value of the URL-bound widget `key` as Streamlit writes it in the URL ("8", "true",
