@@ -187,6 +187,15 @@ def test_self_attention_cost_hand_worked():
     assert costs.self_attention_cost(16, 1, 8).statement == "Computing 1 head × 16² token pairs: about 1 s."
 
 
+def test_a_knock_out_costs_two_runs_of_the_model():
+    model = ac.load_keras_model(PAGES.parent / "examples" / "sentiment.keras")
+    inputs = ac.model_inputs_from_text(model, "the film was not good")
+    read, knock = costs.attention_cost(model, inputs), costs.knock_out_cost(model, inputs)
+    assert (knock.peak_bytes, knock.seconds) == (2 * read.peak_bytes, 2 * read.seconds)
+    assert knock.description == f"the model twice, {read.description}"
+    assert knock.advice(MB) == read.advice(MB)
+
+
 def test_check_says_the_limit_the_knob_and_what_to_change():
     memory = MemoryBudget(1024 * MB)
     memory.check(costs.self_attention_cost(1024, 8, 64))  # 264 MiB: fits

@@ -1,7 +1,5 @@
-"""What each view costs: its peak memory and time, from the measured bytes and seconds per cell.
-
-Peaks and times are measured on a 2-core AMD EPYC with TensorFlow 2.21 on CPU (ru_maxrss in a
-fresh process above its RSS before the call); each constant says where it came from.
+"""What each view costs: its peak memory and time, from bytes and seconds per cell measured on
+this project's 2-core machine (the measurements: bench/DESIGN_CHOICES.md, "View costs").
 """
 
 import dataclasses
@@ -11,21 +9,16 @@ from attention_core.your_model.attention import attention_calls
 from attention_core.your_model.inputs import input_lengths
 from webapp.budget import ViewCost
 
-# Self-attention: the trace keeps raw scores, scaled scores and weights (3 × 4 bytes a head-cell);
-# while computing, TensorFlow's intermediates (masked scores, softmax) bring the peak to 32-33
-# bytes a head-cell: 64 heads × 1024² measured 2052 MiB, 16 heads 517 MiB, 8 heads 261 MiB.
+# Self-attention keeps raw scores, scaled scores and weights (3 × 4 bytes a head-cell); while it
+# computes, TensorFlow's intermediates (masked scores, softmax) bring the peak higher.
 SELF_ATTENTION_PEAK_BYTES_PER_HEAD_CELL = 33
-# 64 heads × 1024² took 3.5 s, 16 heads 0.86 s: ~55 ns a head-cell.
 SELF_ATTENTION_SECONDS_PER_HEAD_CELL = 55e-9
 # Compare runs the mechanisms one after another, so its peak is the larger of two phases:
-# - multi-head with Keras's MultiHeadAttention as its oracle: ~49 bytes a head-cell (64 heads ×
-#   1024²: 3122 MiB);
-# - additive attention, whose (T, T, F) and (T, T, U) tensors take ~355 bytes a token pair plus
-#   ~17 a pair and unit (1024² pairs: 372 MiB at 1 unit, 489 MiB at 8, 907 MiB at 32).
+# multi-head with Keras's MultiHeadAttention as its oracle (bytes a head-cell), and additive
+# attention, whose (T, T, F) and (T, T, U) tensors take bytes a token pair plus bytes a pair and unit.
 COMPARE_PEAK_BYTES_PER_HEAD_CELL = 49
 COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR = 360
 COMPARE_ADDITIVE_PEAK_BYTES_PER_PAIR_UNIT = 18
-# 1024² pairs: 0.7 s at 1 unit, 5.1 s at 32 units, 10 s at 64 units and 64 heads.
 COMPARE_SECONDS_PER_PAIR = 0.5e-6
 COMPARE_SECONDS_PER_PAIR_UNIT = 0.15e-6
 
