@@ -95,6 +95,10 @@ class _Exporter:
             try:
                 if self._kaleido is None:
                     self._kaleido = self._run(_open_kaleido(browser_path()))
+                    # Exit hooks run last-registered first: this one after the browser's temporary
+                    # profile's, so the browser closes before its profile is deleted.
+                    atexit.unregister(self.close)
+                    atexit.register(self.close)
                 data = self._run(self._kaleido.calc_fig(figure_dict, opts=options))
             except Exception as error:
                 self._close()  # a browser that failed once is started afresh next time
@@ -166,4 +170,3 @@ def _reason(error):
 
 
 _EXPORTER = _Exporter()
-atexit.register(close_browser)
