@@ -27,7 +27,9 @@ from tests.support.container_image import ImageBuild
 
 # Test modules by layer; every module not named here is `unit`.
 LAYERS = {
-    "app": {"test_pages", "test_weight_sources", "test_train_page", "test_url_fuzzing", "test_page_limits"},
+    # test_figure_downloads: exports run in Chromium, which `make test-fast` does not install.
+    "app": {"test_pages", "test_weight_sources", "test_train_page", "test_url_fuzzing", "test_page_limits",
+            "test_figure_downloads"},
     "browser": {"test_browser", "test_browser_training", "test_browser_transformer", "test_browser_trained_layer",
                 "test_browser_your_model"},
     "deploy": {"test_container", "test_deploy"},

@@ -30,7 +30,9 @@ from tests.support.browser import (
 from tests.support.container_image import IMAGE
 
 HEALTHY_TIMEOUT = 90  # seconds until Docker's own health check reports healthy
-MAX_IMAGE_BYTES = 1.6e9
+# 1.54 GB of Python, TensorFlow and the app, and Debian's headless Chromium (~0.54 GB) that draws
+# the charts' SVG and PDF downloads (webapp/figure_downloads.py).
+MAX_IMAGE_BYTES = 2.2e9
 # What Streamlit prints when it starts and stops; anything else in the logs is noise.
 BANNER = re.compile(r"You can now view your Streamlit app in your browser\.|URL: http://\S+|"
                     r".* Uvicorn server started on 0\.0\.0\.0:8501|Stopping\.\.\.")
@@ -78,7 +80,7 @@ def container(image):
         subprocess.run(["docker", "rm", "--force", container], capture_output=True, timeout=120)
 
 
-def test_image_is_at_most_1_6_gb(image):
+def test_image_is_at_most_2_2_gb(image):
     assert image <= MAX_IMAGE_BYTES, f"{image / 1e9:.2f} GB"
 
 

@@ -1,7 +1,8 @@
 """The pages' shared widgets and display helpers: page set-up, defaults with a reset button,
 units and heads sliders, the view picker, charts, tables, downloads, and messages shown as text.
 
-Every widget is bound to the URL (`bind="query-params"`), so a copied address reproduces the view.
+Every control is bound to the URL (`bind="query-params"`), so a copied address reproduces the view;
+what only opens or closes (a chart's download popover) is not.
 """
 
 import functools
