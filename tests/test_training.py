@@ -181,7 +181,7 @@ def test_a_tiny_transformer_run_learns_and_repeats_itself(task):
 
 @pytest.mark.parametrize("mechanism", ["additive", "transformer"])
 def test_a_saved_model_loads_into_a_run_that_answers_alike(task, mechanism):
-    run = ac.Run(task, mechanism=mechanism, units=16, num_heads=2, frame_examples=8)
+    run = ac.Run(task, mechanism=mechanism, units=16, num_layers=1, num_heads=2, frame_examples=8)
     loaded = ac.Run.load(task, ac.model_bytes(run.model), frame_examples=8)
     assert {key: loaded.settings[key] for key in ("mechanism", "units")} == {"mechanism": mechanism, "units": 16}
     source = task.heldout_sources[0]
