@@ -167,7 +167,8 @@ def measure_play_to_figure(mechanism, time_limit=240):
             pressed = time.perf_counter()
             play.click()
             first_figure = met = None
-            progress = page.locator('[data-testid="stProgress"]')
+            # The first: while a rerun replaces the live view, its old bar may still be on the page.
+            progress = page.locator('[data-testid="stProgress"]').first
             while met is None and time.perf_counter() - pressed < time_limit:
                 finished = "Finished" in progress.inner_text(timeout=60_000)  # read first: no final frame is missed
                 metrics = page.evaluate(_METRICS_JS)

@@ -1239,7 +1239,7 @@ def test_your_model_scores_rolls_out_and_knocks_heads_out_as_the_library_compute
     assert_close(heatmap_z(charts(at)["ym_last_layer"]), attention.weights.mean(axis=0))
     # Nothing knocked out: no change. Head 2 knocked out: the knocked-out copy's own output.
     assert [m.value for m in at.metric][2] == "0"
-    pills(at, "ym_knock_out_0").set_value([1])
+    pills(at, "ym_knock_out_0_of_2").set_value([1])
     at.run()
     assert_healthy(at)
     expected = np.asarray(ac.knock_out(model, [("self_attention", 1)])(inputs))[0]
@@ -1249,12 +1249,31 @@ def test_your_model_scores_rolls_out_and_knocks_heads_out_as_the_library_compute
     assert [m.label for m in at.metric][1] == "Its prediction with 1 head knocked out"
     assert float([m.value for m in at.metric][2]) == pytest.approx(np.abs(expected - before).max(), rel=1e-3)
     # Every head: an InputError saying what is allowed; the maps above stay.
-    pills(at, "ym_knock_out_0").set_value([0, 1])
+    pills(at, "ym_knock_out_0_of_2").set_value([0, 1])
     at.run()
     assert not at.exception
     (error,) = at.error
     assert "keep at least one head" in unescape_markdown(error.value)
     assert {"ym_map_0_0", "ym_scatter", "ym_rollout"} <= set(charts(at))
+
+
+def test_your_model_without_multi_head_attention_says_no_head_can_be_knocked_out():
+    ids = keras.Input((4,), dtype="int32", name="ids")
+    vectors = keras.layers.Embedding(9, 4)(ids)
+    mixed = keras.layers.Attention(name="dot_attention")([vectors, vectors])
+    model = keras.Model(ids, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(mixed)))
+    at = AppTest.from_file(ROOT / PAGES["ym"], default_timeout=90)
+    at.session_state["ym_model"] = ("dot.keras", ac.model_bytes(model))
+    at.run()
+    set_widgets(at, ym_text="1 2 3 4")
+    assert not at.exception
+    (error,) = at.error
+    assert "no MultiHeadAttention layer, so no head can be knocked out" in unescape_markdown(error.value)
+    # Its one map is still scored and rolled out.
+    shown = charts(at)
+    assert {"ym_map_0_0", "ym_scatter", "ym_rollout"} <= set(shown)
+    [attention] = ac.model_attention(model, ac.model_inputs_from_text(model, "1 2 3 4"))
+    assert_close(heatmap_z(shown["ym_rollout"]), ac.attention_rollout([attention.weights]))
 
 
 def test_your_model_shows_a_refusal_beside_the_model_it_keeps():

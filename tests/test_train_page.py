@@ -13,7 +13,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import attention_core as ac
-from attention_core.figures.learning import model_view_maps
+from attention_core.figures import learning as learning_figures
+from attention_core.figures.learning import model_view, model_view_maps
 from attention_core.learning import training
 from tests.test_pages import decode
 from webapp import training_jobs
@@ -206,10 +207,19 @@ def chart_specs(at):
     return {chart.key: json.loads(chart.proto.spec) for chart in at.get("plotly_chart")}
 
 
-def test_which_heads_matter_knocks_heads_out_scores_them_and_shows_them_forming():
+def test_which_heads_matter_knocks_heads_out_scores_them_and_shows_them_forming(monkeypatch):
     at = open_page({**TINY, "tw_mechanism": "transformer", "tw_layers": "1", "tw_heads": "2"})
     at = wait_for_status(click(at, "tw_step"), "paused")
     assert_clean(at)
+    # The live model view is built once a frame, not on every redraw.
+    titles = []
+    monkeypatch.setattr(learning_figures, "model_view", lambda maps, labels, title: titles.append(title)
+                        or model_view(maps, labels, title=title))
+    at.run()
+    at.run()
+    step = at.session_state["tw_run"].history[-1].step
+    assert titles.count("Model view of your input") == 2  # typed input: its maps are new each run
+    assert f"Model view, step {step}" not in titles and f"Model view at step {step}" not in titles
     run = at.session_state["tw_run"]
     frame = run.history[-1]
     # Nothing knocked out: the run's own held-out metrics, with no change shown.
@@ -218,7 +228,7 @@ def test_which_heads_matter_knocks_heads_out_scores_them_and_shows_them_forming(
     assert metrics["Held-out accuracy"].value == f"{baseline['accuracy']:.1%}"
     assert metrics["Held-out loss"].value == f"{baseline['loss']:.4f}"
     # The cross-attention's head 2 knocked out: the metrics run.evaluate gives, and the change.
-    pills(at, "tw_knock_out_2").set_value([1])
+    pills(at, "tw_knock_out_2_of_2").set_value([1])
     at.run()
     assert_clean(at)
     knocked = run.evaluate(training.FRAME_EXAMPLES, knock_out=[("decoder_1_cross_attention", 1)])
@@ -227,7 +237,7 @@ def test_which_heads_matter_knocks_heads_out_scores_them_and_shows_them_forming(
     assert metrics["Held-out loss"].proto.delta == f"{knocked['loss'] - baseline['loss']:.4f}"
     assert knocked["loss"] != baseline["loss"]
     # Every head of every layer: an InputError; the rest of the page stays.
-    for key in ("tw_knock_out_0", "tw_knock_out_1", "tw_knock_out_2"):
+    for key in ("tw_knock_out_0_of_2", "tw_knock_out_1_of_2", "tw_knock_out_2_of_2"):
         pills(at, key).set_value([0, 1])
         at.run()
     assert not at.exception

@@ -18,8 +18,9 @@ def knock_out_grid(layers, prefix):
                "projection W_o, every other weight stays the model's. Press again to bring a head back.")
     knocked = []
     for index, (name, count) in enumerate(layers.items()):
+        # Keyed by the layer's place and heads: another model's layer starts with no head pressed.
         pressed = st.pills(widgets.as_text(name), list(range(count)), selection_mode="multi",
-                           format_func=lambda head: f"head {head + 1}", key=f"{prefix}_knock_out_{index}")
+                           format_func=lambda head: f"head {head + 1}", key=f"{prefix}_knock_out_{index}_of_{count}")
         knocked += [(name, head) for head in sorted(pressed)]
     return tuple(knocked)
 
