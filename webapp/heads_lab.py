@@ -29,9 +29,13 @@ def metric_changes(baseline, knocked, shown, show_change):
     """A metric per column: each of `shown` (label, key, format, whether lower is better) with
     its value in `knocked` and, when `show_change`, the change from `baseline` (dicts of numbers)."""
     for column, (label, key, formatted, lower_is_better) in zip(st.columns(len(shown)), shown):
-        change = formatted.format(knocked[key] - baseline[key]) if show_change else None
-        column.metric(label, formatted.format(knocked[key]), delta=change,
-                      delta_color="inverse" if lower_is_better else "normal")
+        difference = knocked[key] - baseline[key]
+        # A change that shows as zero gets no arrow and no colour ("0.0%", not "↑ -0.0%").
+        unchanged = formatted.format(abs(difference)) == formatted.format(0)
+        column.metric(label, formatted.format(knocked[key]),
+                      delta=formatted.format(0 if unchanged else difference) if show_change else None,
+                      delta_color="off" if unchanged else "inverse" if lower_is_better else "normal",
+                      delta_arrow="off" if unchanged else "auto")
 
 
 def scores_view(records, open_head, defaults, prefix, note):
