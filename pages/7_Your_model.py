@@ -178,9 +178,13 @@ def which_heads_matter(calls, attention, labels, inputs, text):
         item, (query_labels, key_labels) = by_label[label]
         return figures.attention_heatmap(item.weights[head], query_labels, key_labels, title=f"{label}, head {head + 1}")
 
-    scores = head_scores({label: item.weights for label, (item, _) in by_label.items()})
-    heads_lab.scores_view(figures.head_records(scores), open_head, DEFAULTS, "ym",
-                          note="Scores of the maps above, on your input: a layer is named by its call.")
+    try:
+        scores = head_scores({label: item.weights for label, (item, _) in by_label.items()})
+    except InputError as error:  # e.g. a layer whose maps hold NaN
+        widgets.show_input_error(error)
+    else:
+        heads_lab.scores_view(figures.head_records(scores), open_head, DEFAULTS, "ym",
+                              note="Scores of the maps above, on your input: a layer is named by its call.")
     st.subheader("Across the self-attention layers")
     stack = self_attention_stack(attention, calls)
     if stack:

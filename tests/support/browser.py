@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect, sync_playwright
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -313,11 +314,35 @@ def finished_status(frame):
     return message.script_finished
 
 
+# What a page shows when its first chart never appears: the app's states and every chart's.
+PAGE_STATE_JS = """
+() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const charts = Array.from(document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]'));
+    return {
+        connection: app && app.getAttribute('data-test-connection-state'),
+        script: app && app.getAttribute('data-test-script-state'),
+        charts: charts.map(c => ({plot: !!c.querySelector('.js-plotly-plot'), width: c.getBoundingClientRect().width,
+                                  visibility: c.querySelector('.js-plotly-plot') &&
+                                              getComputedStyle(c.querySelector('.js-plotly-plot')).visibility})),
+        text: (document.querySelector('[data-testid="stMain"]') || document.body).innerText.slice(0, 600),
+    };
+}
+"""
+
+
 def open_page(page, base_url, path, query=""):
-    """Open a page and wait for its main content, its first chart and the end of its run."""
+    """Open a page and wait for its main content, its first chart and the end of its run. When
+    the chart never appears, the failure says what the page showed (and saves a screenshot)."""
     page.goto(f"{base_url}/{path}{'?' + query if query else ''}")
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-    page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    try:
+        page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
+    except PlaywrightTimeoutError:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"no-chart-{path.replace('/', '-')}.png")
+        pytest.fail(f"No chart on {page.url} within {FIRST_RUN_TIMEOUT} ms; the page: "
+                    f"{json.dumps(page.evaluate(PAGE_STATE_JS))}; server log:\n{log_text()[-3000:]}")
     wait_idle(page, FIRST_RUN_TIMEOUT)
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
     assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()
