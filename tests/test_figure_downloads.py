@@ -139,3 +139,26 @@ def test_a_browser_that_fails_to_start_gives_an_error_not_a_hang(figure, monkeyp
     with pytest.raises(figure_downloads.FigureExportError, match="failed"):
         figure_downloads.figure_bytes(figure, "pdf")
     assert "PDF export failed" in figure_downloads.last_failure()
+
+
+def test_a_tab_whose_script_had_not_run_is_asked_again(figure, monkeypatch):
+    class SlowTab:
+        """kaleido whose first answer comes before its tab's script ran, as under load."""
+
+        calls = 0
+
+        async def calc_fig(self, figure_dict, opts):
+            SlowTab.calls += 1
+            if SlowTab.calls == 1:
+                raise RuntimeError("ReferenceError: kaleido_scopes is not defined")
+            return b"<svg/>"
+
+    async def opened(path):
+        return SlowTab()
+
+    figure_downloads.close_browser()
+    monkeypatch.setattr(figure_downloads, "SCRIPT_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(figure_downloads, "_open_kaleido", opened)
+    assert figure_downloads.figure_bytes(figure, "svg") == b"<svg/>"
+    assert SlowTab.calls == 2
+    figure_downloads.close_browser()

@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import os
 import threading
+import time
 
 FORMATS = {"svg": "image/svg+xml", "pdf": "application/pdf"}
 BROWSER_ENV = "BROWSER_PATH"
@@ -29,6 +30,11 @@ DEFAULT_HEIGHT = 450  # plotly.js's own, for a figure without layout.height
 RENDER_TIMEOUT_SECONDS = 30  # kaleido's limit on drawing one figure
 CALL_TIMEOUT_SECONDS = 60  # ours, on starting or closing the browser too
 IDLE_SECONDS = 120  # a user downloading several charts pays Chromium's start once
+# Under load, a tab of kaleido 1.5.1 may take a figure before its own script has run
+# ("kaleido_scopes is not defined"); kaleido reloads the tab after any error, and asked again a
+# moment later it draws the figure.
+SCRIPT_ATTEMPTS = 3
+SCRIPT_RETRY_SECONDS = 1.0
 
 
 class FigureExportError(RuntimeError):
@@ -99,7 +105,7 @@ class _Exporter:
                     # profile's, so the browser closes before its profile is deleted.
                     atexit.unregister(self.close)
                     atexit.register(self.close)
-                data = self._run(self._kaleido.calc_fig(figure_dict, opts=options))
+                data = self._draw(figure_dict, options)
             except Exception as error:
                 self._close()  # a browser that failed once is started afresh next time
                 self.last_failure = (f"The last {options['format'].upper()} export failed, in the Chromium at "
@@ -108,6 +114,16 @@ class _Exporter:
             self.last_failure = None
             self._close_when_idle()
             return data
+
+    def _draw(self, figure_dict, options):
+        """The figure's file from the open browser, asked again when its tab's script had not run."""
+        for attempt in range(1, SCRIPT_ATTEMPTS + 1):
+            try:
+                return self._run(self._kaleido.calc_fig(figure_dict, opts=options))
+            except Exception as error:
+                if attempt == SCRIPT_ATTEMPTS or "kaleido_scopes is not defined" not in str(error):
+                    raise
+                time.sleep(SCRIPT_RETRY_SECONDS)
 
     def _close_when_idle(self):
         """Close the browser IDLE_SECONDS from now, unless another export comes first."""
