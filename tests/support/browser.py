@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 import weakref
@@ -211,13 +212,10 @@ def _first_visit(server, browser):
     """
     context, page = new_page(browser)
     try:
-        page.goto(f"{server}/self-attention")
-        page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-        page.locator(PLOT).first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-        wait_idle(page, FIRST_RUN_TIMEOUT)
+        before_reload = _load_until_first_chart(page, f"{server}/self-attention")
         visit = {
             "title": page.locator('[data-testid="stMain"] h1').first.inner_text(),
-            "dialogs": [dialog.inner_text() for dialog in page.locator(STREAMLIT_DIALOG).all()],
+            "dialogs": before_reload + [dialog.inner_text() for dialog in page.locator(STREAMLIT_DIALOG).all()],
         }
     finally:
         context.close()
@@ -340,31 +338,40 @@ PAGE_STATE_JS = """
 """
 
 
-def open_page(page, base_url, path, query=""):
-    """Open a page and wait for its main content, its first chart and the end of its run. When
-    the chart never appears, the failure says what the page showed (and saves a screenshot)."""
-    url = f"{base_url}/{path}{'?' + query if query else ''}"
+def _load_until_first_chart(page, url):
+    """Open `url` and wait for its title, its first chart and the end of its run; returns the
+    texts of Streamlit's dialogs seen before a reload (see below), else [].
+
+    Streamlit's front end never retries a script chunk it failed to fetch. Under the full suite's
+    load (two workers and the image build) the first pages of the session sometimes lost one; a
+    reload, said out loud, fetches it again. When the chart never shows, the failure says what
+    the page showed, with a screenshot in tests/artifacts."""
     page.goto(url)
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)
-    chart = page.locator(PLOT).first
-    # Streamlit's front end never retries a script chunk it failed to fetch. Under the full
-    # suite's load (two workers and the image build) the first page after the shared server's
-    # first visit sometimes lost one; a reload, said out loud, fetches it again.
-    chunk_error = page.get_by_text(CHUNK_LOAD_ERROR).first
+    chart, chunk_error = page.locator(PLOT).first, page.get_by_text(CHUNK_LOAD_ERROR).first
     chart.or_(chunk_error).wait_for(timeout=FIRST_RUN_TIMEOUT)
+    dialogs = []
     if not chart.is_visible() and chunk_error.is_visible():
+        dialogs = [dialog.inner_text() for dialog in page.locator(STREAMLIT_DIALOG).all()]
         warnings.warn(f"{url}: {CHUNK_LOAD_ERROR}, reloaded once; failed requests: "
-                      f"{_FAILED_REQUESTS.get(page)}", stacklevel=2)
+                      f"{_FAILED_REQUESTS.get(page)}", stacklevel=3)
         page.reload()
     try:
         chart.wait_for(timeout=FIRST_RUN_TIMEOUT)
     except PlaywrightTimeoutError:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=ARTIFACTS / f"no-chart-{path.replace('/', '-')}.png")
+        page.screenshot(path=ARTIFACTS / f"no-chart-{urllib.parse.quote(url, safe='')[-60:]}.png")
         pytest.fail(f"No chart on {page.url} within {FIRST_RUN_TIMEOUT} ms; the page: "
                     f"{json.dumps(page.evaluate(PAGE_STATE_JS))}; failed requests: {_FAILED_REQUESTS.get(page)}; "
                     f"server log:\n{log_text()[-3000:]}")
     wait_idle(page, FIRST_RUN_TIMEOUT)
+    return dialogs
+
+
+def open_page(page, base_url, path, query=""):
+    """Open a page and wait for its main content, its first chart and the end of its run. When
+    the chart never appears, the failure says what the page showed (and saves a screenshot)."""
+    _load_until_first_chart(page, f"{base_url}/{path}{'?' + query if query else ''}")
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
     assert page.locator(STREAMLIT_DIALOG).count() == 0, page.locator(STREAMLIT_DIALOG).first.inner_text()
 
