@@ -342,9 +342,10 @@ def _load_until_first_chart(page, url):
     """Open `url` and wait for its title, its first chart and the end of its run; returns the
     texts of Streamlit's dialogs seen before a reload (see below), else [].
 
-    Streamlit's front end never retries a script chunk it failed to fetch. Under the full suite's
-    load (two workers and the image build) the first pages of the session sometimes lost one; a
-    reload, said out loud, fetches it again. When the chart never shows, the failure says what
+    Streamlit's front end never retries a script chunk it failed to fetch, and Chromium fails the
+    requests in flight when a network interface appears (net::ERR_NETWORK_CHANGED), as when the
+    Docker engine the container test starts creates its bridge; a reload, said out loud, fetches
+    the chunk again. When the chart never shows, the failure says what
     the page showed, with a screenshot in tests/artifacts."""
     page.goto(url)
     page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=FIRST_RUN_TIMEOUT)

@@ -82,9 +82,14 @@ class ImageBuild:
             if not base_image and self._engine == "started":
                 base_image = self._run([DOCKER_ENGINE, "test-base"], ENGINE_TIMEOUT)
             base = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
+            # On the host's network: a build step on Docker's bridge adds a network interface, and
+            # Chromium, driven by the browser tests meanwhile, fails every request then in flight
+            # (net::ERR_NETWORK_CHANGED), a lost script chunk leaving a page without its charts.
+            host_network = ["--network", "host"]
             # The build stage gets a tag of its own so that removing it removes its layers too.
-            self._run(["docker", "build", "--target", "build", "--tag", BUILD_STAGE, *base, str(ROOT)], BUILD_TIMEOUT)
-            self._run(["docker", "build", "--tag", IMAGE, *base, str(ROOT)], BUILD_TIMEOUT)
+            self._run(["docker", "build", *host_network, "--target", "build", "--tag", BUILD_STAGE, *base, str(ROOT)],
+                      BUILD_TIMEOUT)
+            self._run(["docker", "build", *host_network, "--tag", IMAGE, *base, str(ROOT)], BUILD_TIMEOUT)
             result = {"size": json.loads(self._run(["docker", "image", "inspect", IMAGE], 120))[0]["Size"]}
         except BuildFailed as failure:
             result = {"error": str(failure)}
