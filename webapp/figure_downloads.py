@@ -1,11 +1,11 @@
 """Figures as SVG and PDF files, made on the server by plotly's exporter (kaleido) in a headless
 Chromium.
 
-One Chromium serves every session: started by the first export (2.5 to 3.5 s), then kept open,
-so a later export takes 0.2 to 0.5 s, until IDLE_SECONDS pass without one: open, it holds about
-450 MB (measured), which a replica's memory limit must not carry for nothing. Exports run one at
-a time. The Chromium is $BROWSER_PATH, else
-Debian's /usr/bin/chromium; kaleido's own Chrome download is never used.
+One Chromium serves every session: started by the first export, then kept open so that later
+exports skip its start, until IDLE_SECONDS pass without one, since an open Chromium holds memory
+a replica's limit must not carry for nothing (bench/DESIGN_CHOICES.md, "Figure downloads").
+Exports run one at a time. The Chromium is $BROWSER_PATH, else Debian's /usr/bin/chromium;
+kaleido's own Chrome download is never used.
 
 Not `plotly.io.to_image`: it keeps a browser open only through kaleido's sync server, whose
 thread dies silently when the browser fails to start, and every later export then waits
