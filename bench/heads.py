@@ -128,8 +128,9 @@ def measure(epochs, warm_calls):
                               "with_attention_median_s": statistics.median(view)}
     # The head that aligns (the cross-attention head with the best final agreement) and when it formed.
     frame_scores, steps = [frame.head_scores for frame in run.history], [frame.step for frame in run.history]
-    (layer, head), agreement = ac.strongest_head(frame_scores, "ideal_agreement")
-    formed = ac.formation_steps(steps, frame_scores, "ideal_agreement")
+    heads, agreements = ac.score_series(frame_scores, "ideal_agreement")
+    (layer, head), agreement = ac.strongest_head(heads, agreements)
+    formed = ac.formation_steps(steps, heads, agreements)
     results["formation"] = {"layer": layer, "head": head + 1, "agreement": agreement,
                             "formed_at_step": formed[(layer, head)], "steps": steps[-1]}
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}

@@ -296,10 +296,10 @@ def heads_forming(run, frame):
                         key="tw_formation_score", help="Each head's score over the frame examples at every recorded step.")
     steps = [recorded.step for recorded in frames]
     heads, values = ac.score_series(frame_scores, name)
-    formed = ac.formation_steps(steps, frame_scores, name)
+    formed = ac.formation_steps(steps, heads, values)
     widgets.plot(figures.score_over_steps(steps, heads, values, formed, name, current_step=frame.step,
                                           title=f"{figures.RECORD_TITLES[name]}, every head"), key="tw_formation")
-    (layer, head), value = ac.strongest_head(frame_scores, name)
+    (layer, head), value = ac.strongest_head(heads, values)
     step = formed[(layer, head)]
     when = "has not settled on a pattern" if step is None else f"formed at step {step}"
     st.caption(f"A star marks where a head formed: from that step on, its score stays near its final value (within "

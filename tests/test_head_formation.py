@@ -46,10 +46,11 @@ def test_series_formation_steps_and_the_strongest_head_of_recorded_frames():
     heads, values = score_series(FRAMES, "ideal_agreement")
     assert heads == [("enc", 0), ("cross", 0), ("cross", 1)]
     np.testing.assert_array_equal(values, [[np.nan, 0.1, 0.2], [np.nan, 0.85, 0.21], [np.nan, 0.9, 0.2]])
-    assert formation_steps([0, 10, 20], FRAMES, "ideal_agreement") == {("enc", 0): None, ("cross", 0): 10,
+    assert formation_steps([0, 10, 20], heads, values) == {("enc", 0): None, ("cross", 0): 10,
                                                                        ("cross", 1): None}
-    assert formation_steps([0, 10, 20], FRAMES, "entropy") == {("enc", 0): 10, ("cross", 0): 20, ("cross", 1): None}
-    assert strongest_head(FRAMES, "ideal_agreement") == (("cross", 0), 0.9)
+    assert formation_steps([0, 10, 20], *score_series(FRAMES, "entropy")) == {("enc", 0): 10, ("cross", 0): 20,
+                                                                           ("cross", 1): None}
+    assert strongest_head(heads, values) == (("cross", 0), 0.9)
     assert scored_names(FRAMES[0]) == list(ac.SCORE_NAMES)
     assert "ideal_agreement" not in scored_names(FRAMES[0][:1])
 
@@ -59,7 +60,7 @@ def test_series_formation_steps_and_the_strongest_head_of_recorded_frames():
     (lambda: score_series([], "entropy"), "No frame has been recorded"),
     (lambda: score_series([FRAMES[0], FRAMES[1][:2]], "entropy"), "same heads"),
     (lambda: score_series([FRAMES[0][:1]], "ideal_agreement"), "No head has a score"),
-    (lambda: formation_steps([0, 10], FRAMES, "entropy"), "one step per frame"),
+    (lambda: formation_steps([0, 10], *score_series(FRAMES, "entropy")), "one step per frame"),
 ])
 def test_bad_series_requests_are_input_errors(call, message):
     with pytest.raises(ac.InputError, match=message):
@@ -131,7 +132,7 @@ def test_the_scatter_places_every_head_by_two_scores_and_names_it():
 
 def test_scores_over_steps_draw_a_line_per_head_a_star_where_it_formed_and_the_replay_step():
     heads, values = score_series(FRAMES, "entropy")
-    formed = formation_steps([0, 10, 20], FRAMES, "entropy")
+    formed = formation_steps([0, 10, 20], heads, values)
     figure = score_over_steps([0, 10, 20], heads, values, formed, "entropy", current_step=10, title="Entropy")
     go.Figure(figure.to_dict())
     lines = [trace for trace in figure.data if trace.mode == "lines"]

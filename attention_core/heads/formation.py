@@ -54,19 +54,17 @@ def formation_index(values, tolerance=FORMATION_TOLERANCE, min_change=MIN_CHANGE
     return 0 if len(outside) == 0 else int(outside[-1]) + 1
 
 
-def formation_steps(steps, frame_scores, name, tolerance=FORMATION_TOLERANCE, min_change=MIN_CHANGE):
-    """{(layer, head): the training step at which that head's score `name` formed, or None}, for
-    frames recorded at `steps` (F,) with scores `frame_scores` (see score_series)."""
-    heads, values = score_series(frame_scores, name)
+def formation_steps(steps, heads, values, tolerance=FORMATION_TOLERANCE, min_change=MIN_CHANGE):
+    """{(layer, head): the training step at which that head's score formed, or None}, for the
+    series `score_series` gives (`heads`, `values` (F, H)) of frames recorded at `steps` (F,)."""
     if len(steps) != len(values):
         raise InputError(f"Give one step per frame: {len(steps)} steps for {len(values)} frames.")
     indices = [formation_index(values[:, column], tolerance, min_change) for column in range(len(heads))]
     return {head: None if index is None else int(steps[index]) for head, index in zip(heads, indices)}
 
 
-def strongest_head(frame_scores, name):
-    """((layer, head), score) of the head whose score `name` is largest at the last frame, of
-    the heads that have it (see score_series)."""
-    heads, values = score_series(frame_scores, name)
+def strongest_head(heads, values):
+    """((layer, head), score) of the head whose score is largest at the last frame, of the heads
+    that have it, for the series `score_series` gives (`heads`, `values` (F, H))."""
     column = int(np.nanargmax(values[-1]))
     return heads[column], float(values[-1, column])
